@@ -1,0 +1,367 @@
+"""The model catalogue: which Qwen variants exist and the facts memory and sampling depend on.
+
+The catalogue is data (`catalog.toml` beside this file, or a file given with `--catalog`),
+read with `tomllib` into frozen dataclasses and validated once. Validation (`parse_catalog`)
+is pure: it touches neither disk nor network. The one piece of I/O, reading `config.json`
+and the safetensors headers of an entry whose `source` is a local folder, happens in
+`load_catalog`, before validation, and only for entries that leave architecture numbers out.
+
+This module knows nothing about loading weights or about memory arithmetic.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import MISSING, dataclass, field, fields
+from enum import StrEnum
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from playground.errors import CatalogError, UnknownModelError
+
+BUILTIN_CATALOG = Path(__file__).with_name("catalog.toml")
+
+
+class Task(StrEnum):
+    CHAT = "chat"
+    MATH = "math"
+    CODE = "code"
+    VISION = "vision"
+    THINKING = "thinking"
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """The numbers of the language model that memory depends on."""
+
+    layers: int
+    attention_heads: int
+    kv_heads: int
+    head_dim: int
+    hidden_size: int
+    intermediate_size: int
+    vocab_size: int
+    tie_word_embeddings: bool
+    experts: int = 0
+    experts_per_token: int = 0
+    moe_intermediate_size: int = 0
+
+    @property
+    def embedding_params(self) -> int:
+        """Input embedding plus output head (one matrix when they are tied)."""
+        return self.vocab_size * self.hidden_size * (1 if self.tie_word_embeddings else 2)
+
+    @property
+    def expert_params(self) -> int:
+        """Parameters of the routed MoE experts (gate, up and down projections)."""
+        return self.layers * self.experts * 3 * self.hidden_size * self.moe_intermediate_size
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float = 0.7
+    top_p: float = 0.8
+    top_k: int = 20
+    min_p: float = 0.0
+    repetition_penalty: float = 1.0
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    key: str
+    source: str
+    tasks: frozenset[Task]
+    family: str = ""
+    params_billion: float | None = None
+    active_params_billion: float | None = None
+    context_length: int | None = None
+    licence: str = ""
+    architecture: Architecture | None = None
+    sampling: Sampling = field(default_factory=Sampling)
+    thinking_sampling: Sampling | None = None
+
+    @property
+    def thinks(self) -> bool:
+        return Task.THINKING in self.tasks
+
+    @property
+    def is_vision(self) -> bool:
+        return Task.VISION in self.tasks
+
+    @property
+    def is_local(self) -> bool:
+        return looks_local(self.source)
+
+    def sampling_for(self, thinking: bool) -> Sampling:
+        """The recommended preset for the chosen thinking mode."""
+        if thinking and self.thinking_sampling is not None:
+            return self.thinking_sampling
+        return self.sampling
+
+
+@dataclass(frozen=True)
+class Catalog:
+    models: Mapping[str, ModelSpec]
+
+    def get(self, key: str) -> ModelSpec:
+        try:
+            return self.models[key]
+        except KeyError:
+            raise UnknownModelError(key, self.models) from None
+
+    def with_task(self, task: Task) -> list[ModelSpec]:
+        return [spec for spec in self.models.values() if task in spec.tasks]
+
+    def __iter__(self) -> Iterator[ModelSpec]:
+        return iter(self.models.values())
+
+    def __len__(self) -> int:
+        return len(self.models)
+
+
+def looks_local(source: str) -> bool:
+    """A source is a local folder if it is written as a path, not as a Hub id `owner/name`."""
+    return source.startswith(("/", "./", "../", "~")) or Path(source).expanduser().is_dir()
+
+
+# --- validation (pure) ------------------------------------------------------------------
+
+_MODEL_KEYS = {
+    "source",
+    "family",
+    "tasks",
+    "params_billion",
+    "active_params_billion",
+    "context_length",
+    "licence",
+    "architecture",
+    "sampling",
+}
+_ARCH_FIELDS = {f.name: f for f in fields(Architecture)}
+_SAMPLING_FIELDS = {f.name: f for f in fields(Sampling)}
+
+
+def parse_catalog(data: Mapping[str, Any], origin: str = "catalogue") -> Catalog:
+    """Validate parsed TOML into a `Catalog`. Raises `CatalogError` naming the bad entry."""
+    models = data.get("models")
+    if not isinstance(models, Mapping) or not models:
+        raise CatalogError(f"{origin}: expected at least one [models.<key>] table.")
+    unknown_top = set(data) - {"models"}
+    if unknown_top:
+        raise CatalogError(f"{origin}: unknown top-level tables {sorted(unknown_top)}.")
+    specs = {key: _parse_model(key, entry, origin) for key, entry in models.items()}
+    return Catalog(MappingProxyType(specs))
+
+
+def _parse_model(key: str, entry: Any, origin: str) -> ModelSpec:
+    where = f"{origin}: [models.{key}]"
+    if not isinstance(entry, Mapping):
+        raise CatalogError(f"{where} must be a table.")
+    extra = set(entry) - _MODEL_KEYS
+    if extra:
+        raise CatalogError(f"{where}: unknown keys {sorted(extra)}; valid keys: {sorted(_MODEL_KEYS)}.")
+    source = entry.get("source")
+    if not isinstance(source, str) or not source.strip():
+        raise CatalogError(f"{where}: `source` (a Hugging Face repo id or a local folder) is required.")
+    tasks = _parse_tasks(entry.get("tasks"), where)
+
+    arch = None
+    if "architecture" in entry:
+        arch = _parse_architecture(entry["architecture"], where)
+    elif not looks_local(source):
+        raise CatalogError(
+            f"{where}: [architecture] is required for Hub models (only a local folder may "
+            "leave it out; its config.json is read instead)."
+        )
+
+    sampling_table = dict(entry.get("sampling", {}))
+    thinking_table = sampling_table.pop("thinking", None)
+    sampling = _parse_sampling(sampling_table, f"{where}.sampling")
+    thinking = _parse_sampling(thinking_table, f"{where}.sampling.thinking") if thinking_table else None
+    if thinking is not None and Task.THINKING not in tasks:
+        raise CatalogError(f"{where}: [sampling.thinking] given but `tasks` lacks 'thinking'.")
+
+    return ModelSpec(
+        key=key,
+        source=source,
+        tasks=tasks,
+        family=_typed(entry, "family", str, where, ""),
+        params_billion=_positive(entry, "params_billion", where),
+        active_params_billion=_positive(entry, "active_params_billion", where),
+        context_length=_positive(entry, "context_length", where, kind=int),
+        licence=_typed(entry, "licence", str, where, ""),
+        architecture=arch,
+        sampling=sampling,
+        thinking_sampling=thinking,
+    )
+
+
+def _parse_tasks(value: Any, where: str) -> frozenset[Task]:
+    valid = [t.value for t in Task]
+    if not isinstance(value, list) or not value:
+        raise CatalogError(f"{where}: `tasks` must be a non-empty list drawn from {valid}.")
+    try:
+        return frozenset(Task(v) for v in value)
+    except ValueError:
+        raise CatalogError(f"{where}: unknown task in {value}; valid tasks: {valid}.") from None
+
+
+def _parse_architecture(value: Any, where: str) -> Architecture:
+    if not isinstance(value, Mapping):
+        raise CatalogError(f"{where}.architecture must be a table.")
+    extra = set(value) - set(_ARCH_FIELDS)
+    if extra:
+        raise CatalogError(f"{where}.architecture: unknown keys {sorted(extra)}.")
+    missing = {name for name, f in _ARCH_FIELDS.items() if f.default is MISSING} - set(value)
+    if missing:
+        raise CatalogError(f"{where}.architecture: missing {sorted(missing)}.")
+    kwargs: dict[str, Any] = {}
+    for name, val in value.items():
+        if name == "tie_word_embeddings":
+            if not isinstance(val, bool):
+                raise CatalogError(f"{where}.architecture.{name} must be true or false.")
+        elif not (isinstance(val, int) and not isinstance(val, bool) and val >= 0):
+            raise CatalogError(f"{where}.architecture.{name} must be a whole number >= 0, got {val!r}.")
+        kwargs[name] = val
+    arch = Architecture(**kwargs)
+    for name in ("layers", "attention_heads", "kv_heads", "head_dim", "hidden_size", "vocab_size"):
+        if getattr(arch, name) == 0:
+            raise CatalogError(f"{where}.architecture.{name} must be positive.")
+    if arch.attention_heads % arch.kv_heads:
+        raise CatalogError(f"{where}.architecture: attention_heads must be a multiple of kv_heads.")
+    if arch.experts and not (arch.experts_per_token and arch.moe_intermediate_size):
+        raise CatalogError(
+            f"{where}.architecture: MoE models need experts_per_token and moe_intermediate_size."
+        )
+    return arch
+
+
+def _parse_sampling(value: Any, where: str) -> Sampling:
+    if value is None:
+        return Sampling()
+    if not isinstance(value, Mapping):
+        raise CatalogError(f"{where} must be a table.")
+    extra = set(value) - set(_SAMPLING_FIELDS)
+    if extra:
+        raise CatalogError(f"{where}: unknown keys {sorted(extra)}; valid: {sorted(_SAMPLING_FIELDS)}.")
+    for name, val in value.items():
+        if isinstance(val, bool) or not isinstance(val, (int, float)) or val < 0:
+            raise CatalogError(f"{where}.{name} must be a number >= 0, got {val!r}.")
+    sampling = Sampling(**value)
+    if not 0 < sampling.top_p <= 1:
+        raise CatalogError(f"{where}.top_p must be in (0, 1].")
+    return sampling
+
+
+def _typed(entry: Mapping[str, Any], name: str, kind: type, where: str, default: Any) -> Any:
+    value = entry.get(name, default)
+    if not isinstance(value, kind):
+        raise CatalogError(f"{where}: `{name}` must be a {kind.__name__}.")
+    return value
+
+
+def _positive(entry: Mapping[str, Any], name: str, where: str, kind: type = float) -> Any:
+    value = entry.get(name)
+    if value is None:
+        return None
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+    if not ok or (kind is int and not isinstance(value, int)):
+        raise CatalogError(f"{where}: `{name}` must be a positive {kind.__name__}, got {value!r}.")
+    return value
+
+
+# --- loading (I/O) ----------------------------------------------------------------------
+
+
+def load_catalog(path: str | Path | None = None) -> Catalog:
+    """Read and validate a catalogue file (the built-in one by default).
+
+    Entries whose `source` is a local folder get what they leave out (architecture numbers,
+    parameter count, context length) from the folder's `config.json` and safetensors headers.
+    Relative folder paths are resolved against the catalogue file's folder.
+    """
+    path = Path(path) if path is not None else BUILTIN_CATALOG
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CatalogError(f"Catalogue file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogError(f"{path}: not valid TOML ({exc}).") from None
+    models = data.get("models")
+    if isinstance(models, Mapping):
+        data = {**data, "models": {k: _complete_local(v, path.parent) for k, v in models.items()}}
+    return parse_catalog(data, origin=str(path))
+
+
+def _complete_local(entry: Any, base: Path) -> Any:
+    if not isinstance(entry, Mapping) or not isinstance(entry.get("source"), str):
+        return entry  # let validation report it
+    source = entry["source"]
+    if not looks_local(source):
+        return entry
+    folder = Path(source).expanduser()
+    if not folder.is_absolute():
+        folder = (base / folder).resolve()
+    entry = {**entry, "source": str(folder)}
+    config_file = folder / "config.json"
+    if not config_file.is_file():
+        raise CatalogError(f"{folder}: no config.json; a local source must be a checkpoint folder.")
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    if "architecture" not in entry:
+        entry["architecture"] = architecture_from_config(config)
+    if "context_length" not in entry and "max_position_embeddings" in _text_config(config):
+        entry["context_length"] = _text_config(config)["max_position_embeddings"]
+    if "params_billion" not in entry:
+        count = count_safetensors_parameters(folder)
+        if count:
+            entry["params_billion"] = count / 1e9
+    return entry
+
+
+def _text_config(config: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Vision-language configs nest the language model's numbers under `text_config`."""
+    return config.get("text_config") or config
+
+
+def architecture_from_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The [architecture] table for a transformers `config.json` of a Qwen model."""
+    text = _text_config(config)
+    heads = text["num_attention_heads"]
+    arch = {
+        "layers": text["num_hidden_layers"],
+        "attention_heads": heads,
+        "kv_heads": text.get("num_key_value_heads") or heads,
+        "head_dim": text.get("head_dim") or text["hidden_size"] // heads,
+        "hidden_size": text["hidden_size"],
+        "intermediate_size": text.get("intermediate_size", 0),
+        "vocab_size": text["vocab_size"],
+        "tie_word_embeddings": bool(
+            text.get("tie_word_embeddings", config.get("tie_word_embeddings", False))
+        ),
+    }
+    if text.get("num_experts"):
+        arch["experts"] = text["num_experts"]
+        arch["experts_per_token"] = text["num_experts_per_tok"]
+        arch["moe_intermediate_size"] = text["moe_intermediate_size"]
+    return arch
+
+
+def count_safetensors_parameters(folder: Path) -> int:
+    """Count parameters from the safetensors headers alone, without reading any weights."""
+    total = 0
+    for file in sorted(folder.glob("*.safetensors")):
+        with file.open("rb") as fh:
+            (header_len,) = struct.unpack("<Q", fh.read(8))
+            header = json.loads(fh.read(header_len))
+        for name, info in header.items():
+            if name == "__metadata__":
+                continue
+            n = 1
+            for dim in info["shape"]:
+                n *= dim
+            total += n
+    return total

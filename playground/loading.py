@@ -1,0 +1,121 @@
+"""Loads catalogue models with transformers, at a given precision, onto the local device.
+
+This is the registry's `Loader` for the embedded backend: it maps a precision to dtype and
+bitsandbytes settings, turns download and out-of-memory failures into messages a user can
+act on, and measures the footprint of what it loaded. It decides nothing about whether a
+model fits; the registry does that before calling it.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+
+import torch
+from transformers import (
+    AutoModelForCausalLM,
+    AutoModelForImageTextToText,
+    AutoProcessor,
+    AutoTokenizer,
+    BitsAndBytesConfig,
+)
+
+from playground.catalog import ModelSpec
+from playground.errors import ModelLoadError, OutOfMemory
+from playground.memory import DeviceMemory, Precision, probe
+from playground.registry import LoadedModel
+
+log = logging.getLogger(__name__)
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def half_dtype(device: str) -> torch.dtype:
+    """bfloat16 where the hardware has it; float16 on older GPUs (before Ampere)."""
+    if device == "cuda" and not torch.cuda.is_bf16_supported():
+        return torch.float16
+    return torch.bfloat16
+
+
+def quantization_config(precision: Precision, compute_dtype: torch.dtype) -> BitsAndBytesConfig | None:
+    if precision is Precision.INT8:
+        return BitsAndBytesConfig(load_in_8bit=True)
+    if precision is Precision.NF4:
+        return BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=compute_dtype,
+        )
+    return None
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """CUDA's typed OOM, or the CPU allocator's RuntimeError."""
+    if isinstance(exc, torch.OutOfMemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc)
+
+
+def release_memory(device: str) -> None:
+    gc.collect()
+    if device == "cuda":
+        torch.cuda.empty_cache()
+
+
+class TransformersLoader:
+    """Loads with `from_pretrained` onto one device (all visible GPUs with device_map auto)."""
+
+    def __init__(self, device: str | None = None):
+        self.device = device or default_device()
+
+    def load(self, spec: ModelSpec, precision: Precision) -> LoadedModel:
+        dtype = half_dtype(self.device)
+        model_class = AutoModelForImageTextToText if spec.is_vision else AutoModelForCausalLM
+        kwargs = dict(
+            dtype=dtype,
+            device_map="auto" if self.device == "cuda" else "cpu",
+            quantization_config=quantization_config(precision, dtype),
+        )
+        log.info("loading %s (%s) at %s on %s", spec.key, spec.source, precision, self.device)
+        try:
+            processor = (AutoProcessor if spec.is_vision else AutoTokenizer).from_pretrained(spec.source)
+            model = model_class.from_pretrained(spec.source, **kwargs)
+        except Exception as exc:
+            release_memory(self.device)
+            if is_out_of_memory(exc):
+                raise OutOfMemory(f"Out of memory while loading {spec.key} at {precision}.") from exc
+            raise ModelLoadError(download_failure_message(spec, exc)) from exc
+        model.eval()
+        return LoadedModel(
+            model=model,
+            processor=processor,
+            footprint=model.get_memory_footprint(),
+            device=self.device,
+        )
+
+    def unload(self, loaded: LoadedModel) -> None:
+        loaded.model = loaded.processor = None
+        release_memory(self.device)
+
+    def memory(self) -> DeviceMemory:
+        return probe(self.device)
+
+
+def download_failure_message(spec: ModelSpec, exc: BaseException) -> str:
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if spec.is_local:
+        return (
+            f"Could not load {spec.key} from the folder {spec.source}: {reason}. Check that the "
+            "folder holds a complete transformers checkpoint (config.json, tokenizer files, "
+            "*.safetensors)."
+        )
+    folder = "./models/" + spec.source.split("/")[-1]
+    return (
+        f"Could not load {spec.key} from the Hugging Face Hub repo {spec.source}: {reason}. "
+        "If this machine is offline or the Hub is unreachable, download the model elsewhere "
+        f"(`hf download {spec.source} --local-dir {folder}`), copy the folder here, and give "
+        f"its path as the `source` of a catalogue entry (see the README, \"Local checkpoints\")."
+    )

@@ -1,0 +1,127 @@
+"""Memory arithmetic: how much a model needs at each precision, and how much is free.
+
+Estimates come from catalogue numbers alone, before anything is loaded, so the registry can
+decide where a model fits and the Models tab can show it. Weights are counted per kind of
+tensor, because bitsandbytes quantizes only linear layers: embeddings, the output head and
+norms stay 16-bit, and (measured, see `benchmarks/footprint.py`) so do Qwen3-MoE's experts,
+which transformers stores as fused 3-D parameters rather than `nn.Linear` modules.
+
+Probing free memory asks torch for the GPU and psutil for the CPU; nothing here loads
+models or decides what to evict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from playground.catalog import ModelSpec
+
+GIB = 1024**3
+
+
+class Precision(StrEnum):
+    """The precision ladder, highest first. BF16 means 16-bit: float16 where bf16 is missing."""
+
+    BF16 = "bf16"
+    INT8 = "int8"
+    NF4 = "nf4"
+
+    def lower(self) -> Precision | None:
+        """The next step down the ladder, or None at the bottom."""
+        ladder = list(Precision)
+        index = ladder.index(self)
+        return ladder[index + 1] if index + 1 < len(ladder) else None
+
+
+LADDER: tuple[Precision, ...] = tuple(Precision)
+
+# Bytes per parameter of quantizable linear layers. NF4 packs two weights per byte and
+# double quantization adds about 0.02 B/param of quantization constants (QLoRA, sec. 2).
+LINEAR_BYTES = {Precision.BF16: 2.0, Precision.INT8: 1.0, Precision.NF4: 0.52}
+UNQUANTIZED_BYTES = 2.0  # embeddings, lm_head, norms, MoE experts: kept 16-bit
+KV_BYTES = 2  # the cache is kept in the compute dtype (16-bit) whatever the weights are
+
+# What a loaded model needs beyond weights and cache: activations, logits, allocator slack.
+OVERHEAD_FRACTION = 0.10
+DEFAULT_CONTEXT_TOKENS = 8192
+
+
+@dataclass(frozen=True)
+class Estimate:
+    precision: Precision
+    weights: int
+    kv_cache: int
+    overhead: int
+
+    @property
+    def total(self) -> int:
+        return self.weights + self.kv_cache + self.overhead
+
+
+@dataclass(frozen=True)
+class DeviceMemory:
+    """Free and total bytes of the device models are loaded onto."""
+
+    kind: str  # "cuda" or "cpu"
+    name: str
+    free: int
+    total: int
+
+
+def weight_bytes(spec: ModelSpec, precision: Precision) -> int:
+    """Bytes of weights at `precision`; needs `params_billion` and `architecture`."""
+    arch = spec.architecture
+    if arch is None or spec.params_billion is None:
+        raise ValueError(f"{spec.key}: parameter count and architecture are needed to estimate memory")
+    total = spec.params_billion * 1e9
+    kept = min(total, arch.embedding_params + arch.expert_params)
+    linear = total - kept
+    return int(linear * LINEAR_BYTES[precision] + kept * UNQUANTIZED_BYTES)
+
+
+def kv_cache_bytes(spec: ModelSpec, tokens: int) -> int:
+    """2 (K and V) x layers x kv_heads x head_dim x bytes x tokens."""
+    arch = spec.architecture
+    if arch is None:
+        raise ValueError(f"{spec.key}: architecture is needed to estimate the KV cache")
+    return 2 * arch.layers * arch.kv_heads * arch.head_dim * KV_BYTES * tokens
+
+
+def context_tokens(spec: ModelSpec, limit: int = DEFAULT_CONTEXT_TOKENS) -> int:
+    """Tokens of context the playground reserves cache for: the model's window, capped."""
+    return min(spec.context_length or limit, limit)
+
+
+def estimate(spec: ModelSpec, precision: Precision, tokens: int | None = None) -> Estimate:
+    """Memory to load `spec` at `precision` and serve one request of `tokens` tokens."""
+    tokens = context_tokens(spec) if tokens is None else tokens
+    weights = weight_bytes(spec, precision)
+    return Estimate(
+        precision=precision,
+        weights=weights,
+        kv_cache=kv_cache_bytes(spec, tokens),
+        overhead=int(weights * OVERHEAD_FRACTION),
+    )
+
+
+def probe(device: str) -> DeviceMemory:
+    """Free and total memory of `device` ("cuda" or "cpu") right now."""
+    if device == "cuda":
+        import torch
+
+        free, total = torch.cuda.mem_get_info()
+        return DeviceMemory("cuda", torch.cuda.get_device_name(), free, total)
+    import psutil
+
+    vm = psutil.virtual_memory()
+    return DeviceMemory("cpu", "CPU RAM", vm.available, vm.total)
+
+
+def format_bytes(n: float) -> str:
+    """Human-readable size in binary units: 1536 -> '1.5 KiB'."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")

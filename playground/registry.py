@@ -1,0 +1,349 @@
+"""The model registry: loads models lazily, shares them, and keeps them inside free memory.
+
+A request asks for a model by catalogue key and gets a `Lease`; while any lease is held the
+model is in use and is never evicted. The first request for a (model, precision) loads it;
+requests that arrive meanwhile wait for that one load instead of starting their own.
+
+Where a load does not fit, the registry evicts idle models least-recently-used first, then
+steps down the precision ladder (bf16 -> int8 -> NF4), and if nothing fits refuses with a
+message giving what is needed and what is free. Memory that a load in progress will take is
+reserved from its estimate, so two loads never plan against the same free bytes. An
+out-of-memory error while loading evicts every idle model and retries one step lower, once.
+Idle models unload after a keep-alive.
+
+How weights are read is the `Loader`'s business (`playground.loading` for transformers,
+fakes in tests); what to do with a loaded model is the engine's.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from playground.catalog import Catalog, ModelSpec
+from playground.errors import DoesNotFitError, OutOfMemory, PlaygroundError
+from playground.memory import LADDER, DeviceMemory, Precision, estimate, format_bytes
+
+log = logging.getLogger(__name__)
+
+DEFAULT_KEEP_ALIVE_S = 15 * 60
+
+
+@dataclass
+class LoadedModel:
+    """What a loader hands back: the model, its tokenizer or processor, and its size."""
+
+    model: Any
+    processor: Any
+    footprint: int  # bytes, measured after loading
+    device: str = "cpu"
+
+
+class Loader(Protocol):
+    device: str
+
+    def load(self, spec: ModelSpec, precision: Precision) -> LoadedModel:
+        """Load weights; raise `OutOfMemory` or `ModelLoadError` on failure."""
+        ...
+
+    def unload(self, loaded: LoadedModel) -> None:
+        """Drop references and give the memory back to the device."""
+        ...
+
+    def memory(self) -> DeviceMemory: ...
+
+
+@dataclass
+class _Entry:
+    spec: ModelSpec
+    precision: Precision
+    reserved: int  # estimated bytes, counted against free memory while loading
+    started: float
+    loaded: LoadedModel | None = None
+    refs: int = 0
+    last_used: float = 0.0
+    error: BaseException | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def ready(self) -> bool:
+        return self.loaded is not None
+
+
+@dataclass(frozen=True)
+class ModelState:
+    """One loaded (or loading) model, as the UI shows it."""
+
+    key: str
+    precision: Precision
+    status: str  # "loading" or "ready"
+    footprint: int | None
+    in_use: int
+    idle_s: float | None
+    loading_s: float | None
+
+
+class Lease:
+    """A hold on a loaded model; release it (or use `with`) when the request ends."""
+
+    def __init__(self, registry: Registry, entry: _Entry):
+        self._registry = registry
+        self._entry = entry
+        self._released = False
+
+    @property
+    def spec(self) -> ModelSpec:
+        return self._entry.spec
+
+    @property
+    def precision(self) -> Precision:
+        return self._entry.precision
+
+    @property
+    def loaded(self) -> LoadedModel:
+        assert self._entry.loaded is not None
+        return self._entry.loaded
+
+    def release(self) -> None:
+        if not self._released:
+            self._released = True
+            self._registry._release(self._entry)
+
+    def __enter__(self) -> Lease:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+class Registry:
+    def __init__(
+        self,
+        catalog: Catalog,
+        loader: Loader,
+        *,
+        keep_alive_s: float = DEFAULT_KEEP_ALIVE_S,
+        evict: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.catalog = catalog
+        self.loader = loader
+        self.keep_alive_s = keep_alive_s
+        self.evict = evict
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[str, Precision], _Entry] = {}
+        self._reaper: threading.Thread | None = None
+        self._closed = threading.Event()
+
+    # --- leases -------------------------------------------------------------------------
+
+    def acquire(self, key: str, precision: Precision | None = None) -> Lease:
+        """Hold model `key`, loading it first if needed. `None` picks the best that fits."""
+        spec = self.catalog.get(key)
+        with self._lock:
+            entry = self._find(key, precision)
+            owner = entry is None
+            if owner:
+                entry = self._plan(spec, precision)
+            entry.refs += 1
+        if owner:
+            self._load(entry)
+        else:
+            entry.done.wait()
+        if entry.error is not None:
+            with self._lock:
+                entry.refs -= 1
+            raise entry.error
+        return Lease(self, entry)
+
+    def step_down(self, lease: Lease) -> Lease:
+        """After out-of-memory in use: release `lease`, unload it if idle, hold one step lower."""
+        lower = lease.precision.lower()
+        key = lease.spec.key
+        lease.release()
+        if lower is None:
+            raise OutOfMemory(
+                f"{key} ran out of memory even at {lease.precision}. Try a shorter prompt, fewer "
+                "new tokens, or a smaller model."
+            )
+        with self._lock:
+            self._evict_idle(lambda e: True)
+        return self.acquire(key, lower)
+
+    def _release(self, entry: _Entry) -> None:
+        with self._lock:
+            entry.refs -= 1
+            entry.last_used = self._clock()
+
+    # --- planning and loading -----------------------------------------------------------
+
+    def _find(self, key: str, precision: Precision | None) -> _Entry | None:
+        """An entry already loaded or loading that can serve the request (caller holds lock)."""
+        if precision is not None:
+            return self._entries.get((key, precision))
+        for p in LADDER:  # any resident precision serves an "auto" request, the highest first
+            entry = self._entries.get((key, p))
+            if entry is not None:
+                return entry
+        return None
+
+    def _plan(self, spec: ModelSpec, requested: Precision | None) -> _Entry:
+        """Choose a precision and evict what it takes; register the entry as loading."""
+        ladder = [requested] if requested is not None else list(LADDER)
+        memory = self.loader.memory()
+        reserved = sum(e.reserved for e in self._entries.values() if not e.ready)
+        free = memory.free - reserved
+        idle = self._idle_entries()
+        needs = []
+        for precision in ladder:
+            need = self._need(spec, precision)
+            needs.append((precision, need))
+            gained, victims = 0, []
+            for victim in idle if self.evict else []:
+                if need <= free + gained:
+                    break
+                victims.append(victim)
+                gained += victim.loaded.footprint if victim.loaded else 0
+            if need <= free + gained:
+                self._evict_idle(lambda e: e in victims)
+                entry = _Entry(spec, precision, reserved=need, started=self._clock())
+                self._entries[(spec.key, precision)] = entry
+                return entry
+        raise DoesNotFitError(self._refusal(spec, needs, memory, free, idle))
+
+    def _need(self, spec: ModelSpec, precision: Precision) -> int:
+        try:
+            return estimate(spec, precision).total
+        except ValueError:
+            return 0  # a local folder without numbers: try, and let out-of-memory answer
+
+    def _refusal(self, spec, needs, memory: DeviceMemory, free: int, idle: list[_Entry]) -> str:
+        precision, least = needs[-1]
+        held = sum(e.loaded.footprint for e in idle if e.loaded)
+        busy = [e.spec.key for e in self._entries.values() if e.refs]
+        parts = [
+            f"{spec.key} does not fit: it needs about {format_bytes(least)} even at {precision}, "
+            f"and {format_bytes(max(free, 0))} of {format_bytes(memory.total)} is free on "
+            f"{memory.name}"
+        ]
+        if held and self.evict:
+            parts.append(f" ({format_bytes(held)} more after unloading idle models)")
+        if busy:
+            parts.append(f"; in use by other requests: {', '.join(sorted(set(busy)))}")
+        parts.append(". Pick a smaller model, or unload models in the Models tab.")
+        return "".join(parts)
+
+    def _load(self, entry: _Entry) -> None:
+        """Load `entry` outside the lock; on out-of-memory evict and retry one step lower once."""
+        try:
+            try:
+                loaded = self.loader.load(entry.spec, entry.precision)
+            except OutOfMemory:
+                lower = entry.precision.lower()
+                if lower is None or not self.evict:
+                    raise
+                log.warning("%s: out of memory at %s; retrying at %s", entry.spec.key, entry.precision, lower)
+                with self._lock:
+                    self._evict_idle(lambda e: True)
+                    del self._entries[(entry.spec.key, entry.precision)]
+                    entry.precision = lower
+                    entry.reserved = self._need(entry.spec, lower)
+                    self._entries[(entry.spec.key, lower)] = entry
+                loaded = self.loader.load(entry.spec, lower)
+        except BaseException as exc:  # every waiter must wake up, whatever went wrong
+            with self._lock:
+                self._entries.pop((entry.spec.key, entry.precision), None)
+            entry.error = exc if isinstance(exc, PlaygroundError) else _wrap(entry.spec, exc)
+            entry.done.set()
+            return
+        with self._lock:
+            entry.loaded = loaded
+            entry.last_used = self._clock()
+        entry.done.set()
+
+    def _idle_entries(self) -> list[_Entry]:
+        """Loaded models no request holds, least recently used first (caller holds lock)."""
+        idle = [e for e in self._entries.values() if e.ready and e.refs == 0]
+        return sorted(idle, key=lambda e: e.last_used)
+
+    def _evict_idle(self, which: Callable[[_Entry], bool]) -> list[str]:
+        """Unload idle entries chosen by `which` (caller holds lock)."""
+        evicted = []
+        for entry in self._idle_entries():
+            if which(entry):
+                del self._entries[(entry.spec.key, entry.precision)]
+                loaded, entry.loaded = entry.loaded, None
+                self.loader.unload(loaded)
+                evicted.append(entry.spec.key)
+                log.info("unloaded %s (%s)", entry.spec.key, entry.precision)
+        return evicted
+
+    # --- explicit control (Models tab) and keep-alive -----------------------------------
+
+    def load(self, key: str, precision: Precision | None = None) -> ModelState:
+        """Load without holding: the model then idles until used or reaped."""
+        with self.acquire(key, precision) as lease:
+            entry = lease._entry
+        return self._state(entry)
+
+    def unload(self, key: str) -> list[str]:
+        """Unload every idle precision of `key`; refuse while a request uses it."""
+        self.catalog.get(key)
+        with self._lock:
+            mine = [e for e in self._entries.values() if e.spec.key == key]
+            if any(e.refs for e in mine):
+                raise PlaygroundError(f"{key} is in use by a request right now; try again when it finishes.")
+            return self._evict_idle(lambda e: e.spec.key == key)
+
+    def reap_idle(self) -> list[str]:
+        """Unload models idle for longer than the keep-alive."""
+        now = self._clock()
+        with self._lock:
+            return self._evict_idle(lambda e: now - e.last_used > self.keep_alive_s)
+
+    def start_reaper(self, interval_s: float = 30.0) -> None:
+        def run() -> None:
+            while not self._closed.wait(interval_s):
+                self.reap_idle()
+
+        if self._reaper is None and self.keep_alive_s > 0:
+            self._reaper = threading.Thread(target=run, name="registry-reaper", daemon=True)
+            self._reaper.start()
+
+    def close(self) -> None:
+        self._closed.set()
+        with self._lock:
+            self._evict_idle(lambda e: True)
+
+    # --- reporting ----------------------------------------------------------------------
+
+    def snapshot(self) -> list[ModelState]:
+        with self._lock:
+            return [self._state(e) for e in self._entries.values()]
+
+    def _state(self, entry: _Entry) -> ModelState:
+        now = self._clock()
+        ready = entry.ready
+        return ModelState(
+            key=entry.spec.key,
+            precision=entry.precision,
+            status="ready" if ready else "loading",
+            footprint=entry.loaded.footprint if entry.loaded else None,
+            in_use=entry.refs,
+            idle_s=(now - entry.last_used) if ready and entry.refs == 0 else None,
+            loading_s=None if ready else now - entry.started,
+        )
+
+    def memory(self) -> DeviceMemory:
+        return self.loader.memory()
+
+
+def _wrap(spec: ModelSpec, exc: BaseException) -> PlaygroundError:
+    err = PlaygroundError(f"Loading {spec.key} failed unexpectedly: {type(exc).__name__}: {exc}")
+    err.__cause__ = exc
+    return err

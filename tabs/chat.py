@@ -1,0 +1,189 @@
+"""Chat tab: streaming multi-turn chat with any catalogue model that has the chat task.
+
+Built on `gr.ChatInterface`, which already gives the stop, retry, undo and edit controls
+and the `/chat` API endpoint. This module adds the model picker, the sampling controls that
+follow each model's recommended preset (and Qwen3's thinking mode), thinking shown as a
+collapsible block, and a metrics line under each reply. Generation itself is the engine's.
+
+    python -m tabs.chat   # this tab alone, for development
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from contextlib import closing
+from typing import Any
+
+import gradio as gr
+
+from playground.catalog import Catalog, Task
+from playground.errors import PlaygroundError
+from playground.generation import Answer, Engine, GenerationRequest, Message, Metrics, Notice, Thinking
+
+TITLE = "Chat"
+
+LATEX_DELIMITERS = [
+    {"left": "$$", "right": "$$", "display": True},
+    {"left": "$", "right": "$", "display": False},
+    {"left": "\\(", "right": "\\)", "display": False},
+    {"left": "\\[", "right": "\\]", "display": True},
+]
+
+EXAMPLES = [
+    "Explain the difference between a list and a tuple in Python, with a short example.",
+    "用三句话介绍一下长城。",
+    "Quelle est la dérivée de $x^2 \\sin x$ ? Montre les étapes.",
+    "Schreibe ein kurzes Gedicht über den Herbst.",
+    "日本の有名な観光地を三つ教えてください。",
+]
+
+THINKING_TITLE = "Thinking"
+METRICS_ID = "metrics"  # marks the metrics line so it is never sent back to the model
+
+
+def history_to_messages(history: list[dict[str, Any]], system_prompt: str) -> list[Message]:
+    """Chatbot history to model messages: thinking blocks and metrics lines are display only."""
+    messages: list[Message] = []
+    if system_prompt.strip():
+        messages.append({"role": "system", "content": system_prompt.strip()})
+    for item in history:
+        metadata = item.get("metadata") or {}
+        if metadata.get("title") or metadata.get("id") == METRICS_ID:
+            continue
+        content = item.get("content")
+        if isinstance(content, list):  # Gradio 6 stores text as [{"type": "text", "text": ...}]
+            content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
+        if isinstance(content, str):
+            messages.append({"role": item["role"], "content": content})
+    return messages
+
+
+def chat(
+    engine: Engine,
+    message: str,
+    history: list[dict[str, Any]],
+    model: str,
+    system_prompt: str = "",
+    thinking: bool = True,
+    temperature: float = 0.7,
+    top_p: float = 0.8,
+    top_k: int = 20,
+    repetition_penalty: float = 1.0,
+    max_new_tokens: int = 1024,
+    seed: int = -1,
+) -> Iterator[list[gr.ChatMessage]]:
+    """Stream a reply: a thinking block (models that think), the answer, then a metrics line.
+
+    `seed` -1 means a fresh random seed each time; temperature 0 means greedy decoding.
+    """
+    if not message or not message.strip():
+        raise gr.Error("Type a message first.")
+    request = GenerationRequest(
+        model=model,
+        messages=[*history_to_messages(history, system_prompt), {"role": "user", "content": message}],
+        max_new_tokens=int(max_new_tokens),
+        temperature=float(temperature),
+        top_p=float(top_p),
+        top_k=int(top_k),
+        repetition_penalty=float(repetition_penalty),
+        seed=None if seed is None or int(seed) < 0 else int(seed),
+        thinking=bool(thinking),
+    )
+    thought = gr.ChatMessage(role="assistant", content="", metadata={"title": THINKING_TITLE, "status": "pending"})
+    answer = gr.ChatMessage(role="assistant", content="")
+    shown: list[gr.ChatMessage] = []
+    try:
+        with closing(engine.stream(request)) as events:
+            for event in events:
+                if isinstance(event, Thinking):
+                    thought.content += event.text
+                    if thought not in shown:
+                        shown.insert(0, thought)
+                elif isinstance(event, Answer):
+                    answer.content += event.text
+                    thought.metadata["status"] = "done"
+                    if answer not in shown:
+                        shown.append(answer)
+                elif isinstance(event, Notice):
+                    gr.Info(event.text)
+                    continue
+                elif isinstance(event, Metrics):
+                    thought.metadata["status"] = "done"
+                    shown.append(metrics_message(event))
+                yield list(shown)
+    except PlaygroundError as exc:
+        raise gr.Error(str(exc)) from exc
+
+
+def metrics_message(metrics: Metrics) -> gr.ChatMessage:
+    return gr.ChatMessage(role="assistant", content=f"<sub>{metrics.summary()}</sub>", metadata={"id": METRICS_ID})
+
+
+def sampling_updates(catalog: Catalog, model: str, thinking: bool) -> tuple[Any, ...]:
+    """The thinking toggle and the sampling sliders after a change of model or mode."""
+    spec = catalog.get(model)
+    preset = spec.sampling_for(thinking and spec.thinks)
+    return (
+        gr.update(visible=spec.thinks),
+        preset.temperature,
+        preset.top_p,
+        preset.top_k,
+        preset.repetition_penalty,
+    )
+
+
+def build(catalog: Catalog, engine: Engine) -> gr.ChatInterface:
+    models = catalog.with_task(Task.CHAT)
+    if not models:
+        gr.Markdown("The catalogue has no model with the `chat` task.")
+        return None
+    first = models[0]
+    preset = first.sampling_for(first.thinks)
+    model = gr.Dropdown(
+        choices=[(spec.key, spec.key) for spec in models], value=first.key, label="Model", render=False
+    )
+    system_prompt = gr.Textbox(label="System prompt", placeholder="Optional", lines=2, render=False)
+    thinking = gr.Checkbox(value=True, label="Thinking", visible=first.thinks, render=False,
+                           info="Qwen3 thinks before answering; off answers at once.")
+    temperature = gr.Slider(0, 2, value=preset.temperature, step=0.05, label="Temperature",
+                            info="0 = greedy", render=False)
+    top_p = gr.Slider(0.05, 1, value=preset.top_p, step=0.05, label="Top-p", render=False)
+    top_k = gr.Slider(0, 200, value=preset.top_k, step=1, label="Top-k", info="0 = off", render=False)
+    repetition_penalty = gr.Slider(1, 2, value=preset.repetition_penalty, step=0.01,
+                                   label="Repetition penalty", render=False)
+    max_new_tokens = gr.Slider(1, 32768, value=1024, step=1, label="Max new tokens", render=False)
+    seed = gr.Number(value=-1, precision=0, label="Seed", info="-1 = random", render=False)
+
+    chatbot = gr.Chatbot(
+        label="Chat",
+        latex_delimiters=LATEX_DELIMITERS,
+        height="60vh",
+        editable="user",
+        elem_id="chatbot",
+    )
+    interface = gr.ChatInterface(
+        fn=functools.partial(chat, engine),
+        chatbot=chatbot,
+        additional_inputs=[model, system_prompt, thinking, temperature, top_p, top_k,
+                           repetition_penalty, max_new_tokens, seed],
+        additional_inputs_accordion=gr.Accordion("Model and sampling", open=True),
+        examples=[[example] for example in EXAMPLES],
+        editable=True,
+        api_name="chat",
+        fill_height=True,
+    )
+    follow = functools.partial(sampling_updates, catalog)
+    outputs = [thinking, temperature, top_p, top_k, repetition_penalty]
+    model.change(follow, [model, thinking], outputs, api_visibility="private")
+    thinking.change(follow, [model, thinking], outputs, api_visibility="private")
+    return interface
+
+
+if __name__ == "__main__":
+    from playground.services import create_services
+
+    services = create_services()
+    with gr.Blocks(title=TITLE) as demo:
+        build(services.catalog, services.engine)
+    demo.launch()
