@@ -90,30 +90,37 @@ def chat(
         seed=None if seed is None or int(seed) < 0 else int(seed),
         thinking=bool(thinking),
     )
-    thought = gr.ChatMessage(role="assistant", content="", metadata={"title": THINKING_TITLE, "status": "pending"})
-    answer = gr.ChatMessage(role="assistant", content="")
-    shown: list[gr.ChatMessage] = []
+    thinking_text, answer_text, metrics = "", "", None
     try:
         with closing(engine.stream(request)) as events:
             for event in events:
                 if isinstance(event, Thinking):
-                    thought.content += event.text
-                    if thought not in shown:
-                        shown.insert(0, thought)
+                    thinking_text += event.text
                 elif isinstance(event, Answer):
-                    answer.content += event.text
-                    thought.metadata["status"] = "done"
-                    if answer not in shown:
-                        shown.append(answer)
+                    answer_text += event.text
+                elif isinstance(event, Metrics):
+                    metrics = event
                 elif isinstance(event, Notice):
                     gr.Info(event.text)
                     continue
-                elif isinstance(event, Metrics):
-                    thought.metadata["status"] = "done"
-                    shown.append(metrics_message(event))
-                yield list(shown)
+                yield reply_messages(thinking_text, answer_text, metrics)
     except PlaygroundError as exc:
         raise gr.Error(str(exc)) from exc
+
+
+def reply_messages(thinking: str, answer: str, metrics: Metrics | None) -> list[gr.ChatMessage]:
+    """The messages that show one reply so far. Fresh objects each time: Gradio streams diffs."""
+    messages = []
+    if thinking:
+        done = bool(answer) or metrics is not None
+        status = "done" if done else "pending"
+        messages.append(gr.ChatMessage(role="assistant", content=thinking,
+                                       metadata={"title": THINKING_TITLE, "status": status}))
+    if answer:
+        messages.append(gr.ChatMessage(role="assistant", content=answer))
+    if metrics is not None:
+        messages.append(metrics_message(metrics))
+    return messages
 
 
 def metrics_message(metrics: Metrics) -> gr.ChatMessage:
@@ -143,7 +150,7 @@ def build(catalog: Catalog, engine: Engine) -> gr.ChatInterface:
     model = gr.Dropdown(
         choices=[(spec.key, spec.key) for spec in models], value=first.key, label="Model", render=False
     )
-    system_prompt = gr.Textbox(label="System prompt", placeholder="Optional", lines=2, render=False)
+    system_prompt = gr.Textbox(value="", label="System prompt", placeholder="Optional", lines=2, render=False)
     thinking = gr.Checkbox(value=True, label="Thinking", visible=first.thinks, render=False,
                            info="Qwen3 thinks before answering; off answers at once.")
     temperature = gr.Slider(0, 2, value=preset.temperature, step=0.05, label="Temperature",

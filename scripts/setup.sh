@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Creates .venv (if missing) and installs the app; with --test also the test tools and Chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
+    echo "Qwen Playground needs Python 3.10 or newer ($PYTHON is $("$PYTHON" --version 2>&1))." >&2
+    exit 1
+fi
+if [ ! -x .venv/bin/python ]; then
+    echo "Creating .venv with $("$PYTHON" --version)"
+    "$PYTHON" -m venv .venv
+    .venv/bin/python -m pip install --quiet --upgrade pip
+fi
+
+extra=""
+[ "${1:-}" = "--test" ] && extra="[test]"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extra}"
+
+if [ "${1:-}" = "--test" ]; then
+    chromium=$(command -v chromium || command -v chromium-browser || true)
+    if [ -z "$chromium" ]; then
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+            echo "Installing Debian's chromium for the browser tests"
+            apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+        else
+            echo "The browser tests need Chromium: install it (Debian/Ubuntu: sudo apt-get install chromium)," >&2
+            echo "or set PLAYGROUND_CHROMIUM to a Chromium or Chrome binary." >&2
+            [ -n "${PLAYGROUND_CHROMIUM:-}" ] || exit 1
+        fi
+    fi
+fi
