@@ -343,8 +343,9 @@ def architecture_from_config(config: Mapping[str, Any]) -> dict[str, Any]:
             text.get("tie_word_embeddings", config.get("tie_word_embeddings", False))
         ),
     }
-    if text.get("num_experts"):
-        arch["experts"] = text["num_experts"]
+    experts = text.get("num_experts") or text.get("num_local_experts")  # Hub files / transformers 5
+    if experts:
+        arch["experts"] = experts
         arch["experts_per_token"] = text["num_experts_per_tok"]
         arch["moe_intermediate_size"] = text["moe_intermediate_size"]
     return arch
