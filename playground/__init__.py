@@ -1,0 +1,1 @@
+"""Qwen Playground: everything that is not UI."""

@@ -1,0 +1,190 @@
+"""The real loading, registry and generation code on tiny random-weight Qwen checkpoints."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from playground.catalog import load_catalog
+from playground.errors import ModelLoadError, PlaygroundError, PromptTooLongError
+from playground.generation import (
+    Answer,
+    Cancel,
+    Engine,
+    GenerationRequest,
+    Metrics,
+    Notice,
+    Thinking,
+    render_prompt,
+)
+from playground.loading import TransformersLoader
+from playground.memory import Precision
+from playground.registry import Registry
+
+HELLO = [{"role": "user", "content": "Hello! Who are you?"}]
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_catalog_path: Path) -> Engine:
+    registry = Registry(load_catalog(tiny_catalog_path), TransformersLoader("cpu"))
+    yield Engine(registry)
+    registry.close()
+
+
+def run(engine: Engine, **kwargs) -> tuple[str, str, Metrics, list[str]]:
+    answer, thinking, notices, metrics = "", "", [], None
+    for event in engine.stream(GenerationRequest(**{"model": "tiny-qwen3", "messages": HELLO, **kwargs})):
+        if isinstance(event, Answer):
+            answer += event.text
+        elif isinstance(event, Thinking):
+            thinking += event.text
+        elif isinstance(event, Notice):
+            notices.append(event.text)
+        elif isinstance(event, Metrics):
+            metrics = event
+    return answer, thinking, metrics, notices
+
+
+@pytest.mark.parametrize("model", ["tiny-qwen2", "tiny-qwen3", "tiny-qwen3-moe"])
+def test_greedy_stream_equals_model_generate(engine: Engine, model: str) -> None:
+    answer, _, metrics, _ = run(engine, model=model, temperature=0, max_new_tokens=40, thinking=False)
+    with engine.registry.acquire(model) as lease:
+        tokenizer, hf_model = lease.loaded.processor, lease.loaded.model
+        prompt = render_prompt(tokenizer, HELLO, thinking=False if lease.spec.thinks else None)
+        ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
+        out = hf_model.generate(**ids, do_sample=False, max_new_tokens=40)
+    expected = tokenizer.decode(out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True)
+    assert answer == expected.lstrip()
+    assert metrics.tokens == 40 and metrics.prompt_tokens == ids["input_ids"].shape[1]
+    assert metrics.time_to_first_token_s > 0 and metrics.tokens_per_s > 0 and not metrics.stopped
+
+
+def test_seed_makes_sampling_reproducible(engine: Engine) -> None:
+    first = run(engine, temperature=1.0, top_p=1.0, top_k=0, seed=1234, max_new_tokens=30)[0]
+    again = run(engine, temperature=1.0, top_p=1.0, top_k=0, seed=1234, max_new_tokens=30)[0]
+    other = run(engine, temperature=1.0, top_p=1.0, top_k=0, seed=99, max_new_tokens=30)[0]
+    assert first == again
+    assert first != other
+
+
+def test_seeded_sampling_is_unaffected_by_a_concurrent_request(engine: Engine) -> None:
+    alone = run(engine, temperature=1.0, top_k=0, seed=7, max_new_tokens=30)[0]
+    results = {}
+
+    def sample(name: str, seed: int | None) -> None:
+        results[name] = run(engine, temperature=1.0, top_k=0, seed=seed, max_new_tokens=30)[0]
+
+    threads = [threading.Thread(target=sample, args=("seeded", 7)), threading.Thread(target=sample, args=("noise", None))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert results["seeded"] == alone
+
+
+def test_stop_halts_the_model_within_a_few_tokens(engine: Engine) -> None:
+    cancel = Cancel()
+    chunks = 0
+    metrics = None
+    for event in engine.stream(GenerationRequest(model="tiny-qwen3", messages=HELLO, max_new_tokens=3000), cancel):
+        if isinstance(event, Answer):
+            chunks += 1
+            if chunks == 5:
+                cancel.set()
+        if isinstance(event, Metrics):
+            metrics = event
+    assert metrics.stopped
+    assert metrics.tokens < 5 + 10  # a few tokens of latency at most, not the 3000 asked for
+
+
+def test_closing_the_stream_stops_the_worker(engine: Engine) -> None:
+    stream = engine.stream(GenerationRequest(model="tiny-qwen3", messages=HELLO, max_new_tokens=3000))
+    next(e for e in stream if isinstance(e, Answer))
+    started = time.monotonic()
+    stream.close()
+    assert time.monotonic() - started < 5
+    assert not [t for t in threading.enumerate() if t.name.startswith("generate-")]
+    assert engine.registry.snapshot()[0].in_use == 0 or all(s.in_use == 0 for s in engine.registry.snapshot())
+
+
+def test_worker_error_reaches_the_caller(engine: Engine) -> None:
+    with pytest.raises(PlaygroundError, match="Generation failed: ValueError"):
+        run(engine, repetition_penalty=-1.0, max_new_tokens=5)
+    assert all(s.in_use == 0 for s in engine.registry.snapshot())
+
+
+def test_empty_conversation_is_refused(engine: Engine) -> None:
+    with pytest.raises(PlaygroundError, match="no user message"):
+        run(engine, messages=[{"role": "user", "content": "   "}])
+
+
+def test_oldest_turns_are_dropped_to_fit_the_context(tiny_catalog_path: Path) -> None:
+    registry = Registry(load_catalog(tiny_catalog_path), TransformersLoader("cpu"))
+    small = Engine(registry, context_limit=160)
+    history = []
+    for i in range(6):
+        history += [{"role": "user", "content": f"Question number {i} about the weather"},
+                    {"role": "assistant", "content": f"Answer number {i}: it is sunny today"}]
+    messages = [{"role": "system", "content": "Be brief."}, *history, {"role": "user", "content": "And now?"}]
+    _, _, metrics, notices = run(small, messages=messages, max_new_tokens=20, temperature=0)
+    assert notices and notices[0].startswith("Dropped the ")
+    assert metrics.prompt_tokens <= 160 - 20
+    with pytest.raises(PromptTooLongError, match="Shorten the message"):
+        run(small, messages=[{"role": "user", "content": "word " * 500}], max_new_tokens=20)
+    with pytest.raises(PromptTooLongError, match="Max new tokens"):
+        run(small, max_new_tokens=500)
+    registry.close()
+
+
+def test_thinking_mode_changes_the_prompt(engine: Engine) -> None:
+    with engine.registry.acquire("tiny-qwen3") as lease:
+        tokenizer = lease.loaded.processor
+        off = render_prompt(tokenizer, HELLO, thinking=False)
+        on = render_prompt(tokenizer, HELLO, thinking=True)
+    assert off.endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
+    assert on.endswith("<|im_start|>assistant\n")
+
+
+@pytest.mark.parametrize("model", ["tiny-qwen3", "tiny-qwen3-moe"])
+def test_each_precision_loads_and_generates_on_cpu(tiny_catalog_path: Path, model: str) -> None:
+    registry = Registry(load_catalog(tiny_catalog_path), TransformersLoader("cpu"))
+    engine = Engine(registry)
+    footprints = {}
+    for precision in Precision:
+        answer, _, metrics, _ = run(engine, model=model, precision=precision, max_new_tokens=8, temperature=0)
+        assert metrics.precision is precision and metrics.tokens == 8 and answer
+        footprints[precision] = next(s.footprint for s in registry.snapshot() if s.precision is precision)
+        registry.unload(model)
+    assert footprints[Precision.BF16] > footprints[Precision.INT8] > footprints[Precision.NF4]
+    registry.close()
+
+
+def test_a_hub_model_that_cannot_be_downloaded_says_what_to_do(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    catalog_file = tmp_path / "c.toml"
+    catalog_file.write_text(
+        '[models.ghost]\nsource = "Qwen/Qwen3-Ghost-1B"\ntasks = ["chat"]\nparams_billion = 0.001\n'
+        "[models.ghost.architecture]\nlayers = 1\nattention_heads = 1\nkv_heads = 1\nhead_dim = 8\n"
+        "hidden_size = 8\nintermediate_size = 8\nvocab_size = 8\ntie_word_embeddings = true\n",
+        encoding="utf-8",
+    )
+    registry = Registry(load_catalog(catalog_file), TransformersLoader("cpu"))
+    with pytest.raises(ModelLoadError) as info:
+        registry.acquire("ghost")
+    message = str(info.value)
+    assert "Qwen/Qwen3-Ghost-1B" in message
+    assert "hf download Qwen/Qwen3-Ghost-1B --local-dir ./models/Qwen3-Ghost-1B" in message
+    assert "Local checkpoints" in message
+    assert registry.snapshot() == []
+
+
+def test_generation_leaves_global_rng_alone(engine: Engine) -> None:
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    run(engine, temperature=1.0, seed=5, max_new_tokens=5)
+    assert torch.equal(torch.rand(3), expected)
