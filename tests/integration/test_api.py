@@ -1,0 +1,116 @@
+"""The running app through its public API, as `gradio_client` users see it."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from gradio_client import Client
+from gradio_client.exceptions import AppError
+
+
+@pytest.fixture(scope="module")
+def client(app_url: str) -> Client:
+    return Client(app_url, verbose=False)
+
+
+def reply_text(messages: list[dict]) -> str:
+    return "".join(m["content"] for m in messages if not m.get("metadata"))
+
+
+def metrics_line(messages: list[dict]) -> str:
+    return next(m["content"] for m in messages if (m.get("metadata") or {}).get("id") == "metrics")
+
+
+def test_api_lists_the_public_endpoints(client: Client) -> None:
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert set(endpoints) == {"/chat", "/models"}
+    names = [p["parameter_name"] for p in endpoints["/chat"]["parameters"]]
+    assert names[:2] == ["message", "model"]
+
+
+def test_chat_streams_a_reply_with_metrics(client: Client) -> None:
+    # Sampled noise has spaces often, so the word-level streamer has text to send early.
+    job = client.submit(message="Bonjour !", model="tiny-qwen2", max_new_tokens=96, temperature=1.0, seed=3,
+                        api_name="/chat")
+    lengths = [len(reply_text(update)) for update in job]
+    final = job.result()
+    assert len(set(lengths)) >= 3, f"no streaming seen: {lengths}"
+    assert lengths == sorted(lengths)
+    assert reply_text(final)
+    assert "96 tokens" in metrics_line(final) and "tok/s" in metrics_line(final)
+
+
+def test_greedy_chat_is_deterministic_through_the_api(app_url: str) -> None:
+    """Each Client is its own conversation (the server keeps its history), so use two."""
+    replies = [
+        Client(app_url, verbose=False).predict(
+            message="Same input", model="tiny-qwen3", temperature=0, max_new_tokens=16, api_name="/chat"
+        )
+        for _ in range(2)
+    ]
+    assert reply_text(replies[0]) == reply_text(replies[1]) != ""
+
+
+def test_a_client_session_is_one_conversation(app_url: str) -> None:
+    """The second call of the same client continues the conversation: greedy output changes."""
+    fresh = Client(app_url, verbose=False).predict(
+        message="Next", model="tiny-qwen3", temperature=0, max_new_tokens=16, api_name="/chat"
+    )
+    session = Client(app_url, verbose=False)
+    session.predict(message="First", model="tiny-qwen3", temperature=0, max_new_tokens=16, api_name="/chat")
+    continued = session.predict(message="Next", model="tiny-qwen3", temperature=0, max_new_tokens=16, api_name="/chat")
+    assert reply_text(continued) != reply_text(fresh)
+
+
+def test_models_endpoint_reports_state_and_estimates(client: Client) -> None:
+    client.predict(message="warm up", model="tiny-qwen3", max_new_tokens=4, api_name="/chat")
+    rows = {row["key"]: row for row in client.predict(api_name="/models")}
+    assert set(rows) == {"tiny-qwen2", "tiny-qwen3", "tiny-qwen3-moe"}
+    loaded = rows["tiny-qwen3"]
+    assert loaded["state"] == "ready" and loaded["precision"] == "bf16"
+    assert loaded["footprint_bytes"] > 0 and loaded["in_use"] == 0 and loaded["idle_s"] >= 0
+    estimates = loaded["estimates"]
+    assert estimates["bf16"]["bytes"] > estimates["int8"]["bytes"] > estimates["nf4"]["bytes"] > 0
+    assert estimates["bf16"]["fits"] is True
+
+
+def test_unknown_model_error_lists_valid_keys(client: Client) -> None:
+    with pytest.raises(AppError) as info:
+        client.predict(message="hi", model="qwen-nonexistent", api_name="/chat")
+    assert "qwen-nonexistent" in str(info.value)
+    for key in ("tiny-qwen2", "tiny-qwen3", "tiny-qwen3-moe"):
+        assert key in str(info.value)
+
+
+def test_empty_message_is_refused(client: Client) -> None:
+    with pytest.raises(AppError, match="Type a message first"):
+        client.predict(message="   ", model="tiny-qwen3", api_name="/chat")
+
+
+def test_too_long_prompt_gets_a_clear_message(client: Client) -> None:
+    with pytest.raises(AppError, match="context window"):
+        client.predict(message="lorem ipsum " * 3000, model="tiny-qwen3", max_new_tokens=16, api_name="/chat")
+
+
+def test_one_users_error_does_not_break_another(client: Client, app_url: str) -> None:
+    results: dict[str, object] = {}
+
+    def bad() -> None:
+        try:
+            Client(app_url, verbose=False).predict(message="x " * 9000, model="tiny-qwen3", api_name="/chat")
+        except AppError as exc:
+            results["bad"] = exc
+
+    def good() -> None:
+        results["good"] = Client(app_url, verbose=False).predict(
+            message="hello", model="tiny-qwen3", max_new_tokens=12, api_name="/chat"
+        )
+
+    threads = [threading.Thread(target=bad), threading.Thread(target=good)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert isinstance(results["bad"], AppError)
+    assert "12 tokens" in metrics_line(results["good"])
