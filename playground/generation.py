@@ -273,9 +273,11 @@ class Engine:
         config = copy.deepcopy(model.generation_config)
         config.update(
             do_sample=False,  # sampling, if any, is SeededSampler's
-            temperature=None,
-            top_p=None,
-            top_k=None,
+            # Neutral values, not None: transformers 5 fills None from the model's own
+            # generation_config and then warns that greedy decoding ignores them.
+            temperature=1.0,
+            top_p=1.0,
+            top_k=50,
             min_p=None,
             max_new_tokens=request.max_new_tokens,
             repetition_penalty=request.repetition_penalty,

@@ -210,7 +210,7 @@ class Registry:
                 victims.append(victim)
                 gained += victim.loaded.footprint if victim.loaded else 0
             if need <= free + gained:
-                self._evict_idle(lambda e: e in victims)
+                self._evict_idle(victims.__contains__)
                 entry = _Entry(spec, precision, reserved=need, started=self._clock())
                 self._entries[(spec.key, precision)] = entry
                 return entry

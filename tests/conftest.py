@@ -5,19 +5,12 @@ Everything is built locally at session start; no test downloads anything.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
+from playground.launch import AppProcess
 from playground.tiny import build_checkpoint
-
-ROOT = Path(__file__).resolve().parent.parent
 
 # The tiny models as catalogue entries: (key, arch, tasks, thinking sampling or None).
 TINY_MODELS = {
@@ -62,45 +55,14 @@ def tiny_catalog_path(tiny_checkpoints: dict[str, Path], tmp_path_factory: pytes
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_app(catalog: Path, log_path: Path, *extra: str) -> tuple[subprocess.Popen, str]:
-    """Start `app.py` as a user would and wait until it answers; returns (process, url)."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
-    log = log_path.open("w")
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "app.py"), "--catalog", str(catalog), "--port", str(port), "--device", "cpu",
-         *extra],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"app exited with {proc.returncode}:\n{log_path.read_text()}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    proc.kill()
-    raise RuntimeError(f"app did not answer within 120 s:\n{log_path.read_text()}")
-
-
 @pytest.fixture(scope="session")
 def app_url(tiny_catalog_path: Path, tmp_path_factory: pytest.TempPathFactory):
     """The real app, launched with the tiny catalogue, shared by the API and browser tests."""
-    log_path = tmp_path_factory.mktemp("app") / "app.log"
-    proc, url = start_app(tiny_catalog_path, log_path)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with AppProcess(tiny_catalog_path, tmp_path_factory.mktemp("app") / "app.log", "--device", "cpu") as app:
+        yield app.url
+
+
+def start_app(catalog: Path, log_path: Path, *extra: str):
+    """(process, url) of a freshly started app; the caller terminates the process."""
+    app = AppProcess(catalog, log_path, "--device", "cpu", *extra)
+    return app.process, app.url

@@ -78,7 +78,8 @@ def test_seeded_sampling_is_unaffected_by_a_concurrent_request(engine: Engine) -
     def sample(name: str, seed: int | None) -> None:
         results[name] = run(engine, temperature=1.0, top_k=0, seed=seed, max_new_tokens=30)[0]
 
-    threads = [threading.Thread(target=sample, args=("seeded", 7)), threading.Thread(target=sample, args=("noise", None))]
+    threads = [threading.Thread(target=sample, args=("seeded", 7)),
+               threading.Thread(target=sample, args=("noise", None))]
     for t in threads:
         t.start()
     for t in threads:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from playground.catalog import BUILTIN_CATALOG, Task, load_catalog, parse_catalog
 from playground.errors import CatalogError, UnknownModelError
@@ -17,6 +17,9 @@ MINIMAL_ARCH = {
     "layers": 2, "attention_heads": 4, "kv_heads": 2, "head_dim": 8, "hidden_size": 32,
     "intermediate_size": 64, "vocab_size": 100, "tie_word_embeddings": True,
 }
+
+
+WITHOUT_VOCAB = {k: v for k, v in MINIMAL_ARCH.items() if k != "vocab_size"}
 
 
 def entry(**overrides):
@@ -90,7 +93,7 @@ def test_unknown_key_lists_the_valid_ones() -> None:
                      id="heads_not_multiple"),
         pytest.param({"models": {"a": entry(architecture={**MINIMAL_ARCH, "experts": 8})}}, "MoE models need",
                      id="moe_incomplete"),
-        pytest.param({"models": {"a": entry(architecture={k: v for k, v in MINIMAL_ARCH.items() if k != "vocab_size"})}},
+        pytest.param({"models": {"a": entry(architecture=WITHOUT_VOCAB)}},
                      "missing ['vocab_size']", id="arch_missing_number"),
         pytest.param({"models": {"a": entry(params_billion=-1)}}, "positive", id="negative_params"),
         pytest.param({"models": {"a": entry(context_length=1.5)}}, "positive int", id="fractional_context"),

@@ -33,7 +33,8 @@ def test_reply_shows_thinking_open_until_the_answer_starts() -> None:
                       peak_memory=2 * 1024**3, stopped=True)
     final = reply_messages("", "Yes", metrics)
     assert len(final) == 2 and final[1].metadata == {"id": METRICS_ID}
-    assert final[1].content == "<sub>0.50 s to first token · 10 tokens · 5.0 tok/s · nf4 · peak 2.00 GiB · stopped</sub>"
+    summary = "0.50 s to first token · 10 tokens · 5.0 tok/s · nf4 · peak 2.00 GiB · stopped"
+    assert final[1].content == f"<sub>{summary}</sub>"
 
 
 def test_truncated_thinking_is_closed_when_the_reply_ends() -> None:

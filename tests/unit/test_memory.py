@@ -76,6 +76,8 @@ def test_probe_cpu_reports_plausible_numbers() -> None:
     assert 0 < memory.free <= memory.total
 
 
-@pytest.mark.parametrize(("n", "text"), [(0, "0 B"), (1536, "1.5 KiB"), (5 * GIB, "5.0 GiB"), (2048 * GIB, "2048.0 GiB")])
+@pytest.mark.parametrize(
+    ("n", "text"), [(0, "0 B"), (1536, "1.5 KiB"), (5 * GIB, "5.0 GiB"), (2048 * GIB, "2048.0 GiB")]
+)
 def test_format_bytes(n: int, text: str) -> None:
     assert format_bytes(n) == text

@@ -1,0 +1,136 @@
+"""How fast the app is, against raw transformers on the same model in the same run.
+
+Prints:
+- start-up: seconds from process start until the UI is served (no model loaded);
+- first request (includes loading the model) versus a second one, as a client sees them;
+- decode speed: tokens/s streamed through the app's `/chat` versus `model.generate`
+  in this process, same checkpoint, same greedy settings, median of several runs.
+
+    python benchmarks/app_speed.py [--tokens 256] [--runs 5] [--arch qwen3] [--device cpu]
+      [--shape qwen3-0.6b]   # random weights with a real catalogue model's shape
+
+A tiny random-weight checkpoint is built locally; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import torch  # noqa: E402
+from gradio_client import Client  # noqa: E402
+from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
+
+from playground.launch import AppProcess  # noqa: E402
+from playground.tiny import build_checkpoint  # noqa: E402
+
+PROMPT = "Write a long story about a lighthouse keeper."
+
+
+def real_shape(key: str) -> dict:
+    """Config overrides that give a random-weight model the shape of catalogue model `key`."""
+    from playground.catalog import load_catalog
+
+    arch = load_catalog().get(key).architecture
+    shape = dict(
+        num_hidden_layers=arch.layers, num_attention_heads=arch.attention_heads, num_key_value_heads=arch.kv_heads,
+        head_dim=arch.head_dim, hidden_size=arch.hidden_size, intermediate_size=arch.intermediate_size,
+        tie_word_embeddings=arch.tie_word_embeddings, dtype="bfloat16",
+    )
+    if arch.experts:
+        shape.update(num_experts=arch.experts, num_experts_per_tok=arch.experts_per_token,
+                     moe_intermediate_size=arch.moe_intermediate_size)
+    return shape
+
+
+def raw_generate(folder: Path, tokens: int, runs: int, device: str) -> list[float]:
+    """tokens/s of plain `model.generate` with the chat template, greedy, bf16."""
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.bfloat16, device_map=device).eval()
+    prompt = tokenizer.apply_chat_template([{"role": "user", "content": PROMPT}], tokenize=False,
+                                           add_generation_prompt=True, enable_thinking=False)
+    inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(model.device)
+    speeds = []
+    for run in range(runs + 1):
+        if device == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        with torch.inference_mode():
+            out = model.generate(**inputs, do_sample=False, max_new_tokens=tokens, min_new_tokens=tokens)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        elapsed = time.perf_counter() - start
+        if run:  # the first run warms up
+            speeds.append((out.shape[1] - inputs["input_ids"].shape[1]) / elapsed)
+    del model
+    return speeds
+
+
+def chat_once(url: str, tokens: int) -> tuple[float, float, int]:
+    """(seconds to first streamed text, total seconds, tokens) for one /chat call from a fresh client."""
+    client = Client(url, verbose=False)
+    start = time.perf_counter()
+    first = None
+    job = client.submit(message=PROMPT, model="bench", thinking=False, temperature=0, max_new_tokens=tokens,
+                        api_name="/chat")
+    for update in job:
+        if first is None and any(m["content"] for m in update):
+            first = time.perf_counter() - start
+    total = time.perf_counter() - start
+    final = job.result()
+    metrics = next(m["content"] for m in final if (m.get("metadata") or {}).get("id") == "metrics")
+    count = int(metrics.split(" tokens")[0].split("· ")[-1])
+    return first or total, total, count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tokens", type=int, default=256)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--arch", default="qwen3")
+    parser.add_argument("--shape", help="catalogue key whose architecture the random model copies")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        overrides = real_shape(args.shape) if args.shape else {}
+        folder = build_checkpoint(args.arch, tmp / "bench", **overrides)
+        catalog = tmp / "bench.toml"
+        catalog.write_text(f'[models.bench]\nsource = "{folder}"\ntasks = ["chat", "thinking"]\n')
+        params = sum(p.numel() for p in AutoModelForCausalLM.from_pretrained(folder).parameters())
+        print(f"model: random-weight {args.arch}{' shaped like ' + args.shape if args.shape else ''}, "
+              f"{params / 1e6:.1f} M parameters, device {args.device}, {args.tokens} new tokens, greedy")
+
+        startups = []
+        for _ in range(3):
+            with AppProcess(catalog, tmp / "startup.log", "--device", args.device) as app:
+                startups.append(app.ready_s)
+        print(f"start-up to UI ready: median {statistics.median(startups):.2f} s "
+              f"(runs: {', '.join(f'{s:.2f}' for s in startups)})")
+
+        with AppProcess(catalog, tmp / "app.log", "--device", args.device) as app:
+            first_ttft, first_total, _ = chat_once(app.url, args.tokens)
+            second_ttft, second_total, _ = chat_once(app.url, args.tokens)
+            print(f"first request (loads the model): {first_ttft:.2f} s to first text, {first_total:.2f} s total")
+            print(f"second request:                  {second_ttft:.2f} s to first text, {second_total:.2f} s total")
+            app_speeds = []
+            for _ in range(args.runs):
+                _, total, count = chat_once(app.url, args.tokens)
+                app_speeds.append(count / total)
+
+        raw_speeds = raw_generate(folder, args.tokens, args.runs, args.device)
+        app_median, raw_median = statistics.median(app_speeds), statistics.median(raw_speeds)
+        print(f"raw model.generate: median {raw_median:.1f} tok/s  (runs: {', '.join(f'{s:.0f}' for s in raw_speeds)})")
+        print(f"app /chat (client): median {app_median:.1f} tok/s  (runs: {', '.join(f'{s:.0f}' for s in app_speeds)})")
+        print(f"ratio app / raw: {app_median / raw_median:.2f}  (goal >= 0.90)")
+
+
+if __name__ == "__main__":
+    main()

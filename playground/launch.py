@@ -1,0 +1,67 @@
+"""Starts `app.py` in a child process and waits until it answers, as a user's browser would.
+
+Tests, benchmarks and scripts use this to exercise the real app end to end; the app itself
+never calls it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class AppProcess:
+    """A running app; `url` once started. Use as a context manager to stop it afterwards."""
+
+    def __init__(self, catalog: Path, log_path: Path, *extra: str, timeout_s: float = 120):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.log_path = log_path
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
+        command = [sys.executable, str(ROOT / "app.py"), "--catalog", str(catalog), "--port", str(self.port), *extra]
+        self.started_at = time.perf_counter()
+        with log_path.open("w") as log:
+            self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.ready_s = self._wait(timeout_s)
+
+    def _wait(self, timeout_s: float) -> float:
+        """Seconds from process start until the page is served."""
+        deadline = self.started_at + timeout_s
+        while time.perf_counter() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"app exited with {self.process.returncode}:\n{self.log_path.read_text()}")
+            try:
+                if httpx.get(self.url, timeout=2).status_code == 200:
+                    return time.perf_counter() - self.started_at
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"app did not answer within {timeout_s:.0f} s:\n{self.log_path.read_text()}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+    def __enter__(self) -> AppProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
