@@ -147,12 +147,12 @@ def build(catalog: Catalog, engine: Engine) -> gr.ChatInterface:
         return None
     first = models[0]
     preset = first.sampling_for(first.thinks)
-    model = gr.Dropdown(
-        choices=[(spec.key, spec.key) for spec in models], value=first.key, label="Model", render=False
-    )
+    # Model and thinking mode sit above the chat; the finer controls fold away below it.
+    with gr.Row(equal_height=True):
+        model = gr.Dropdown(choices=[spec.key for spec in models], value=first.key, label="Model", scale=4)
+        thinking = gr.Checkbox(value=True, label="Thinking", visible=first.thinks, scale=1,
+                               info="Qwen3 thinks before answering; off answers at once.")
     system_prompt = gr.Textbox(value="", label="System prompt", placeholder="Optional", lines=2, render=False)
-    thinking = gr.Checkbox(value=True, label="Thinking", visible=first.thinks, render=False,
-                           info="Qwen3 thinks before answering; off answers at once.")
     temperature = gr.Slider(0, 2, value=preset.temperature, step=0.05, label="Temperature",
                             info="0 = greedy", render=False)
     top_p = gr.Slider(0.05, 1, value=preset.top_p, step=0.05, label="Top-p", render=False)
@@ -174,7 +174,7 @@ def build(catalog: Catalog, engine: Engine) -> gr.ChatInterface:
         chatbot=chatbot,
         additional_inputs=[model, system_prompt, thinking, temperature, top_p, top_k,
                            repetition_penalty, max_new_tokens, seed],
-        additional_inputs_accordion=gr.Accordion("Model and sampling", open=True),
+        additional_inputs_accordion=gr.Accordion("System prompt and sampling", open=False, render=False),
         examples=[[example] for example in EXAMPLES],
         editable=True,
         api_name="chat",

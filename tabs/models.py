@@ -76,12 +76,18 @@ def table(registry: Registry) -> list[list[Any]]:
             cells.append("?" if est["bytes"] is None else f"{format_bytes(est['bytes'])} {'✓' if est['fits'] else '✗'}")
         rows.append([
             row["key"],
-            f"{row['params_billion']:g} B" if row["params_billion"] else "?",
+            format_params(row["params_billion"]),
             ", ".join(row["tasks"]),
             *cells,
             state_text(row),
         ])
     return rows
+
+
+def format_params(billions: float | None) -> str:
+    if not billions:
+        return "?"
+    return f"{billions:.3g} B" if billions >= 1 else f"{billions * 1000:.3g} M"
 
 
 def state_text(row: dict[str, Any]) -> str:
