@@ -28,25 +28,9 @@ from gradio_client import Client  # noqa: E402
 from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
 
 from playground.launch import AppProcess  # noqa: E402
-from playground.tiny import build_checkpoint  # noqa: E402
+from playground.tiny import build_checkpoint, real_shape  # noqa: E402
 
 PROMPT = "Write a long story about a lighthouse keeper."
-
-
-def real_shape(key: str) -> dict:
-    """Config overrides that give a random-weight model the shape of catalogue model `key`."""
-    from playground.catalog import load_catalog
-
-    arch = load_catalog().get(key).architecture
-    shape = dict(
-        num_hidden_layers=arch.layers, num_attention_heads=arch.attention_heads, num_key_value_heads=arch.kv_heads,
-        head_dim=arch.head_dim, hidden_size=arch.hidden_size, intermediate_size=arch.intermediate_size,
-        tie_word_embeddings=arch.tie_word_embeddings, dtype="bfloat16",
-    )
-    if arch.experts:
-        shape.update(num_experts=arch.experts, num_experts_per_tok=arch.experts_per_token,
-                     moe_intermediate_size=arch.moe_intermediate_size)
-    return shape
 
 
 def raw_generate(folder: Path, tokens: int, runs: int, device: str) -> list[float]:

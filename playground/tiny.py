@@ -30,6 +30,8 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
+from playground.catalog import load_catalog
+
 ARCHS = ("qwen2", "qwen3", "qwen3_moe", "qwen2_5_vl")
 
 # Qwen's added tokens, in Qwen's order. The first group is special (skipped when decoding
@@ -348,6 +350,20 @@ def build_checkpoint(arch: str, out_dir: str | Path, *, seed: int = 0, **config_
                                         video_processor=Qwen2VLVideoProcessor(), chat_template=tokenizer.chat_template)
     tokenizer.save_pretrained(out)
     return out
+
+
+def real_shape(key: str) -> dict:
+    """Config overrides that give a random-weight model the shape of catalogue model `key`."""
+    arch = load_catalog().get(key).architecture  # the built-in catalogue
+    shape = dict(
+        num_hidden_layers=arch.layers, num_attention_heads=arch.attention_heads, num_key_value_heads=arch.kv_heads,
+        head_dim=arch.head_dim, hidden_size=arch.hidden_size, intermediate_size=arch.intermediate_size,
+        tie_word_embeddings=arch.tie_word_embeddings, vocab_size=arch.vocab_size, dtype="bfloat16",
+    )
+    if arch.experts:
+        shape.update(num_experts=arch.experts, num_experts_per_tok=arch.experts_per_token,
+                     moe_intermediate_size=arch.moe_intermediate_size)
+    return shape
 
 
 def main(argv: list[str] | None = None) -> None:
