@@ -108,15 +108,34 @@ Event = Answer | Thinking | Notice | Metrics
 
 @dataclass
 class Cancel:
-    """Set by whoever wants the request to stop; read by the model between tokens."""
+    """Ties a request to whoever may stop it: set it to stop; read by the model between tokens.
+
+    It also receives the request's final `Metrics`, because a caller that stopped listening
+    (closed the stream) can no longer be yielded them.
+    """
 
     event: threading.Event = field(default_factory=threading.Event)
+    metrics: Metrics | None = None
+    _done: threading.Event = field(default_factory=threading.Event)
 
     def set(self) -> None:
         self.event.set()
 
     def is_set(self) -> bool:
         return self.event.is_set()
+
+    @property
+    def ended(self) -> bool:
+        return self._done.is_set()
+
+    def finish(self, metrics: Metrics | None) -> None:
+        self.metrics = metrics
+        self._done.set()
+
+    def wait(self, timeout: float) -> Metrics | None:
+        """The final metrics once the request has ended (None if it failed or is still running)."""
+        self._done.wait(timeout)
+        return self.metrics
 
 
 class _StopOnCancel(StoppingCriteria):
@@ -232,7 +251,11 @@ class Engine:
         cancel = cancel or Cancel()
         if not any(m["role"] == "user" and str(m["content"]).strip() for m in request.messages):
             raise PlaygroundError("Type a message first: the request has no user message.")
-        lease = self.registry.acquire(request.model, request.precision)
+        try:
+            lease = self.registry.acquire(request.model, request.precision)
+        except BaseException:
+            cancel.finish(None)
+            raise
         try:
             retried = False
             while True:
@@ -251,6 +274,8 @@ class Engine:
         finally:
             cancel.set()  # a closed generator leaves no worker running
             lease.release()
+            if not cancel.ended:
+                cancel.finish(None)
 
     def _generate(self, lease: Lease, request: GenerationRequest, cancel: Cancel) -> Iterator[Event]:
         spec, loaded = lease.spec, lease.loaded
@@ -305,32 +330,38 @@ class Engine:
         worker = threading.Thread(target=work, name=f"generate-{spec.key}", daemon=True)
         worker.start()
         splitter = ThinkingSplitter(in_thinking=prompt.rstrip().endswith(OPEN))
+
+        def metrics() -> Metrics:
+            return Metrics(
+                model=spec.key,
+                precision=lease.precision,
+                prompt_tokens=prompt_tokens,
+                tokens=streamer.tokens,
+                time_to_first_token_s=(streamer.first_token_at - start) if streamer.first_token_at else None,
+                seconds=time.perf_counter() - start,
+                peak_memory=torch.cuda.max_memory_allocated() if cuda else _peak_rss(),
+                stopped=cancel.is_set(),
+            )
+
         try:
             for chunk in streamer:
                 yield from _split_events(splitter.feed(chunk))
             yield from _split_events(splitter.flush())
         except BaseException:  # the caller stopped listening: stop the model, not just the text
             cancel.set()
-            raise
-        finally:
             worker.join()
+            cancel.finish(None if failure else metrics())
+            raise
+        worker.join()
         if failure:
             exc = failure[0]
             if is_out_of_memory(exc):
                 release_memory(loaded.device)
                 raise OutOfMemory(f"{spec.key} ran out of memory while generating.") from exc
             raise PlaygroundError(f"Generation failed: {type(exc).__name__}: {exc}") from exc
-        seconds = time.perf_counter() - start
-        yield Metrics(
-            model=spec.key,
-            precision=lease.precision,
-            prompt_tokens=prompt_tokens,
-            tokens=streamer.tokens,
-            time_to_first_token_s=(streamer.first_token_at - start) if streamer.first_token_at else None,
-            seconds=seconds,
-            peak_memory=torch.cuda.max_memory_allocated() if cuda else _peak_rss(),
-            stopped=cancel.is_set(),
-        )
+        final = metrics()
+        cancel.finish(final)
+        yield final
 
 
 def _split_events(deltas: tuple[str, str]) -> Iterator[Event]:

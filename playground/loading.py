@@ -12,13 +12,7 @@ import gc
 import logging
 
 import torch
-from transformers import (
-    AutoModelForCausalLM,
-    AutoModelForImageTextToText,
-    AutoProcessor,
-    AutoTokenizer,
-    BitsAndBytesConfig,
-)
+from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
 
 from playground.catalog import ModelSpec
 from playground.errors import ModelLoadError, OutOfMemory
@@ -73,7 +67,13 @@ class TransformersLoader:
 
     def load(self, spec: ModelSpec, precision: Precision) -> LoadedModel:
         dtype = half_dtype(self.device)
-        model_class = AutoModelForImageTextToText if spec.is_vision else AutoModelForCausalLM
+        model_class, processor_class = AutoModelForCausalLM, AutoTokenizer
+        if spec.is_vision:
+            # Imported here: the image processors pull in torchvision, seconds of start-up
+            # that text-only use never needs.
+            from transformers import AutoModelForImageTextToText, AutoProcessor
+
+            model_class, processor_class = AutoModelForImageTextToText, AutoProcessor
         kwargs = dict(
             dtype=dtype,
             device_map="auto" if self.device == "cuda" else "cpu",
@@ -81,7 +81,7 @@ class TransformersLoader:
         )
         log.info("loading %s (%s) at %s on %s", spec.key, spec.source, precision, self.device)
         try:
-            processor = (AutoProcessor if spec.is_vision else AutoTokenizer).from_pretrained(spec.source)
+            processor = processor_class.from_pretrained(spec.source)
             model = model_class.from_pretrained(spec.source, **kwargs)
         except Exception as exc:
             release_memory(self.device)

@@ -11,6 +11,7 @@ collapsible block, and a metrics line under each reply. Generation itself is the
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Iterator
 from contextlib import closing
 from typing import Any
@@ -19,7 +20,7 @@ import gradio as gr
 
 from playground.catalog import Catalog, Task
 from playground.errors import PlaygroundError
-from playground.generation import Answer, Engine, GenerationRequest, Message, Metrics, Notice, Thinking
+from playground.generation import Answer, Cancel, Engine, GenerationRequest, Message, Metrics, Notice, Thinking
 
 TITLE = "Chat"
 
@@ -39,7 +40,10 @@ EXAMPLES = [
 ]
 
 THINKING_TITLE = "Thinking"
-METRICS_ID = "metrics"  # marks the metrics line so it is never sent back to the model
+# Display-only messages: never sent back to the model.
+METRICS_ID = "metrics"
+ERROR_ID = "error"
+STOP_WAIT_S = 10.0  # the model stops within a token; this only bounds a stuck worker
 
 
 def history_to_messages(history: list[dict[str, Any]], system_prompt: str) -> list[Message]:
@@ -49,7 +53,7 @@ def history_to_messages(history: list[dict[str, Any]], system_prompt: str) -> li
         messages.append({"role": "system", "content": system_prompt.strip()})
     for item in history:
         metadata = item.get("metadata") or {}
-        if metadata.get("title") or metadata.get("id") == METRICS_ID:
+        if metadata.get("title") or metadata.get("id") in (METRICS_ID, ERROR_ID):
             continue
         content = item.get("content")
         if isinstance(content, list):  # Gradio 6 stores text as [{"type": "text", "text": ...}]
@@ -59,8 +63,35 @@ def history_to_messages(history: list[dict[str, Any]], system_prompt: str) -> li
     return messages
 
 
+class ActiveReplies:
+    """The reply each browser session is streaming, so its Stop button can reach it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_session: dict[str, Cancel] = {}
+
+    def start(self, session: str) -> Cancel:
+        cancel = Cancel()
+        with self._lock:
+            self._by_session[session] = cancel
+        return cancel
+
+    def end(self, session: str, cancel: Cancel) -> None:
+        with self._lock:
+            if self._by_session.get(session) is cancel:
+                del self._by_session[session]
+
+    def stop(self, session: str) -> Cancel | None:
+        with self._lock:
+            cancel = self._by_session.pop(session, None)
+        if cancel is not None:
+            cancel.set()
+        return cancel
+
+
 def chat(
     engine: Engine,
+    replies: ActiveReplies,
     message: str,
     history: list[dict[str, Any]],
     model: str,
@@ -72,14 +103,18 @@ def chat(
     repetition_penalty: float = 1.0,
     max_new_tokens: int = 1024,
     seed: int = -1,
+    request: gr.Request | None = None,
 ) -> Iterator[list[gr.ChatMessage]]:
     """Stream a reply: a thinking block (models that think), the answer, then a metrics line.
 
     `seed` -1 means a fresh random seed each time; temperature 0 means greedy decoding.
+    A problem (model does not fit, prompt too long, ...) ends the reply with an error message
+    rather than an exception, so the chat stays usable.
     """
     if not message or not message.strip():
-        raise gr.Error("Type a message first.")
-    request = GenerationRequest(
+        yield [error_message("Type a message first.")]
+        return
+    generation = GenerationRequest(
         model=model,
         messages=[*history_to_messages(history, system_prompt), {"role": "user", "content": message}],
         max_new_tokens=int(max_new_tokens),
@@ -90,9 +125,11 @@ def chat(
         seed=None if seed is None or int(seed) < 0 else int(seed),
         thinking=bool(thinking),
     )
+    session = session_of(request)
+    cancel = replies.start(session)
     thinking_text, answer_text, metrics = "", "", None
     try:
-        with closing(engine.stream(request)) as events:
+        with closing(engine.stream(generation, cancel)) as events:
             for event in events:
                 if isinstance(event, Thinking):
                     thinking_text += event.text
@@ -105,7 +142,24 @@ def chat(
                     continue
                 yield reply_messages(thinking_text, answer_text, metrics)
     except PlaygroundError as exc:
-        raise gr.Error(str(exc)) from exc
+        yield [*reply_messages(thinking_text, answer_text, None), error_message(str(exc))]
+    finally:
+        replies.end(session, cancel)
+
+
+def stop(replies: ActiveReplies, shown: list[dict[str, Any]], request: gr.Request | None = None) -> Any:
+    """Stop this session's reply and add its metrics line, which the cancelled stream cannot."""
+    cancel = replies.stop(session_of(request))
+    if cancel is None:
+        return gr.skip()
+    metrics = cancel.wait(timeout=STOP_WAIT_S)
+    if metrics is None or (shown and (shown[-1].get("metadata") or {}).get("id") == METRICS_ID):
+        return gr.skip()
+    return [*shown, metrics_message(metrics)]
+
+
+def session_of(request: gr.Request | None) -> str:
+    return getattr(request, "session_hash", None) or "default"
 
 
 def reply_messages(thinking: str, answer: str, metrics: Metrics | None) -> list[gr.ChatMessage]:
@@ -125,6 +179,15 @@ def reply_messages(thinking: str, answer: str, metrics: Metrics | None) -> list[
 
 def metrics_message(metrics: Metrics) -> gr.ChatMessage:
     return gr.ChatMessage(role="assistant", content=f"<sub>{metrics.summary()}</sub>", metadata={"id": METRICS_ID})
+
+
+def error_message(text: str) -> gr.ChatMessage:
+    return gr.ChatMessage(role="assistant", content=f"⚠️ {text}", metadata={"id": ERROR_ID})
+
+
+def not_empty(message: str, *_: Any) -> Any:
+    """Keeps an empty message from being sent at all (the UI's validator)."""
+    return gr.validate(bool(message and message.strip()), "Type a message first.")
 
 
 def sampling_updates(catalog: Catalog, model: str, thinking: bool) -> tuple[Any, ...]:
@@ -169,9 +232,12 @@ def build(catalog: Catalog, engine: Engine) -> gr.ChatInterface:
         editable="user",
         elem_id="chatbot",
     )
+    replies = ActiveReplies()
     interface = gr.ChatInterface(
-        fn=functools.partial(chat, engine),
+        fn=functools.partial(chat, engine, replies),
         chatbot=chatbot,
+        textbox=gr.Textbox(label="Message", show_label=False, placeholder="Type a message…", scale=7, autofocus=True,
+                           submit_btn=True, stop_btn=True, elem_id="chat-input"),
         additional_inputs=[model, system_prompt, thinking, temperature, top_p, top_k,
                            repetition_penalty, max_new_tokens, seed],
         additional_inputs_accordion=gr.Accordion("System prompt and sampling", open=False, render=False),
@@ -179,7 +245,10 @@ def build(catalog: Catalog, engine: Engine) -> gr.ChatInterface:
         editable=True,
         api_name="chat",
         fill_height=True,
+        validator=not_empty,
     )
+    interface.textbox.stop(functools.partial(stop, replies), [chatbot], [chatbot], api_visibility="private",
+                           concurrency_limit=None)
     follow = functools.partial(sampling_updates, catalog)
     outputs = [thinking, temperature, top_p, top_k, repetition_penalty]
     model.change(follow, [model, thinking], outputs, api_visibility="private")

@@ -61,8 +61,3 @@ def app_url(tiny_catalog_path: Path, tmp_path_factory: pytest.TempPathFactory):
     with AppProcess(tiny_catalog_path, tmp_path_factory.mktemp("app") / "app.log", "--device", "cpu") as app:
         yield app.url
 
-
-def start_app(catalog: Path, log_path: Path, *extra: str):
-    """(process, url) of a freshly started app; the caller terminates the process."""
-    app = AppProcess(catalog, log_path, "--device", "cpu", *extra)
-    return app.process, app.url

@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
+from playground.launch import AppProcess
+
 E2E_DIR = Path(__file__).resolve().parent
-SHARED_CONFTEST = E2E_DIR.parent / "conftest.py"
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -49,40 +48,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.e2e)
 
 
-def _shared_conftest(config: pytest.Config) -> ModuleType:
-    """tests/conftest.py as pytest loaded it.
-
-    Both conftest files are modules named `conftest` outside any package, so `import conftest`
-    here would find this file; pytest keeps each one registered as a plugin under its path.
-    """
-    plugin = config.pluginmanager.get_plugin(str(SHARED_CONFTEST))
-    if plugin is None:
-        for candidate in config.pluginmanager.get_plugins():
-            file = getattr(candidate, "__file__", None)
-            if file and Path(file).resolve() == SHARED_CONFTEST:
-                plugin = candidate
-                break
-    if plugin is None:
-        pytest.fail(f"{SHARED_CONFTEST} is not loaded as a conftest; run pytest from the repository root")
-    return plugin
-
-
 @pytest.fixture(scope="session")
-def e2e_app(
-    pytestconfig: pytest.Config, tiny_catalog_path: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, Path]]:
+def e2e_app(tiny_catalog_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """(url, log path) of an app instance that only the browser tests use."""
     log_path = tmp_path_factory.mktemp("e2e-app") / "app.log"
-    proc, url = _shared_conftest(pytestconfig).start_app(tiny_catalog_path, log_path)
-    try:
-        yield url, log_path
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+    with AppProcess(tiny_catalog_path, log_path, "--device", "cpu") as app:
+        yield app.url, log_path
 
 
 @pytest.fixture(scope="session")
