@@ -16,7 +16,7 @@ import gradio as gr
 
 from playground.catalog import Catalog
 from playground.errors import PlaygroundError
-from playground.memory import LADDER, Precision, estimate, format_bytes
+from playground.memory import DEFAULT_CONTEXT_TOKENS, LADDER, Precision, estimate, format_bytes
 from playground.registry import ModelState, Registry
 
 TITLE = "Models"
@@ -59,10 +59,12 @@ def models(registry: Registry) -> list[dict[str, Any]]:
 def device_summary(registry: Registry) -> str:
     memory = registry.memory()
     used = memory.total - memory.free
+    device = memory.name if memory.kind == "cpu" else f"{memory.name} (GPU)"
     return (
-        f"**{memory.name}** ({memory.kind}): {format_bytes(memory.free)} free of "
-        f"{format_bytes(memory.total)} ({format_bytes(used)} in use). Estimates include the KV "
-        "cache for an 8k-token context and 10% runtime overhead."
+        f"**{device}**: {format_bytes(memory.free)} free of {format_bytes(memory.total)} "
+        f"({format_bytes(used)} in use). Estimates are weights plus the KV cache for the model's "
+        f"context window (at most {DEFAULT_CONTEXT_TOKENS // 1024}k tokens) plus 10% overhead; "
+        "“fits” compares them with the memory free now."
     )
 
 
@@ -73,7 +75,8 @@ def table(registry: Registry) -> list[list[Any]]:
         cells = []
         for precision in LADDER:
             est = row["estimates"][str(precision)]
-            cells.append("?" if est["bytes"] is None else f"{format_bytes(est['bytes'])} {'✓' if est['fits'] else '✗'}")
+            verdict = "fits" if est["fits"] else "too big"
+            cells.append("?" if est["bytes"] is None else f"{format_bytes(est['bytes'])} · {verdict}")
         rows.append([
             row["key"],
             format_params(row["params_billion"]),
