@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import closing
 from typing import Any
@@ -43,6 +44,7 @@ THINKING_TITLE = "Thinking"
 # Display-only messages: never sent back to the model.
 METRICS_ID = "metrics"
 ERROR_ID = "error"
+UPDATE_INTERVAL_S = 0.05
 STOP_WAIT_S = 10.0  # the model stops within a token; this only bounds a stuck worker
 
 
@@ -128,6 +130,7 @@ def chat(
     session = session_of(request)
     cancel = replies.start(session)
     thinking_text, answer_text, metrics = "", "", None
+    shown_at = 0.0
     try:
         with closing(engine.stream(generation, cancel)) as events:
             for event in events:
@@ -140,6 +143,12 @@ def chat(
                 elif isinstance(event, Notice):
                     gr.Info(event.text)
                     continue
+                # Each update costs Gradio a diff and a message to the browser; past ~25 a
+                # second nobody sees the difference, but a fast model would slow down.
+                now = time.monotonic()
+                if metrics is None and now - shown_at < UPDATE_INTERVAL_S:
+                    continue
+                shown_at = now
                 yield reply_messages(thinking_text, answer_text, metrics)
     except PlaygroundError as exc:
         yield [*reply_messages(thinking_text, answer_text, None), error_message(str(exc))]
