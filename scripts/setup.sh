@@ -16,7 +16,16 @@ fi
 
 extra=""
 [ "${1:-}" = "--test" ] && extra="[test]"
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extra}"
+# Reinstall only when pyproject.toml changed, so a second start is quick.
+stamp=".venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)${extra:+-test}"
+if [ ! -f "$stamp" ]; then
+    echo "Installing Qwen Playground${extra:+ with the test tools} into .venv (torch is large: this takes a few minutes once)"
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extra}" 2>&1 \
+        | grep -v -e "BuildBackendWarning" -e "^ *!!" -e "^ *\*\*\*" -e "Please be careful" -e "name as your package" \
+            -e "WheelFile" -e "^ *$" || true
+    .venv/bin/python -c "import gradio, transformers, torch" || { echo "The install did not complete; see above." >&2; exit 1; }
+    touch "$stamp"
+fi
 
 if [ "${1:-}" = "--test" ]; then
     chromium=$(command -v chromium || command -v chromium-browser || true)
