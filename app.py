@@ -41,6 +41,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="unload a model after it has been idle this long (0: never)")
     parser.add_argument("--context-limit", type=int, metavar="TOKENS",
                         help="cap prompt + reply tokens below each model's own window")
+    parser.add_argument("--memory-limit", type=float, metavar="GIB",
+                        help="use at most this much of the device's memory (for a shared machine)")
     return parser.parse_args(argv)
 
 
@@ -48,7 +50,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     services = create_services(
-        args.catalog, device=args.device, keep_alive_s=args.keep_alive, context_limit=args.context_limit
+        args.catalog,
+        device=args.device,
+        keep_alive_s=args.keep_alive,
+        context_limit=args.context_limit,
+        memory_limit=int(args.memory_limit * 1024**3) if args.memory_limit else None,
     )
     demo = build_app(services)
     demo.queue(default_concurrency_limit=4)

@@ -16,7 +16,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
 
 from playground.catalog import ModelSpec
 from playground.errors import ModelLoadError, OutOfMemory
-from playground.memory import DeviceMemory, Precision, probe
+from playground.memory import DeviceMemory, Precision, format_bytes, probe
 from playground.registry import LoadedModel
 
 log = logging.getLogger(__name__)
@@ -62,8 +62,12 @@ def release_memory(device: str) -> None:
 class TransformersLoader:
     """Loads with `from_pretrained` onto one device (all visible GPUs with device_map auto)."""
 
-    def __init__(self, device: str | None = None):
+    def __init__(self, device: str | None = None, memory_limit: int | None = None):
         self.device = device or default_device()
+        # A cap on what the playground may use, for a machine it shares (a workshop GPU that
+        # also runs other things); models count against it with their measured footprint.
+        self.memory_limit = memory_limit
+        self._footprints: dict[int, int] = {}
 
     def load(self, spec: ModelSpec, precision: Precision) -> LoadedModel:
         dtype = half_dtype(self.device)
@@ -89,19 +93,23 @@ class TransformersLoader:
                 raise OutOfMemory(f"Out of memory while loading {spec.key} at {precision}.") from exc
             raise ModelLoadError(download_failure_message(spec, exc)) from exc
         model.eval()
-        return LoadedModel(
-            model=model,
-            processor=processor,
-            footprint=model.get_memory_footprint(),
-            device=self.device,
-        )
+        loaded = LoadedModel(model=model, processor=processor, footprint=model.get_memory_footprint(),
+                             device=self.device)
+        self._footprints[id(loaded)] = loaded.footprint
+        return loaded
 
     def unload(self, loaded: LoadedModel) -> None:
+        self._footprints.pop(id(loaded), None)
         loaded.model = loaded.processor = None
         release_memory(self.device)
 
     def memory(self) -> DeviceMemory:
-        return probe(self.device)
+        memory = probe(self.device)
+        if self.memory_limit is None:
+            return memory
+        total = min(memory.total, self.memory_limit)
+        free = min(memory.free, total - sum(self._footprints.values()))
+        return DeviceMemory(memory.kind, f"{memory.name} (capped at {format_bytes(total)})", free, total)
 
 
 def download_failure_message(spec: ModelSpec, exc: BaseException) -> str:

@@ -28,8 +28,9 @@ def create_services(
     device: str | None = None,
     keep_alive_s: float = DEFAULT_KEEP_ALIVE_S,
     context_limit: int | None = None,
+    memory_limit: int | None = None,
 ) -> Services:
     catalog = load_catalog(catalog_path)
-    registry = Registry(catalog, TransformersLoader(device), keep_alive_s=keep_alive_s)
+    registry = Registry(catalog, TransformersLoader(device, memory_limit), keep_alive_s=keep_alive_s)
     registry.start_reaper()
     return Services(catalog, registry, Engine(registry, context_limit=context_limit))

@@ -202,3 +202,20 @@ def test_generation_leaves_global_rng_alone(engine: Engine) -> None:
     torch.manual_seed(0)
     run(engine, temperature=1.0, seed=5, max_new_tokens=5)
     assert torch.equal(torch.rand(3), expected)
+
+
+def test_the_ladder_and_eviction_with_real_models_under_a_memory_cap(tiny_catalog_path: Path) -> None:
+    """A cap between the int8 and bf16 estimates makes the real loader step down, then evict."""
+    from playground.memory import estimate
+
+    catalog = load_catalog(tiny_catalog_path)
+    spec = catalog.get("tiny-qwen3")
+    cap = (estimate(spec, Precision.INT8).total + estimate(spec, Precision.BF16).total) // 2
+    registry = Registry(catalog, TransformersLoader("cpu", memory_limit=cap))
+    engine = Engine(registry)
+    assert run(engine, model="tiny-qwen3", max_new_tokens=4)[2].precision is Precision.INT8
+    # tiny-qwen2 does not fit next to it at any precision: the idle tiny-qwen3 is unloaded.
+    assert run(engine, model="tiny-qwen2", max_new_tokens=4)[2].precision is Precision.INT8
+    assert [(s.key, s.precision) for s in registry.snapshot()] == [("tiny-qwen2", Precision.INT8)]
+    assert registry.memory().name.endswith(f"(capped at {cap / 1024**2:.1f} MiB)")
+    registry.close()
