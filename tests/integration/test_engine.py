@@ -219,3 +219,19 @@ def test_the_ladder_and_eviction_with_real_models_under_a_memory_cap(tiny_catalo
     assert [(s.key, s.precision) for s in registry.snapshot()] == [("tiny-qwen2", Precision.INT8)]
     assert registry.memory().name.endswith(f"(capped at {cap / 1024**2:.1f} MiB)")
     registry.close()
+
+
+def test_a_vision_language_model_chats_in_text(tmp_path: Path) -> None:
+    """Qwen2.5-VL loads through the image-text classes and its processor's template."""
+    from playground.tiny import build_checkpoint
+
+    folder = build_checkpoint("qwen2_5_vl", tmp_path / "vl")
+    catalog_file = tmp_path / "vl.toml"
+    catalog_file.write_text(f'[models.vl]\nsource = "{folder}"\ntasks = ["chat", "vision"]\n', encoding="utf-8")
+    registry = Registry(load_catalog(catalog_file), TransformersLoader("cpu"))
+    answer, _, metrics, _ = run(Engine(registry), model="vl", max_new_tokens=8, temperature=0)
+    assert answer and metrics.tokens == 8
+    with registry.acquire("vl") as lease:
+        assert type(lease.loaded.model).__name__ == "Qwen2_5_VLForConditionalGeneration"
+        assert hasattr(lease.loaded.processor, "image_processor")
+    registry.close()
