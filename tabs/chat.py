@@ -212,7 +212,7 @@ def sampling_updates(catalog: Catalog, model: str, thinking: bool) -> tuple[Any,
     )
 
 
-def build(catalog: Catalog, engine: Engine) -> gr.ChatInterface:
+def build(catalog: Catalog, engine: Engine) -> gr.ChatInterface | None:
     models = catalog.with_task(Task.CHAT)
     if not models:
         gr.Markdown("The catalogue has no model with the `chat` task.")
