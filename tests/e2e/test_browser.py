@@ -91,7 +91,7 @@ def show_sampling(page: Page) -> None:
     expect(slider).to_be_visible()
 
 
-def set_slider(page: Page, label: str, value: int) -> None:
+def set_slider(page: Page, label: str, value: float) -> None:
     """Type into a slider's number box, as a user would, and check the slider followed.
 
     Right after the page loads, the freshly mounted slider can still reset the box to its own
@@ -179,6 +179,47 @@ RECORD_REPLY_LENGTHS = """() => {
     };
     new MutationObserver(measure).observe(chatbot, {subtree: true, childList: true, characterData: true});
 }"""
+
+
+# Records the number of metrics lines at every DOM change of the chatbot, so a test can tell that
+# an old reply's metrics line went away before a new one came (a retry can take well under a second).
+RECORD_METRICS_COUNTS = """() => {
+    const chatbot = document.querySelector('#chatbot');
+    const count = () => [...chatbot.querySelectorAll('[data-testid="bot"] sub')]
+        .filter(s => /\\d+ tokens · [\\d.]+ tok\\/s/.test(s.textContent)).length;
+    window.__metricsCounts = [count()];
+    new MutationObserver(() => {
+        const now = count();
+        if (window.__metricsCounts[window.__metricsCounts.length - 1] !== now) window.__metricsCounts.push(now);
+    }).observe(chatbot, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def conversation(page: Page) -> Locator:
+    """The chat's message list (Gradio gives it role=log); its buttons are the per-message ones."""
+    return page.get_by_role("log", name="chatbot conversation")
+
+
+def message_button(page: Page, name: str) -> Locator:
+    """A per-message button of the chat (Retry, Undo, Edit, ...): the one of the last message that has it."""
+    return conversation(page).get_by_role("button", name=name, exact=True).last
+
+
+def wait_for_a_new_reply(page: Page, old_answer: str, max_new_tokens: int) -> str:
+    """After Retry or an edit: the old reply went, a fresh one ran to its end; returns its text.
+
+    Needs RECORD_METRICS_COUNTS installed before the action.
+    """
+    page.wait_for_function("() => window.__metricsCounts.includes(0)", timeout=UI_TIMEOUT_MS)  # the old one went
+    expect(metrics_lines(page)).to_have_count(1, timeout=STREAM_TIMEOUT_MS)  # and a new one ran to its end
+    expect(metrics_lines(page).first).to_contain_text(f"{max_new_tokens} tokens")
+    expect(answers(page)).to_have_count(1)
+    expect(chat_input(page)).to_be_editable(timeout=UI_TIMEOUT_MS)  # the chat is ready again
+    counts = page.evaluate("window.__metricsCounts")
+    assert counts[0] == 1 and counts[-1] == 1, f"metrics lines counted along the way: {counts}"
+    answer = answers(page).first.inner_text()
+    assert answer.strip() and answer != old_answer, f"the reply did not change: {answer!r}"
+    return answer
 
 
 def start_long_reply(page: Page) -> Locator:
@@ -363,3 +404,78 @@ def test_after_an_error_the_chat_still_works(page: Page):
     ask_for_more_tokens_than_the_window(page)
     expect(chat_input(page)).to_be_editable(timeout=10_000)
     chat_and_wait(page, "And now a short one.", max_new_tokens=8)
+
+
+def test_retry_replaces_the_reply_with_a_fresh_one(page: Page):
+    # Seed -1 (the default) draws a fresh seed per reply; a high temperature makes two replies differ for sure.
+    set_slider(page, "Temperature", 1.5)
+    chat_and_wait(page, "Say something random.", max_new_tokens=24)
+    first = answers(page).first.inner_text()
+    assert first.strip()
+    page.evaluate(RECORD_METRICS_COUNTS)
+
+    message_button(page, "Retry").click()
+
+    wait_for_a_new_reply(page, first, max_new_tokens=24)  # checks the text changed
+    expect(user_messages(page)).to_have_count(1)
+    expect(user_messages(page).first).to_have_text("Say something random.")
+    shot(page, "chat-after-retry")
+
+
+def test_undo_removes_the_exchange_and_gives_the_text_back(page: Page):
+    chat_and_wait(page, "Undo this, please.", max_new_tokens=16)
+    expect(user_messages(page)).to_have_count(1)
+
+    message_button(page, "Undo").click()
+
+    expect(user_messages(page)).to_have_count(0, timeout=UI_TIMEOUT_MS)
+    expect(bot_messages(page)).to_have_count(0)
+    # Gradio's Undo puts the removed message back in the textbox, ready to change and send again.
+    expect(chat_input(page)).to_have_value("Undo this, please.")
+    expect(chat_input(page)).to_be_editable()
+    expect(conversation(page).get_by_role("button", name=re.compile(r"^Select example 1"))).to_be_visible()
+    shot(page, "chat-after-undo")
+
+    chat_input(page).press("Enter")  # send it again as it is
+    expect(user_messages(page)).to_have_count(1, timeout=UI_TIMEOUT_MS)
+    expect(user_messages(page).first).to_have_text("Undo this, please.")
+    expect(metrics_lines(page)).to_have_count(1, timeout=STREAM_TIMEOUT_MS)
+    expect(chat_input(page)).to_have_value("")
+
+
+def test_editing_the_last_message_asks_again(page: Page):
+    set_slider(page, "Temperature", 1.5)  # so the fresh reply surely differs from the first
+    chat_and_wait(page, "The first wording.", max_new_tokens=16)
+    first = answers(page).first.inner_text()
+    page.evaluate(RECORD_METRICS_COUNTS)
+
+    message_button(page, "Edit").click()
+    editor = conversation(page).get_by_role("textbox")
+    expect(editor).to_have_value("The first wording.")
+    editor.fill("A better wording.")
+    shot(page, "chat-editing")
+    message_button(page, "Submit").click()  # the ✓ under the message being edited
+
+    wait_for_a_new_reply(page, first, max_new_tokens=16)
+    expect(editor).to_have_count(0)
+    expect(user_messages(page)).to_have_count(1)
+    expect(user_messages(page).first).to_have_text("A better wording.")
+    shot(page, "chat-after-edit")
+
+
+def test_two_turns_each_get_a_reply_and_a_metrics_line(page: Page):
+    chat_and_wait(page, "First question.", max_new_tokens=12)
+    chat_and_wait(page, "Second question.", max_new_tokens=20)
+
+    expect(user_messages(page)).to_have_count(2)
+    expect(user_messages(page)).to_have_text(["First question.", "Second question."])
+    expect(answers(page)).to_have_count(2)
+    expect(metrics_lines(page)).to_have_count(2)
+    # The bot bubbles in order: answer 1, its metrics line, answer 2, its metrics line.
+    bubbles = bot_messages(page).all_inner_texts()
+    assert len(bubbles) == 4, bubbles
+    assert not METRICS.search(bubbles[0]) and bubbles[0].strip()
+    assert tokens_in(bubbles[1]) == 12
+    assert not METRICS.search(bubbles[2]) and bubbles[2].strip()
+    assert tokens_in(bubbles[3]) == 20
+    shot(page, "chat-two-turns")
