@@ -17,7 +17,6 @@ The engine knows nothing about Gradio or how a tab lays out what it yields.
 from __future__ import annotations
 
 import copy
-import logging
 import resource
 import threading
 import time
@@ -43,8 +42,6 @@ from playground.loading import is_out_of_memory, release_memory
 from playground.memory import Precision
 from playground.registry import Lease, Registry
 from playground.thinking import OPEN, ThinkingSplitter
-
-log = logging.getLogger(__name__)
 
 Message = dict[str, Any]  # {"role": "system" | "user" | "assistant", "content": str}
 
@@ -180,7 +177,7 @@ class _MeteredStreamer(TextIteratorStreamer):
         super().put(value)
 
 
-def sampling_processors(request: GenerationRequest, device: torch.device) -> LogitsProcessorList:
+def sampling_processors(request: GenerationRequest) -> LogitsProcessorList:
     """Warpers and the seeded draw; empty for greedy (temperature 0)."""
     if request.temperature <= 0:
         return LogitsProcessorList()
@@ -288,7 +285,7 @@ class Engine:
             raise PromptTooLongError(
                 f"Max new tokens ({request.max_new_tokens}) is at least the context window ({window}). Lower it."
             )
-        messages, prompt, prompt_tokens, dropped = fit_context(processor, request.messages, thinking, budget)
+        _, prompt, prompt_tokens, dropped = fit_context(processor, request.messages, thinking, budget)
         if dropped:
             yield Notice(f"Dropped the {dropped} oldest messages to fit the {window}-token context window.")
 
@@ -318,7 +315,7 @@ class Engine:
                     model.generate(
                         **inputs,
                         generation_config=config,
-                        logits_processor=sampling_processors(request, model.device),
+                        logits_processor=sampling_processors(request),
                         stopping_criteria=StoppingCriteriaList([_StopOnCancel(cancel)]),
                         streamer=streamer,
                     )
