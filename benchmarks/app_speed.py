@@ -33,27 +33,29 @@ from playground.tiny import build_checkpoint, real_shape  # noqa: E402
 PROMPT = "Write a long story about a lighthouse keeper."
 
 
-def raw_generate(folder: Path, tokens: int, runs: int, device: str) -> list[float]:
-    """tokens/s of plain `model.generate` with the chat template, greedy, bf16."""
-    tokenizer = AutoTokenizer.from_pretrained(folder)
-    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.bfloat16, device_map=device).eval()
-    prompt = tokenizer.apply_chat_template([{"role": "user", "content": PROMPT}], tokenize=False,
-                                           add_generation_prompt=True, enable_thinking=False)
-    inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(model.device)
-    speeds = []
-    for run in range(runs + 1):
-        if device == "cuda":
+class RawGenerate:
+    """Plain `model.generate` with the chat template, greedy, bf16: the baseline."""
+
+    def __init__(self, folder: Path, tokens: int, device: str):
+        self.tokenizer = AutoTokenizer.from_pretrained(folder)
+        self.model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.bfloat16, device_map=device).eval()
+        prompt = self.tokenizer.apply_chat_template([{"role": "user", "content": PROMPT}], tokenize=False,
+                                                    add_generation_prompt=True, enable_thinking=False)
+        self.inputs = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(self.model.device)
+        self.tokens, self.device = tokens, device
+        self.run()  # warm-up
+
+    def run(self) -> float:
+        """tokens/s of one call."""
+        if self.device == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
         with torch.inference_mode():
-            out = model.generate(**inputs, do_sample=False, max_new_tokens=tokens, min_new_tokens=tokens)
-        if device == "cuda":
+            out = self.model.generate(**self.inputs, do_sample=False, max_new_tokens=self.tokens,
+                                      min_new_tokens=self.tokens)
+        if self.device == "cuda":
             torch.cuda.synchronize()
-        elapsed = time.perf_counter() - start
-        if run:  # the first run warms up
-            speeds.append((out.shape[1] - inputs["input_ids"].shape[1]) / elapsed)
-    del model
-    return speeds
+        return (out.shape[1] - self.inputs["input_ids"].shape[1]) / (time.perf_counter() - start)
 
 
 def chat_once(url: str, tokens: int) -> tuple[float, float, int, float]:
@@ -105,14 +107,16 @@ def main() -> None:
             second_ttft, second_total, *_ = chat_once(app.url, args.tokens)
             print(f"first request (loads the model): {first_ttft:.2f} s to first text, {first_total:.2f} s total")
             print(f"second request:                  {second_ttft:.2f} s to first text, {second_total:.2f} s total")
-            app_speeds, decode_speeds, server_speeds = [], [], []
+            # Baseline and app runs alternate, so both see the same machine (a 2-core CI box
+            # drifts by 20% over a minute); the app sits idle while the baseline runs.
+            baseline = RawGenerate(folder, args.tokens, args.device)
+            raw_speeds, app_speeds, decode_speeds, server_speeds = [], [], [], []
             for _ in range(args.runs):
+                raw_speeds.append(baseline.run())
                 ttft, total, count, server = chat_once(app.url, args.tokens)
                 app_speeds.append(count / total)
                 decode_speeds.append(count / (total - ttft))
                 server_speeds.append(server)
-
-        raw_speeds = raw_generate(folder, args.tokens, args.runs, args.device)
         raw = statistics.median(raw_speeds)
 
         def report(label: str, speeds: list[float]) -> None:
