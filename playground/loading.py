@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import gc
 import logging
+import socket
+from urllib.parse import urlparse
 
+import huggingface_hub
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
 
@@ -62,8 +65,9 @@ def release_memory(device: str) -> None:
 class TransformersLoader:
     """Loads with `from_pretrained` onto one device (all visible GPUs with device_map auto)."""
 
-    def __init__(self, device: str | None = None, memory_limit: int | None = None):
+    def __init__(self, device: str | None = None, memory_limit: int | None = None, hub_endpoint: str | None = None):
         self.device = device or default_device()
+        self.hub_endpoint = hub_endpoint or huggingface_hub.constants.ENDPOINT
         # A cap on what the playground may use, for a machine it shares (a workshop GPU that
         # also runs other things); models count against it with their measured footprint.
         self.memory_limit = memory_limit
@@ -83,15 +87,20 @@ class TransformersLoader:
             device_map="auto" if self.device == "cuda" else "cpu",
             quantization_config=quantization_config(precision, dtype),
         )
-        log.info("loading %s (%s) at %s on %s", spec.key, spec.source, precision, self.device)
+        # Unreachable, the Hub client retries each file for about half a minute; look once,
+        # and if it cannot be reached use the local cache alone (or fail at once).
+        offline = not spec.is_local and not hub_reachable(self.hub_endpoint)
+        log.info("loading %s (%s) at %s on %s%s", spec.key, spec.source, precision, self.device,
+                 " from the local cache: the Hub is unreachable" if offline else "")
         try:
-            processor = processor_class.from_pretrained(spec.source)
-            model = model_class.from_pretrained(spec.source, **kwargs)
+            processor = processor_class.from_pretrained(spec.source, local_files_only=offline)
+            model = model_class.from_pretrained(spec.source, local_files_only=offline, **kwargs)
         except Exception as exc:
             release_memory(self.device)
             if is_out_of_memory(exc):
                 raise OutOfMemory(f"Out of memory while loading {spec.key} at {precision}.") from exc
-            raise ModelLoadError(download_failure_message(spec, exc)) from exc
+            reason = "the Hugging Face Hub is unreachable and the model is not in the local cache" if offline else None
+            raise ModelLoadError(download_failure_message(spec, exc, reason)) from exc
         model.eval()
         loaded = LoadedModel(model=model, processor=processor, footprint=model.get_memory_footprint(),
                              device=self.device)
@@ -112,8 +121,21 @@ class TransformersLoader:
         return DeviceMemory(memory.kind, f"{memory.name} (capped at {format_bytes(total)})", free, total)
 
 
-def download_failure_message(spec: ModelSpec, exc: BaseException) -> str:
-    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+def hub_reachable(endpoint: str, timeout_s: float = 3.0) -> bool:
+    """Whether a TCP connection to the Hub (or the mirror HF_ENDPOINT names) opens quickly."""
+    if huggingface_hub.constants.HF_HUB_OFFLINE:
+        return False
+    url = urlparse(endpoint)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((url.hostname, port), timeout=timeout_s).close()
+    except OSError:
+        return False
+    return True
+
+
+def download_failure_message(spec: ModelSpec, exc: BaseException, reason: str | None = None) -> str:
+    reason = reason or (str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
     if spec.is_local:
         return (
             f"Could not load {spec.key} from the folder {spec.source}: {reason}. Check that the "

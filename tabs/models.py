@@ -124,7 +124,8 @@ HEADERS = ["Model", "Params", "Tasks", *(f"{p} est." for p in LADDER), "State"]
 
 def build(catalog: Catalog, registry: Registry) -> None:
     summary = gr.Markdown(device_summary(registry))
-    grid = gr.Dataframe(value=table(registry), headers=HEADERS, interactive=False, elem_id="models-table", wrap=True)
+    grid = gr.Dataframe(value=table(registry), headers=HEADERS, interactive=False, elem_id="models-table", wrap=True,
+                        column_widths=["20%", "7%", "13%", "13%", "13%", "13%", "21%"])
     with gr.Row():
         key = gr.Dropdown(choices=[spec.key for spec in catalog], value=next(iter(catalog)).key, label="Model")
         precision = gr.Radio([AUTO, *(str(p) for p in LADDER)], value=AUTO, label="Precision")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from pathlib import Path
@@ -21,7 +22,8 @@ from playground.generation import (
     Thinking,
     render_prompt,
 )
-from playground.loading import TransformersLoader
+from playground.launch import free_port
+from playground.loading import TransformersLoader, hub_reachable
 from playground.memory import Precision
 from playground.registry import Registry
 
@@ -177,8 +179,8 @@ def test_each_precision_loads_and_generates_on_cpu(tiny_catalog_path: Path, mode
     registry.close()
 
 
-def test_a_hub_model_that_cannot_be_downloaded_says_what_to_do(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+def test_a_hub_model_that_cannot_be_downloaded_says_what_to_do(tmp_path: Path) -> None:
+    """With the Hub unreachable (a closed local port stands in for it) the load fails at once."""
     catalog_file = tmp_path / "c.toml"
     catalog_file.write_text(
         '[models.ghost]\nsource = "Qwen/Qwen3-Ghost-1B"\ntasks = ["chat"]\nparams_billion = 0.001\n'
@@ -186,11 +188,13 @@ def test_a_hub_model_that_cannot_be_downloaded_says_what_to_do(tmp_path: Path, m
         "hidden_size = 8\nintermediate_size = 8\nvocab_size = 8\ntie_word_embeddings = true\n",
         encoding="utf-8",
     )
-    registry = Registry(load_catalog(catalog_file), TransformersLoader("cpu"))
+    closed = f"http://127.0.0.1:{free_port()}"
+    registry = Registry(load_catalog(catalog_file), TransformersLoader("cpu", hub_endpoint=closed))
     with pytest.raises(ModelLoadError) as info:
         registry.acquire("ghost")
     message = str(info.value)
-    assert "Qwen/Qwen3-Ghost-1B" in message
+    assert message.startswith("Could not load ghost from the Hugging Face Hub repo Qwen/Qwen3-Ghost-1B: the Hugging "
+                              "Face Hub is unreachable and the model is not in the local cache.")
     assert "hf download Qwen/Qwen3-Ghost-1B --local-dir ./models/Qwen3-Ghost-1B" in message
     assert "Local checkpoints" in message
     assert registry.snapshot() == []
@@ -235,3 +239,11 @@ def test_a_vision_language_model_chats_in_text(tmp_path: Path) -> None:
         assert type(lease.loaded.model).__name__ == "Qwen2_5_VLForConditionalGeneration"
         assert hasattr(lease.loaded.processor, "image_processor")
     registry.close()
+
+
+def test_hub_reachability_check() -> None:
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        assert hub_reachable(f"http://127.0.0.1:{server.getsockname()[1]}")
+    assert not hub_reachable(f"http://127.0.0.1:{free_port()}")
