@@ -131,6 +131,8 @@ def chat(
     cancel = replies.start(session)
     thinking_text, answer_text, metrics = "", "", None
     shown_at = 0.0
+    started = time.monotonic()
+    thought_s = None  # how long the model thought, once the answer begins
     try:
         with closing(engine.stream(generation, cancel)) as events:
             for event in events:
@@ -138,6 +140,8 @@ def chat(
                     thinking_text += event.text
                 elif isinstance(event, Answer):
                     answer_text += event.text
+                    if thinking_text and thought_s is None:
+                        thought_s = time.monotonic() - started
                 elif isinstance(event, Metrics):
                     metrics = event
                 elif isinstance(event, Notice):
@@ -149,9 +153,9 @@ def chat(
                 if metrics is None and now - shown_at < UPDATE_INTERVAL_S:
                     continue
                 shown_at = now
-                yield reply_messages(thinking_text, answer_text, metrics)
+                yield reply_messages(thinking_text, answer_text, metrics, thought_s)
     except PlaygroundError as exc:
-        yield [*reply_messages(thinking_text, answer_text, None), error_message(str(exc))]
+        yield [*reply_messages(thinking_text, answer_text, None, thought_s), error_message(str(exc))]
     finally:
         replies.end(session, cancel)
 
@@ -171,14 +175,21 @@ def session_of(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or "default"
 
 
-def reply_messages(thinking: str, answer: str, metrics: Metrics | None) -> list[gr.ChatMessage]:
-    """The messages that show one reply so far. Fresh objects each time: Gradio streams diffs."""
+def reply_messages(
+    thinking: str, answer: str, metrics: Metrics | None, thought_s: float | None = None
+) -> list[gr.ChatMessage]:
+    """The messages that show one reply so far. Fresh objects each time: Gradio streams diffs.
+
+    The thinking block is open with a spinner while the model thinks and folds when the
+    answer starts, showing how long the thinking took.
+    """
     messages = []
     if thinking:
         done = bool(answer) or metrics is not None
-        status = "done" if done else "pending"
-        messages.append(gr.ChatMessage(role="assistant", content=thinking,
-                                       metadata={"title": THINKING_TITLE, "status": status}))
+        metadata: dict[str, Any] = {"title": THINKING_TITLE, "status": "done" if done else "pending"}
+        if thought_s is not None:
+            metadata["duration"] = round(thought_s, 1)
+        messages.append(gr.ChatMessage(role="assistant", content=thinking, metadata=metadata))
     if answer:
         messages.append(gr.ChatMessage(role="assistant", content=answer))
     if metrics is not None:

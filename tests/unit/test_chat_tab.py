@@ -27,8 +27,9 @@ def test_history_drops_thinking_and_metrics_and_adds_the_system_prompt() -> None
 def test_reply_shows_thinking_open_until_the_answer_starts() -> None:
     pending = reply_messages("hmm", "", None)
     assert [m.metadata for m in pending] == [{"title": THINKING_TITLE, "status": "pending"}]
-    answering = reply_messages("hmm", "Yes", None)
-    assert answering[0].metadata["status"] == "done" and answering[1].content == "Yes"
+    answering = reply_messages("hmm", "Yes", None, thought_s=3.14)
+    assert answering[0].metadata == {"title": THINKING_TITLE, "status": "done", "duration": 3.1}
+    assert answering[1].content == "Yes"
     metrics = Metrics("m", Precision.NF4, prompt_tokens=3, tokens=10, time_to_first_token_s=0.5, seconds=2.0,
                       peak_memory=2 * 1024**3, stopped=True)
     final = reply_messages("", "Yes", metrics)
