@@ -12,7 +12,7 @@ import pytest
 from playground.launch import AppProcess
 from playground.tiny import build_checkpoint
 
-# The tiny models as catalogue entries: (key, arch, tasks, thinking sampling or None).
+# The tiny models as catalogue entries: key -> (architecture for playground.tiny, tasks).
 TINY_MODELS = {
     "tiny-qwen2": ("qwen2", ["chat", "math", "code"]),
     "tiny-qwen3": ("qwen3", ["chat", "math", "code", "thinking"]),
