@@ -27,8 +27,8 @@ import torch  # noqa: E402
 from gradio_client import Client  # noqa: E402
 from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
 
-from playground.launch import AppProcess  # noqa: E402
-from playground.tiny import build_checkpoint, real_shape  # noqa: E402
+from devtools.launch import AppProcess  # noqa: E402
+from devtools.tiny import build_checkpoint, real_shape  # noqa: E402
 
 PROMPT = "Write a long story about a lighthouse keeper."
 

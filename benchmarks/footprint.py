@@ -23,10 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
+from devtools.tiny import build_checkpoint, real_shape  # noqa: E402
 from playground.catalog import load_catalog  # noqa: E402
 from playground.loading import TransformersLoader  # noqa: E402
 from playground.memory import Precision, format_bytes, weight_bytes  # noqa: E402
-from playground.tiny import build_checkpoint, real_shape  # noqa: E402
 
 
 def unquantized_share(model: torch.nn.Module) -> float:

@@ -22,7 +22,7 @@ from typing import Any
 
 import tomllib
 
-from playground.errors import CatalogError, UnknownModelError
+from playground.errors import CatalogError, InvalidRequestError, UnknownModelError
 
 BUILTIN_CATALOG = Path(__file__).with_name("catalog.toml")
 
@@ -62,13 +62,81 @@ class Architecture:
         return self.layers * self.experts * 3 * self.hidden_size * self.moe_intermediate_size
 
 
+class Precision(StrEnum):
+    """The precision ladder, highest first. BF16 means 16-bit: float16 where bf16 is missing."""
+
+    FP32 = "fp32"
+    BF16 = "bf16"
+    INT8 = "int8"
+    NF4 = "nf4"
+
+    def lower(self) -> Precision | None:
+        """The next step down the ladder, or None at the bottom."""
+        ladder = list(Precision)
+        index = ladder.index(self)
+        return ladder[index + 1] if index + 1 < len(ladder) else None
+
+
+@dataclass(frozen=True)
+class Range:
+    """Valid values of one sampling number: `low <= x <= high` (`low < x` where `open_low`)."""
+
+    low: float
+    high: float
+    open_low: bool = False
+
+    def contains(self, value: float) -> bool:
+        above = value > self.low if self.open_low else value >= self.low
+        return above and value <= self.high
+
+
 @dataclass(frozen=True)
 class Sampling:
+    """How to pick tokens: one definition for catalogue presets, UI controls and the API.
+
+    temperature 0 means greedy; top_k 0 and min_p 0 mean off; seed None means a fresh random one.
+    """
+
     temperature: float = 0.7
     top_p: float = 0.8
     top_k: int = 20
     min_p: float = 0.0
     repetition_penalty: float = 1.0
+    max_new_tokens: int = 1024
+    seed: int | None = None
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature <= 0
+
+    def validate(self) -> Sampling:
+        """This sampling, or `InvalidRequestError` naming the number out of its range."""
+        for name, limits in LIMITS.items():
+            value = getattr(self, name)
+            if value is None and name == "seed":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+                raise InvalidRequestError(f"{name} must be a number, got {value!r}.")
+            if name in WHOLE and not float(value).is_integer():
+                raise InvalidRequestError(f"{name} must be a whole number, got {value!r}.")
+            if not limits.contains(value):
+                low = f"above {limits.low:g}" if limits.open_low else f"at least {limits.low:g}"
+                raise InvalidRequestError(f"{name} must be {low} and at most {limits.high:g}, got {value!r}.")
+        return self
+
+
+LIMITS: Mapping[str, Range] = MappingProxyType({
+    "temperature": Range(0, 2),
+    "top_p": Range(0, 1, open_low=True),
+    "top_k": Range(0, 1_000_000),
+    "min_p": Range(0, 1),
+    "repetition_penalty": Range(0, 2, open_low=True),
+    "max_new_tokens": Range(1, 1_048_576),
+    "seed": Range(0, 2**63 - 1),
+})
+WHOLE = frozenset({"top_k", "max_new_tokens", "seed"})
+# What a catalogue preset may set: a seed is a per-request choice, not a model's recommendation.
+PRESET_FIELDS = frozenset(f.name for f in fields(Sampling)) - {"seed"}
 
 
 @dataclass(frozen=True)
@@ -84,6 +152,13 @@ class ModelSpec:
     architecture: Architecture | None = None
     sampling: Sampling = field(default_factory=Sampling)
     thinking_sampling: Sampling | None = None
+    precision: Precision = Precision.BF16  # the top of this model's precision ladder
+
+    @property
+    def ladder(self) -> tuple[Precision, ...]:
+        """The precisions this model may load at, highest first."""
+        rungs = list(Precision)
+        return tuple(rungs[rungs.index(self.precision) :])
 
     @property
     def thinks(self) -> bool:
@@ -141,9 +216,9 @@ _MODEL_KEYS = {
     "licence",
     "architecture",
     "sampling",
+    "precision",
 }
 _ARCH_FIELDS = {f.name: f for f in fields(Architecture)}
-_SAMPLING_FIELDS = {f.name: f for f in fields(Sampling)}
 
 
 def parse_catalog(data: Mapping[str, Any], origin: str = "catalogue") -> Catalog:
@@ -198,6 +273,7 @@ def _parse_model(key: str, entry: Any, origin: str) -> ModelSpec:
         architecture=arch,
         sampling=sampling,
         thinking_sampling=thinking,
+        precision=_parse_precision(entry.get("precision"), where),
     )
 
 
@@ -246,16 +322,24 @@ def _parse_sampling(value: Any, where: str) -> Sampling:
         return Sampling()
     if not isinstance(value, Mapping):
         raise CatalogError(f"{where} must be a table.")
-    extra = set(value) - set(_SAMPLING_FIELDS)
+    extra = set(value) - PRESET_FIELDS
     if extra:
-        raise CatalogError(f"{where}: unknown keys {sorted(extra)}; valid: {sorted(_SAMPLING_FIELDS)}.")
-    for name, val in value.items():
-        if isinstance(val, bool) or not isinstance(val, (int, float)) or val < 0:
-            raise CatalogError(f"{where}.{name} must be a number >= 0, got {val!r}.")
+        raise CatalogError(f"{where}: unknown keys {sorted(extra)}; valid: {sorted(PRESET_FIELDS)}.")
     sampling = Sampling(**value)
-    if not 0 < sampling.top_p <= 1:
-        raise CatalogError(f"{where}.top_p must be in (0, 1].")
-    return sampling
+    try:
+        return sampling.validate()
+    except InvalidRequestError as exc:
+        raise CatalogError(f"{where}: {exc}") from None
+
+
+def _parse_precision(value: Any, where: str) -> Precision:
+    if value is None:
+        return Precision.BF16
+    try:
+        return Precision(value)
+    except ValueError:
+        valid = [p.value for p in Precision]
+        raise CatalogError(f"{where}: `precision` must be one of {valid}, got {value!r}.") from None
 
 
 def _typed(entry: Mapping[str, Any], name: str, kind: type, where: str, default: Any) -> Any:

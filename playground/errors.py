@@ -43,6 +43,9 @@ class PromptTooLongError(PlaygroundError):
     """The newest message alone does not fit in the model's context window."""
 
 
+class InvalidRequestError(PlaygroundError):
+    """A request that cannot be served as given: no message, a sampling number out of range."""
+
 
 class OutOfMemory(PlaygroundError):
     """The device ran out of memory while loading or generating."""

@@ -13,34 +13,21 @@ models or decides what to evict.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
-from playground.catalog import ModelSpec
+from playground.catalog import ModelSpec, Precision
 
 GIB = 1024**3
 
 
-class Precision(StrEnum):
-    """The precision ladder, highest first. BF16 means 16-bit: float16 where bf16 is missing."""
-
-    BF16 = "bf16"
-    INT8 = "int8"
-    NF4 = "nf4"
-
-    def lower(self) -> Precision | None:
-        """The next step down the ladder, or None at the bottom."""
-        ladder = list(Precision)
-        index = ladder.index(self)
-        return ladder[index + 1] if index + 1 < len(ladder) else None
-
-
-LADDER: tuple[Precision, ...] = tuple(Precision)
+LADDER: tuple[Precision, ...] = (Precision.BF16, Precision.INT8, Precision.NF4)  # the default ladder
 
 # Bytes per parameter of quantizable linear layers. NF4 packs two weights per byte and
 # double quantization adds about 0.02 B/param of quantization constants (QLoRA, sec. 2).
-LINEAR_BYTES = {Precision.BF16: 2.0, Precision.INT8: 1.0, Precision.NF4: 0.52}
-UNQUANTIZED_BYTES = 2.0  # embeddings, lm_head, norms, MoE experts: kept 16-bit
-KV_BYTES = 2  # the cache is kept in the compute dtype (16-bit) whatever the weights are
+LINEAR_BYTES = {Precision.FP32: 4.0, Precision.BF16: 2.0, Precision.INT8: 1.0, Precision.NF4: 0.52}
+# Embeddings, lm_head, norms and MoE experts are never quantized: they stay in the compute
+# dtype, 16-bit unless the model is loaded in full float32. The KV cache is in that dtype too.
+def unquantized_bytes(precision: Precision) -> int:
+    return 4 if precision is Precision.FP32 else 2
 
 # What a loaded model needs beyond weights and cache: activations, logits, allocator slack.
 OVERHEAD_FRACTION = 0.10
@@ -77,15 +64,15 @@ def weight_bytes(spec: ModelSpec, precision: Precision) -> int:
     total = spec.params_billion * 1e9
     kept = min(total, arch.embedding_params + arch.expert_params)
     linear = total - kept
-    return int(linear * LINEAR_BYTES[precision] + kept * UNQUANTIZED_BYTES)
+    return int(linear * LINEAR_BYTES[precision] + kept * unquantized_bytes(precision))
 
 
-def kv_cache_bytes(spec: ModelSpec, tokens: int) -> int:
+def kv_cache_bytes(spec: ModelSpec, tokens: int, precision: Precision = Precision.BF16) -> int:
     """2 (K and V) x layers x kv_heads x head_dim x bytes x tokens."""
     arch = spec.architecture
     if arch is None:
         raise ValueError(f"{spec.key}: architecture is needed to estimate the KV cache")
-    return 2 * arch.layers * arch.kv_heads * arch.head_dim * KV_BYTES * tokens
+    return 2 * arch.layers * arch.kv_heads * arch.head_dim * unquantized_bytes(precision) * tokens
 
 
 def context_tokens(spec: ModelSpec, limit: int = DEFAULT_CONTEXT_TOKENS) -> int:
@@ -94,13 +81,13 @@ def context_tokens(spec: ModelSpec, limit: int = DEFAULT_CONTEXT_TOKENS) -> int:
 
 
 def estimate(spec: ModelSpec, precision: Precision, tokens: int | None = None) -> Estimate:
-    """Memory to load `spec` at `precision` and serve one request of `tokens` tokens."""
+    """Memory to load `spec` at `precision` with KV cache for `tokens` tokens (one full window by default)."""
     tokens = context_tokens(spec) if tokens is None else tokens
     weights = weight_bytes(spec, precision)
     return Estimate(
         precision=precision,
         weights=weights,
-        kv_cache=kv_cache_bytes(spec, tokens),
+        kv_cache=kv_cache_bytes(spec, tokens, precision),
         overhead=int(weights * OVERHEAD_FRACTION),
     )
 

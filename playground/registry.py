@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from playground.catalog import Catalog, ModelSpec
 from playground.errors import DoesNotFitError, OutOfMemory, PlaygroundError
-from playground.memory import LADDER, DeviceMemory, Precision, estimate, format_bytes
+from playground.memory import DeviceMemory, Estimate, Precision, estimate, format_bytes, kv_cache_bytes
 
 log = logging.getLogger(__name__)
 
@@ -35,19 +35,25 @@ DEFAULT_KEEP_ALIVE_S = 15 * 60
 
 @dataclass
 class LoadedModel:
-    """What a loader hands back: the model, its tokenizer or processor, and its size."""
+    """What a loader hands back: the model, its tokenizer or processor, its size, and what serves it."""
 
     model: Any
     processor: Any
     footprint: int  # bytes, measured after loading
     device: str = "cpu"
+    backend: Any = None  # a `playground.backends.Backend`; None for loaders that only hold weights
 
 
 class Loader(Protocol):
     device: str
 
-    def load(self, spec: ModelSpec, precision: Precision) -> LoadedModel:
-        """Load weights; raise `OutOfMemory` or `ModelLoadError` on failure."""
+    def kv_tokens(self, spec: ModelSpec) -> tuple[int, int]:
+        """KV-cache tokens a loaded model needs at least (one request's window) and would like (a full batch)."""
+        ...
+
+    def load(self, spec: ModelSpec, precision: Precision, kv_tokens: int) -> LoadedModel:
+        """Load weights and what serves them, with room for `kv_tokens` of KV cache; raise `OutOfMemory` or
+        `ModelLoadError` on failure."""
         ...
 
     def unload(self, loaded: LoadedModel) -> None:
@@ -62,6 +68,8 @@ class _Entry:
     spec: ModelSpec
     precision: Precision
     reserved: int  # estimated bytes, counted against free memory while loading
+    kv_tokens: int  # KV cache granted to the model; its bytes stay reserved while it is loaded
+    kv_bytes: int
     started: float
     loaded: LoadedModel | None = None
     refs: int = 0
@@ -85,6 +93,8 @@ class ModelState:
     in_use: int
     idle_s: float | None
     loading_s: float | None
+    kv_tokens: int
+    backend: str | None  # "serial", "batched", ... once loaded
 
 
 class Lease:
@@ -186,45 +196,72 @@ class Registry:
         """An entry already loaded or loading that can serve the request (caller holds lock)."""
         if precision is not None:
             return self._entries.get((key, precision))
-        for p in LADDER:  # any resident precision serves an "auto" request, the highest first
+        for p in Precision:  # any resident precision serves an "auto" request, the highest first
             entry = self._entries.get((key, p))
             if entry is not None:
                 return entry
         return None
 
     def _plan(self, spec: ModelSpec, requested: Precision | None) -> _Entry:
-        """Choose a precision and evict what it takes; register the entry as loading."""
-        ladder = [requested] if requested is not None else list(LADDER)
+        """Choose a precision and evict what it takes; register the entry as loading.
+
+        A precision fits if its weights and one request's KV cache do; the KV budget then grows
+        towards what the loader would like (a full batch) as far as the remaining memory allows.
+        """
+        ladder = [requested] if requested is not None else list(spec.ladder)
+        least, wanted = self.loader.kv_tokens(spec)
         memory = self.loader.memory()
-        reserved = sum(e.reserved for e in self._entries.values() if not e.ready)
-        free = memory.free - reserved
+        free = self._free(memory)
         idle = self._idle_entries()
         needs = []
         for precision in ladder:
-            need = self._need(spec, precision)
+            need = self._need(spec, precision, least)
             needs.append((precision, need))
             gained, victims = 0, []
             for victim in idle if self.evict else []:
                 if need <= free + gained:
                     break
                 victims.append(victim)
-                gained += victim.loaded.footprint if victim.loaded else 0
+                gained += victim.loaded.footprint + victim.kv_bytes if victim.loaded else 0
             if need <= free + gained:
                 self._evict_idle(victims.__contains__)
-                entry = _Entry(spec, precision, reserved=need, started=self._clock())
+                per_token = self._kv_bytes(spec, precision, 1)
+                extra = min(wanted - least, (free + gained - need) // per_token) if per_token else wanted - least
+                tokens = least + max(extra, 0)
+                entry = _Entry(spec, precision, reserved=need + (tokens - least) * per_token, kv_tokens=tokens,
+                               kv_bytes=tokens * per_token, started=self._clock())
                 self._entries[(spec.key, precision)] = entry
                 return entry
         raise DoesNotFitError(self._refusal(spec, needs, memory, free, idle))
 
-    def _need(self, spec: ModelSpec, precision: Precision) -> int:
+    def _free(self, memory: DeviceMemory) -> int:
+        """Free bytes for a new load: loads in progress and loaded models' KV budgets are spoken for."""
+        loading = sum(e.reserved for e in self._entries.values() if not e.ready)
+        kv = sum(e.kv_bytes for e in self._entries.values() if e.ready)
+        return memory.free - loading - kv
+
+    def estimate(self, spec: ModelSpec, precision: Precision) -> Estimate | None:
+        """What loading `spec` at `precision` needs at least (None where the numbers are unknown)."""
         try:
-            return estimate(spec, precision).total
+            return estimate(spec, precision, tokens=self.loader.kv_tokens(spec)[0])
+        except ValueError:
+            return None
+
+    def _need(self, spec: ModelSpec, precision: Precision, tokens: int) -> int:
+        try:
+            return estimate(spec, precision, tokens=tokens).total
         except ValueError:
             return 0  # a local folder without numbers: try, and let out-of-memory answer
 
+    def _kv_bytes(self, spec: ModelSpec, precision: Precision, tokens: int) -> int:
+        try:
+            return kv_cache_bytes(spec, tokens, precision)
+        except ValueError:
+            return 0
+
     def _refusal(self, spec, needs, memory: DeviceMemory, free: int, idle: list[_Entry]) -> str:
         precision, least = needs[-1]
-        held = sum(e.loaded.footprint for e in idle if e.loaded)
+        held = sum(e.loaded.footprint + e.kv_bytes for e in idle if e.loaded)
         busy = [e.spec.key for e in self._entries.values() if e.refs]
         parts = [
             f"{spec.key} does not fit: it needs about {format_bytes(least)} even at {precision}, "
@@ -242,7 +279,7 @@ class Registry:
         """Load `entry` outside the lock; on out-of-memory evict and retry one step lower once."""
         try:
             try:
-                loaded = self.loader.load(entry.spec, entry.precision)
+                loaded = self.loader.load(entry.spec, entry.precision, entry.kv_tokens)
             except OutOfMemory:
                 lower = entry.precision.lower()
                 if lower is None or not self.evict:
@@ -252,9 +289,10 @@ class Registry:
                     self._evict_idle(lambda e: True)
                     del self._entries[(entry.spec.key, entry.precision)]
                     entry.precision = lower
-                    entry.reserved = self._need(entry.spec, lower)
+                    entry.reserved = self._need(entry.spec, lower, entry.kv_tokens)
+                    entry.kv_bytes = self._kv_bytes(entry.spec, lower, entry.kv_tokens)
                     self._entries[(entry.spec.key, lower)] = entry
-                loaded = self.loader.load(entry.spec, lower)
+                loaded = self.loader.load(entry.spec, lower, entry.kv_tokens)
         except BaseException as exc:  # every waiter must wake up, whatever went wrong
             with self._lock:
                 self._entries.pop((entry.spec.key, entry.precision), None)
@@ -337,6 +375,8 @@ class Registry:
             in_use=entry.refs,
             idle_s=(now - entry.last_used) if ready and entry.refs == 0 else None,
             loading_s=None if ready else now - entry.started,
+            kv_tokens=entry.kv_tokens,
+            backend=entry.loaded.backend.name if entry.loaded and entry.loaded.backend is not None else None,
         )
 
     def memory(self) -> DeviceMemory:

@@ -16,7 +16,7 @@ import gradio as gr
 
 from playground.catalog import Catalog
 from playground.errors import PlaygroundError
-from playground.memory import DEFAULT_CONTEXT_TOKENS, LADDER, Precision, estimate, format_bytes
+from playground.memory import DEFAULT_CONTEXT_TOKENS, LADDER, Precision, format_bytes
 from playground.registry import ModelState, Registry
 
 TITLE = "Models"
@@ -34,11 +34,9 @@ def models(registry: Registry) -> list[dict[str, Any]]:
     for spec in registry.catalog:
         state = states.get(spec.key)
         estimates = {}
-        for precision in LADDER:
-            try:
-                need = estimate(spec, precision).total
-            except ValueError:  # a local folder whose size could not be read
-                need = None
+        for precision in dict.fromkeys([*spec.ladder, *LADDER]):
+            est = registry.estimate(spec, precision)  # None: a local folder whose size could not be read
+            need = est.total if est is not None else None
             estimates[str(precision)] = {"bytes": need, "fits": None if need is None else need <= free}
         rows.append({
             "key": spec.key,
@@ -51,6 +49,8 @@ def models(registry: Registry) -> list[dict[str, Any]]:
             "in_use": state.in_use if state else 0,
             "idle_s": round(state.idle_s, 1) if state and state.idle_s is not None else None,
             "loading_s": round(state.loading_s, 1) if state and state.loading_s is not None else None,
+            "backend": state.backend if state else None,
+            "kv_tokens": state.kv_tokens if state else None,
             "estimates": estimates,
         })
     return rows
@@ -98,7 +98,7 @@ def state_text(row: dict[str, Any]) -> str:
         return f"loading {row['precision']}… {row['loading_s']:.0f} s"
     if row["state"] == "ready":
         busy = f"in use ({row['in_use']})" if row["in_use"] else f"idle {row['idle_s']:.0f} s"
-        return f"loaded {row['precision']}, {format_bytes(row['footprint_bytes'])}, {busy}"
+        return f"loaded {row['precision']}, {format_bytes(row['footprint_bytes'])}, {row['backend']}, {busy}"
     return "not loaded"
 
 
@@ -155,8 +155,9 @@ def _refresh(registry: Registry) -> tuple[str, list[list[Any]]]:
 
 if __name__ == "__main__":
     from playground.services import create_services
+    from playground.settings import Settings
 
-    services = create_services()
+    services = create_services(Settings.from_sources())
     with gr.Blocks(title=TITLE) as demo:
         build(services.catalog, services.registry)
     demo.launch()

@@ -1,6 +1,7 @@
-"""Shared fixtures: tiny random-weight checkpoints, a catalogue for them, and the running app.
+"""Shared fixtures: tiny random-weight checkpoints, catalogues for them, and the running app.
 
-Everything is built locally at session start; no test downloads anything.
+Everything is built locally at session start; no test downloads anything. Helpers and test
+doubles live in `tests/fakes.py`.
 """
 
 from __future__ import annotations
@@ -9,15 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from playground.launch import AppProcess
-from playground.tiny import build_checkpoint
-
-# The tiny models as catalogue entries: key -> (architecture for playground.tiny, tasks).
-TINY_MODELS = {
-    "tiny-qwen2": ("qwen2", ["chat", "math", "code"]),
-    "tiny-qwen3": ("qwen3", ["chat", "math", "code", "thinking"]),
-    "tiny-qwen3-moe": ("qwen3_moe", ["chat", "thinking"]),
-}
+from devtools.launch import AppProcess
+from devtools.tiny import build_checkpoint, build_tokenizer
+from tests.fakes import TINY_MODELS, tiny_entries, write_catalog
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -37,27 +32,35 @@ def tiny_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path
     return {key: build_checkpoint(arch, root / key) for key, (arch, _) in TINY_MODELS.items()}
 
 
-def catalog_toml(checkpoints: dict[str, Path]) -> str:
-    """A catalogue whose local entries leave architecture numbers to config.json."""
-    parts = []
-    for key, path in checkpoints.items():
-        _, tasks = TINY_MODELS[key]
-        parts.append(f'[models.{key}]\nsource = "{path}"\ntasks = {tasks!r}\n'.replace("'", '"'))
-        if "thinking" in tasks:
-            parts.append(f"[models.{key}.sampling.thinking]\ntemperature = 0.6\ntop_p = 0.95\ntop_k = 20\n")
-    return "\n".join(parts)
+@pytest.fixture(scope="session")
+def tiny_catalog_path(tiny_checkpoints: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny models at the default precisions (bf16 first), as a user's catalogue would have them."""
+    return write_catalog(tmp_path_factory.mktemp("catalog") / "tiny.toml", tiny_entries(tiny_checkpoints))
 
 
 @pytest.fixture(scope="session")
-def tiny_catalog_path(tiny_checkpoints: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("catalog") / "tiny.toml"
-    path.write_text(catalog_toml(tiny_checkpoints), encoding="utf-8")
-    return path
+def fp32_catalog_path(tiny_checkpoints: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same models loaded in float32, where batching does not change a single logit."""
+    entries = tiny_entries(tiny_checkpoints, precision="fp32")
+    return write_catalog(tmp_path_factory.mktemp("catalog") / "tiny-fp32.toml", entries)
+
+
+@pytest.fixture(scope="session")
+def qwen3_tokenizer():
+    """A tokenizer with Qwen's special tokens and Qwen3's chat template (for scripted models)."""
+    return build_tokenizer("qwen3")
 
 
 @pytest.fixture(scope="session")
 def app_url(tiny_catalog_path: Path, tmp_path_factory: pytest.TempPathFactory):
-    """The real app, launched with the tiny catalogue, shared by the API and browser tests."""
+    """The real app, launched with the tiny catalogue, shared by the API tests."""
     with AppProcess(tiny_catalog_path, tmp_path_factory.mktemp("app") / "app.log", "--device", "cpu") as app:
         yield app.url
 
+
+@pytest.fixture(scope="session")
+def batched_app_url(fp32_catalog_path: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The real app with batching on (on the CPU) and the float32 tiny catalogue."""
+    log_path = tmp_path_factory.mktemp("batched-app") / "app.log"
+    with AppProcess(fp32_catalog_path, log_path, "--device", "cpu", "--batching", "on") as app:
+        yield app.url

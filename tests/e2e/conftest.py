@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from playground.launch import AppProcess
+from devtools.launch import AppProcess
 
 E2E_DIR = Path(__file__).resolve().parent
 

@@ -1,55 +1,67 @@
 """The same loading and generation paths on a CUDA GPU, with a real Qwen3-0.6B shape.
 
 Random weights with the catalogue's Qwen3-0.6B architecture give real memory figures
-without downloading anything. Skipped (with the reason shown) where no GPU is visible.
+without downloading anything. Each test builds its own registry, so none depends on what
+another left loaded. Skipped (with the reason shown) where no GPU is visible.
 """
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
 import torch
 
-from playground.catalog import load_catalog
-from playground.generation import Answer, Cancel, Engine, GenerationRequest, Metrics
+from devtools.tiny import build_checkpoint, real_shape
+from playground.catalog import Sampling, load_catalog
+from playground.engine import Engine
 from playground.loading import TransformersLoader
 from playground.memory import Precision, weight_bytes
 from playground.registry import Registry
-from playground.tiny import build_checkpoint, real_shape
+from playground.requests import Answer, Cancel, Metrics, Request
+from playground.settings import Settings, Switch
+from tests.fakes import write_catalog
 
 pytestmark = pytest.mark.gpu
 
+HI = [{"role": "user", "content": "Hi"}]
+
 
 @pytest.fixture(scope="module")
-def cuda_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    folder = build_checkpoint("qwen3", tmp_path_factory.mktemp("gpu") / "qwen3-0.6b-shaped", **real_shape("qwen3-0.6b"))
-    catalog_file = folder.parent / "gpu.toml"
-    catalog_file.write_text(f'[models.shaped]\nsource = "{folder}"\ntasks = ["chat", "thinking"]\n')
-    registry = Registry(load_catalog(catalog_file), TransformersLoader("cuda"))
+def shaped_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("gpu")
+    folder = build_checkpoint("qwen3", root / "qwen3-0.6b-shaped", **real_shape("qwen3-0.6b"))
+    return write_catalog(root / "gpu.toml", {"shaped": {"source": folder, "tasks": ["chat", "thinking"]}})
+
+
+@pytest.fixture
+def cuda_engine(shaped_catalog: Path, request: pytest.FixtureRequest):
+    """A fresh registry per test; `@pytest.mark.parametrize("batching", ...)` picks the decoder."""
+    batching = getattr(request, "param", Switch.OFF)
+    registry = Registry(load_catalog(shaped_catalog), TransformersLoader(Settings(device="cuda", batching=batching)))
     yield Engine(registry)
     registry.close()
+    torch.cuda.empty_cache()
 
 
-@pytest.mark.parametrize("precision", list(Precision))
+@pytest.mark.parametrize("precision", [Precision.BF16, Precision.INT8, Precision.NF4])
 def test_each_precision_on_cuda_matches_its_estimate(cuda_engine: Engine, precision: Precision) -> None:
-    request = GenerationRequest(model="shaped", messages=[{"role": "user", "content": "Hi"}], max_new_tokens=32,
-                                temperature=0, precision=precision)
-    events = list(cuda_engine.stream(request))
+    events = list(cuda_engine.stream(Request("shaped", HI, Sampling(temperature=0, max_new_tokens=32),
+                                             precision=precision)))
     metrics = events[-1]
     assert isinstance(metrics, Metrics) and metrics.tokens == 32 and metrics.precision is precision
     state = next(s for s in cuda_engine.registry.snapshot() if s.precision is precision)
     estimated = weight_bytes(cuda_engine.registry.catalog.get("shaped"), precision)
     assert abs(estimated / state.footprint - 1) < 0.15
     assert 0 < metrics.peak_memory < torch.cuda.get_device_properties(0).total_memory
-    cuda_engine.registry.unload("shaped")
 
 
+@pytest.mark.parametrize("cuda_engine", [Switch.OFF, Switch.ON], indirect=True, ids=["serial", "batched"])
 def test_stop_on_cuda_halts_within_a_few_tokens(cuda_engine: Engine) -> None:
     cancel = Cancel()
-    request = GenerationRequest(model="shaped", messages=[{"role": "user", "content": "Hi"}], max_new_tokens=4000)
     answers = 0
-    for event in cuda_engine.stream(request, cancel):
+    for event in cuda_engine.stream(Request("shaped", HI, Sampling(max_new_tokens=4000)), cancel):
         if isinstance(event, Answer):
             answers += 1
             if answers == 3:
@@ -58,7 +70,26 @@ def test_stop_on_cuda_halts_within_a_few_tokens(cuda_engine: Engine) -> None:
             assert event.stopped and event.tokens < 40
 
 
-def test_gpu_memory_is_returned_after_unload(cuda_engine: Engine, tmp_path: Path) -> None:
+@pytest.mark.parametrize("cuda_engine", [Switch.ON], indirect=True, ids=["batched"])
+def test_batched_on_cuda_serves_concurrent_requests(cuda_engine: Engine) -> None:
+    """Eight requests decode in one batch; greedy bf16 text may differ from alone (rounding), lengths may not."""
+    results: dict[int, Metrics] = {}
+
+    def run(i: int) -> None:
+        request = Request("shaped", [{"role": "user", "content": f"Question {i}"}],
+                          Sampling(temperature=0 if i % 2 else 0.7, seed=i, max_new_tokens=48))
+        results[i] = [e for e in cuda_engine.stream(request) if isinstance(e, Metrics)][0]
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert sorted(results) == list(range(8))
+    assert all(m.backend == "batched" and m.tokens == 48 for m in results.values())
+
+
+def test_gpu_memory_is_returned_after_unload(cuda_engine: Engine) -> None:
     before = torch.cuda.memory_allocated()
     cuda_engine.registry.load("shaped", Precision.BF16)
     assert torch.cuda.memory_allocated() > before

@@ -10,42 +10,50 @@ from pathlib import Path
 import pytest
 import torch
 
-from playground.catalog import load_catalog
-from playground.errors import ModelLoadError, PlaygroundError, PromptTooLongError
-from playground.generation import (
-    Answer,
-    Cancel,
-    Engine,
-    GenerationRequest,
-    Metrics,
-    Notice,
-    Thinking,
-    render_prompt,
-)
-from playground.launch import free_port
+from devtools.launch import free_port
+from playground.backends.prompt import build_prompt
+from playground.catalog import Sampling, load_catalog
+from playground.engine import Engine
+from playground.errors import InvalidRequestError, ModelLoadError, PlaygroundError, PromptTooLongError
 from playground.loading import TransformersLoader, hub_reachable
 from playground.memory import Precision
 from playground.registry import Registry
+from playground.requests import Answer, Cancel, Metrics, Notice, NoticeCode, Request, Thinking
+from playground.settings import Settings, Switch
+from tests.fakes import write_catalog
 
 HELLO = [{"role": "user", "content": "Hello! Who are you?"}]
 
 
+CPU = Settings(device="cpu")
+
+
+def cpu_registry(catalog_path: Path, **settings) -> Registry:
+    return Registry(load_catalog(catalog_path), TransformersLoader(Settings(device="cpu", **settings)))
+
+
 @pytest.fixture(scope="module")
 def engine(tiny_catalog_path: Path) -> Engine:
-    registry = Registry(load_catalog(tiny_catalog_path), TransformersLoader("cpu"))
+    registry = cpu_registry(tiny_catalog_path)
     yield Engine(registry)
     registry.close()
 
 
-def run(engine: Engine, **kwargs) -> tuple[str, str, Metrics, list[str]]:
+def request(model: str = "tiny-qwen3", messages=HELLO, thinking: bool | None = None, precision=None,
+            **sampling) -> Request:
+    return Request(model=model, messages=messages, sampling=Sampling(**sampling), thinking=thinking,
+                   precision=precision)
+
+
+def run(engine: Engine, cancel: Cancel | None = None, **kwargs) -> tuple[str, str, Metrics, list[Notice]]:
     answer, thinking, notices, metrics = "", "", [], None
-    for event in engine.stream(GenerationRequest(**{"model": "tiny-qwen3", "messages": HELLO, **kwargs})):
+    for event in engine.stream(request(**kwargs), cancel):
         if isinstance(event, Answer):
             answer += event.text
         elif isinstance(event, Thinking):
             thinking += event.text
         elif isinstance(event, Notice):
-            notices.append(event.text)
+            notices.append(event)
         elif isinstance(event, Metrics):
             metrics = event
     return answer, thinking, metrics, notices
@@ -53,16 +61,18 @@ def run(engine: Engine, **kwargs) -> tuple[str, str, Metrics, list[str]]:
 
 @pytest.mark.parametrize("model", ["tiny-qwen2", "tiny-qwen3", "tiny-qwen3-moe"])
 def test_greedy_stream_equals_model_generate(engine: Engine, model: str) -> None:
+    """Streamed text (token by token, through the detokenizer) equals non-streamed greedy `generate`."""
     answer, _, metrics, _ = run(engine, model=model, temperature=0, max_new_tokens=40, thinking=False)
     with engine.registry.acquire(model) as lease:
         tokenizer, hf_model = lease.loaded.processor, lease.loaded.model
-        prompt = render_prompt(tokenizer, HELLO, thinking=False if lease.spec.thinks else None)
-        ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
+        ids = tokenizer.apply_chat_template(HELLO, add_generation_prompt=True, return_tensors="pt", return_dict=True,
+                                            **({"enable_thinking": False} if lease.spec.thinks else {}))
         out = hf_model.generate(**ids, do_sample=False, max_new_tokens=40)
     expected = tokenizer.decode(out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True)
     assert answer == expected.lstrip()
     assert metrics.tokens == 40 and metrics.prompt_tokens == ids["input_ids"].shape[1]
     assert metrics.time_to_first_token_s > 0 and metrics.tokens_per_s > 0 and not metrics.stopped
+    assert metrics.backend == "serial" and metrics.finish.value == "length"
 
 
 def test_seed_makes_sampling_reproducible(engine: Engine) -> None:
@@ -105,7 +115,7 @@ def test_stop_halts_the_model_within_a_few_tokens(engine: Engine) -> None:
     cancel = CountingCancel()
     chunks = 0
     metrics = None
-    for event in engine.stream(GenerationRequest(model="tiny-qwen3", messages=HELLO, max_new_tokens=3000), cancel):
+    for event in engine.stream(request(max_new_tokens=3000), cancel):
         if isinstance(event, Answer):
             chunks += 1
             if chunks == 5:
@@ -118,7 +128,7 @@ def test_stop_halts_the_model_within_a_few_tokens(engine: Engine) -> None:
 
 
 def test_closing_the_stream_stops_the_worker(engine: Engine) -> None:
-    stream = engine.stream(GenerationRequest(model="tiny-qwen3", messages=HELLO, max_new_tokens=3000))
+    stream = engine.stream(request(max_new_tokens=3000))
     next(e for e in stream if isinstance(e, Answer))
     started = time.monotonic()
     stream.close()
@@ -127,27 +137,43 @@ def test_closing_the_stream_stops_the_worker(engine: Engine) -> None:
     assert engine.registry.snapshot()[0].in_use == 0 or all(s.in_use == 0 for s in engine.registry.snapshot())
 
 
-def test_worker_error_reaches_the_caller(engine: Engine) -> None:
-    with pytest.raises(PlaygroundError, match="Generation failed: ValueError"):
+def test_out_of_range_sampling_is_refused_before_loading(engine: Engine) -> None:
+    with pytest.raises(InvalidRequestError, match="repetition_penalty must be above 0"):
         run(engine, repetition_penalty=-1.0, max_new_tokens=5)
+    with pytest.raises(InvalidRequestError, match="top_p"):
+        run(engine, top_p=1.5)
     assert all(s.in_use == 0 for s in engine.registry.snapshot())
 
 
 def test_empty_conversation_is_refused(engine: Engine) -> None:
     with pytest.raises(PlaygroundError, match="no user message"):
         run(engine, messages=[{"role": "user", "content": "   "}])
+    with pytest.raises(PlaygroundError, match="no user message"):
+        run(engine, messages=[{"role": "user", "content": [{"type": "text", "text": " "}]}])
+
+
+def test_images_for_a_text_model_get_a_clear_message(engine: Engine) -> None:
+    parts = [{"type": "image", "image": "cat.png"}, {"type": "text", "text": "What is this?"}]
+    with pytest.raises(InvalidRequestError, match="reads text only"):
+        run(engine, messages=[{"role": "user", "content": parts}])
+
+
+def test_text_parts_are_read_like_plain_text(engine: Engine) -> None:
+    parts = [{"type": "text", "text": "Hello! "}, {"type": "text", "text": "Who are you?"}]
+    assert run(engine, messages=[{"role": "user", "content": parts}], temperature=0, max_new_tokens=8)[0] == \
+        run(engine, temperature=0, max_new_tokens=8)[0]
 
 
 def test_oldest_turns_are_dropped_to_fit_the_context(tiny_catalog_path: Path) -> None:
-    registry = Registry(load_catalog(tiny_catalog_path), TransformersLoader("cpu"))
-    small = Engine(registry, context_limit=160)
+    registry = cpu_registry(tiny_catalog_path, context_limit=160)
+    small = Engine(registry)
     history = []
     for i in range(6):
         history += [{"role": "user", "content": f"Question number {i} about the weather"},
                     {"role": "assistant", "content": f"Answer number {i}: it is sunny today"}]
     messages = [{"role": "system", "content": "Be brief."}, *history, {"role": "user", "content": "And now?"}]
     _, _, metrics, notices = run(small, messages=messages, max_new_tokens=20, temperature=0)
-    assert notices and notices[0].startswith("Dropped the ")
+    assert notices and notices[0].code is NoticeCode.DROPPED_TURNS and notices[0].params["window"] == 160
     assert metrics.prompt_tokens <= 160 - 20
     with pytest.raises(PromptTooLongError, match="Shorten the message"):
         run(small, messages=[{"role": "user", "content": "word " * 500}], max_new_tokens=20)
@@ -159,18 +185,18 @@ def test_oldest_turns_are_dropped_to_fit_the_context(tiny_catalog_path: Path) ->
 def test_thinking_mode_changes_the_prompt(engine: Engine) -> None:
     with engine.registry.acquire("tiny-qwen3") as lease:
         tokenizer = lease.loaded.processor
-        off = render_prompt(tokenizer, HELLO, thinking=False)
-        on = render_prompt(tokenizer, HELLO, thinking=True)
+        off = tokenizer.decode(build_prompt(tokenizer, HELLO, thinking=False, budget=1000).input_ids)
+        on = tokenizer.decode(build_prompt(tokenizer, HELLO, thinking=True, budget=1000).input_ids)
     assert off.endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
     assert on.endswith("<|im_start|>assistant\n")
 
 
 @pytest.mark.parametrize("model", ["tiny-qwen3", "tiny-qwen3-moe"])
 def test_each_precision_loads_and_generates_on_cpu(tiny_catalog_path: Path, model: str) -> None:
-    registry = Registry(load_catalog(tiny_catalog_path), TransformersLoader("cpu"))
+    registry = cpu_registry(tiny_catalog_path)
     engine = Engine(registry)
     footprints = {}
-    for precision in Precision:
+    for precision in (Precision.BF16, Precision.INT8, Precision.NF4):
         answer, _, metrics, _ = run(engine, model=model, precision=precision, max_new_tokens=8, temperature=0)
         assert metrics.precision is precision and metrics.tokens == 8 and answer
         footprints[precision] = next(s.footprint for s in registry.snapshot() if s.precision is precision)
@@ -181,15 +207,12 @@ def test_each_precision_loads_and_generates_on_cpu(tiny_catalog_path: Path, mode
 
 def test_a_hub_model_that_cannot_be_downloaded_says_what_to_do(tmp_path: Path) -> None:
     """With the Hub unreachable (a closed local port stands in for it) the load fails at once."""
-    catalog_file = tmp_path / "c.toml"
-    catalog_file.write_text(
-        '[models.ghost]\nsource = "Qwen/Qwen3-Ghost-1B"\ntasks = ["chat"]\nparams_billion = 0.001\n'
-        "[models.ghost.architecture]\nlayers = 1\nattention_heads = 1\nkv_heads = 1\nhead_dim = 8\n"
-        "hidden_size = 8\nintermediate_size = 8\nvocab_size = 8\ntie_word_embeddings = true\n",
-        encoding="utf-8",
-    )
+    architecture = dict(layers=1, attention_heads=1, kv_heads=1, head_dim=8, hidden_size=8, intermediate_size=8,
+                        vocab_size=8, tie_word_embeddings=True)
+    catalog_file = write_catalog(tmp_path / "c.toml", {"ghost": {
+        "source": "Qwen/Qwen3-Ghost-1B", "tasks": ["chat"], "params_billion": 0.001, "architecture": architecture}})
     closed = f"http://127.0.0.1:{free_port()}"
-    registry = Registry(load_catalog(catalog_file), TransformersLoader("cpu", hub_endpoint=closed))
+    registry = Registry(load_catalog(catalog_file), TransformersLoader(CPU, hub_endpoint=closed))
     with pytest.raises(ModelLoadError) as info:
         registry.acquire("ghost")
     message = str(info.value)
@@ -215,7 +238,7 @@ def test_the_ladder_and_eviction_with_real_models_under_a_memory_cap(tiny_catalo
     catalog = load_catalog(tiny_catalog_path)
     spec = catalog.get("tiny-qwen3")
     cap = (estimate(spec, Precision.INT8).total + estimate(spec, Precision.BF16).total) // 2
-    registry = Registry(catalog, TransformersLoader("cpu", memory_limit=cap))
+    registry = Registry(catalog, TransformersLoader(Settings(device="cpu", memory_limit=cap / 1024**3)))
     engine = Engine(registry)
     assert run(engine, model="tiny-qwen3", max_new_tokens=4)[2].precision is Precision.INT8
     # tiny-qwen2 does not fit next to it at any precision: the idle tiny-qwen3 is unloaded.
@@ -227,14 +250,14 @@ def test_the_ladder_and_eviction_with_real_models_under_a_memory_cap(tiny_catalo
 
 def test_a_vision_language_model_chats_in_text(tmp_path: Path) -> None:
     """Qwen2.5-VL loads through the image-text classes and its processor's template."""
-    from playground.tiny import build_checkpoint
+    from devtools.tiny import build_checkpoint
 
     folder = build_checkpoint("qwen2_5_vl", tmp_path / "vl")
-    catalog_file = tmp_path / "vl.toml"
-    catalog_file.write_text(f'[models.vl]\nsource = "{folder}"\ntasks = ["chat", "vision"]\n', encoding="utf-8")
-    registry = Registry(load_catalog(catalog_file), TransformersLoader("cpu"))
+    catalog_file = write_catalog(tmp_path / "vl.toml", {"vl": {"source": folder, "tasks": ["chat", "vision"]}})
+    registry = cpu_registry(catalog_file, batching=Switch.ON)
     answer, _, metrics, _ = run(Engine(registry), model="vl", max_new_tokens=8, temperature=0)
     assert answer and metrics.tokens == 8
+    assert metrics.backend == "serial"  # batching is on, but vision models decode one at a time
     with registry.acquire("vl") as lease:
         assert type(lease.loaded.model).__name__ == "Qwen2_5_VLForConditionalGeneration"
         assert hasattr(lease.loaded.processor, "image_processor")

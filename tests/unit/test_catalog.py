@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import tomllib
 
+from devtools.tiny import build_checkpoint
 from playground.catalog import BUILTIN_CATALOG, Task, load_catalog, parse_catalog
 from playground.errors import CatalogError, UnknownModelError
-from playground.tiny import build_checkpoint
 
 MINIMAL_ARCH = {
     "layers": 2, "attention_heads": 4, "kv_heads": 2, "head_dim": 8, "hidden_size": 32,

@@ -1,18 +1,61 @@
-"""Chat tab handlers without a browser: history conversion and the messages a reply shows."""
+"""The Chat tab's handlers and the shared reply UI, without a browser, on a scripted model.
+
+The scripted model writes given texts token by token through the real backend, engine and
+reply code, so what depends on what a model says (a thinking block, its end) is exact here.
+"""
 
 from __future__ import annotations
 
-from playground.generation import Metrics
-from playground.memory import Precision
-from tabs.chat import METRICS_ID, THINKING_TITLE, history_to_messages, reply_messages
+from dataclasses import fields
+
+import pytest
+
+from playground.catalog import Precision, Sampling
+from playground.engine import Engine
+from playground.requests import Finish, Metrics, Notice, NoticeCode
+from tabs.chat import chat, follow_model, history_to_messages
+from tabs.reply import (
+    CONTROLS,
+    ERROR_ID,
+    METRICS_ID,
+    THINKING_TITLE,
+    ReplyView,
+    SamplingControls,
+    Stops,
+    metrics_text,
+    notice_text,
+    sampling_of,
+)
+from tests.fakes import scripted_registry
 
 
-def test_history_drops_thinking_and_metrics_and_adds_the_system_prompt() -> None:
+def metrics(**changes) -> Metrics:
+    values = dict(model="m", precision=Precision.NF4, backend="serial", prompt_tokens=3, tokens=10, thinking_tokens=0,
+                  queued_s=0.0, time_to_first_token_s=0.5, seconds=2.0, peak_memory=2 * 1024**3,
+                  finish=Finish.CANCELLED)
+    return Metrics(**{**values, **changes})
+
+
+@pytest.fixture
+def scripted(qwen3_tokenizer):
+    registry, loader = scripted_registry(qwen3_tokenizer)
+    yield Engine(registry), loader
+    registry.close()
+
+
+def final(engine: Engine, message: str, history=(), **kwargs) -> list[dict]:
+    """The last update of a reply, as the browser gets it (ChatMessage -> dict)."""
+    updates = list(chat(engine, Stops(), message, list(history), kwargs.pop("model", "scripted-qwen3"), **kwargs))
+    return [{"role": m.role, "content": m.content, "metadata": m.metadata} for m in updates[-1]]
+
+
+def test_history_drops_thinking_metrics_and_errors_and_adds_the_system_prompt() -> None:
     history = [
         {"role": "user", "content": "First question"},
         {"role": "assistant", "content": "secret reasoning", "metadata": {"title": "Thinking", "status": "done"}},
         {"role": "assistant", "content": "First answer"},
         {"role": "assistant", "content": "<sub>metrics</sub>", "metadata": {"id": METRICS_ID}},
+        {"role": "assistant", "content": "⚠️ oops", "metadata": {"id": ERROR_ID}},
         {"role": "user", "content": [{"type": "text", "text": "Second"}]},
     ]
     assert history_to_messages(history, "  Be brief. ") == [
@@ -24,21 +67,87 @@ def test_history_drops_thinking_and_metrics_and_adds_the_system_prompt() -> None
     assert history_to_messages([], "") == []
 
 
-def test_reply_shows_thinking_open_until_the_answer_starts() -> None:
-    pending = reply_messages("hmm", "", None)
+def test_a_thinking_reply_shows_a_folded_block_the_answer_and_metrics(scripted) -> None:
+    engine, loader = scripted
+    loader.decoder("scripted-qwen3").enqueue("<think>\nTwo and two.\n</think>\n\nThe answer is $4$.")
+    thinking, answer, line = final(engine, "What is 2+2?", thinking=True, temperature=0)
+    assert thinking["content"] == "Two and two." and thinking["metadata"]["title"] == THINKING_TITLE
+    assert thinking["metadata"]["status"] == "done" and thinking["metadata"]["duration"] >= 0
+    assert answer == {"role": "assistant", "content": "The answer is $4$.", "metadata": {}}
+    assert line["metadata"] == {"id": METRICS_ID}
+    assert line["content"].startswith("<sub>scripted-qwen3 · bf16 · ") and " tokens · " in line["content"]
+
+
+def test_the_model_gets_the_conversation_through_its_template(scripted, qwen3_tokenizer) -> None:
+    engine, loader = scripted
+    history = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]
+    final(engine, "And now?", history, system_prompt="Be brief.", thinking=False)
+    prompt = qwen3_tokenizer.decode(loader.decoder("scripted-qwen3").prompts[-1].input_ids)
+    assert prompt.startswith("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>")
+    assert prompt.endswith("<|im_start|>user\nAnd now?<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n")
+
+
+def test_thinking_cut_off_by_max_new_tokens_is_closed_and_says_so(scripted) -> None:
+    engine, loader = scripted
+    loader.decoder("scripted-qwen3").enqueue("<think>\nI wonder about many things at length")
+    messages = final(engine, "Think hard", thinking=True, max_new_tokens=6)
+    assert [m["metadata"].get("title") or m["metadata"].get("id") for m in messages] == [THINKING_TITLE, METRICS_ID]
+    assert messages[0]["metadata"]["status"] == "done"
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        pytest.param({"top_p": 0}, "top_p must be above 0", id="zero_top_p"),
+        pytest.param({"temperature": "hot"}, "temperature must be a number", id="text_temperature"),
+        pytest.param({"max_new_tokens": 2.5}, "max_new_tokens must be a whole number", id="fractional_tokens"),
+        pytest.param({"min_p": 3}, "min_p must be at least 0 and at most 1", id="min_p_above_one"),
+    ],
+)
+def test_bad_sampling_values_get_a_message_not_an_exception(scripted, changes, message) -> None:
+    engine, _ = scripted
+    (reply,) = final(engine, "Hi", **changes)
+    assert reply["metadata"] == {"id": ERROR_ID} and message in reply["content"]
+
+
+def test_empty_message_gets_a_message(scripted) -> None:
+    engine, _ = scripted
+    assert final(engine, "   ")[0]["content"] == "⚠️ Type a message first."
+
+
+def test_changing_model_or_mode_sets_that_presets_sliders(scripted) -> None:
+    engine, _ = scripted
+    catalog = engine.registry.catalog
+    visible, *values = follow_model(catalog, "scripted-qwen2", thinking=True)
+    assert visible["visible"] is False
+    preset = Sampling()
+    assert values == [preset.temperature, preset.top_p, preset.top_k, preset.min_p, preset.repetition_penalty]
+
+
+def test_reply_view_keeps_thinking_open_until_the_answer_starts() -> None:
+    pending = ReplyView(thinking="hmm").messages()
     assert [m.metadata for m in pending] == [{"title": THINKING_TITLE, "status": "pending"}]
-    answering = reply_messages("hmm", "Yes", None, thought_s=3.14)
+    answering = ReplyView(thinking="hmm", answer="Yes", thought_s=3.14).messages()
     assert answering[0].metadata == {"title": THINKING_TITLE, "status": "done", "duration": 3.1}
-    assert answering[1].content == "Yes"
-    metrics = Metrics("m", Precision.NF4, prompt_tokens=3, tokens=10, time_to_first_token_s=0.5, seconds=2.0,
-                      peak_memory=2 * 1024**3, stopped=True)
-    final = reply_messages("", "Yes", metrics)
-    assert len(final) == 2 and final[1].metadata == {"id": METRICS_ID}
-    summary = "0.50 s to first token · 10 tokens · 5.0 tok/s · nf4 · peak 2.00 GiB · stopped"
-    assert final[1].content == f"<sub>{summary}</sub>"
+    failed = ReplyView(thinking="hmm", error="Out of memory.").messages()
+    assert failed[0].metadata["status"] == "done" and failed[1].metadata == {"id": ERROR_ID}
 
 
-def test_truncated_thinking_is_closed_when_the_reply_ends() -> None:
-    metrics = Metrics("m", Precision.BF16, 1, 5, None, 1.0, 0, False)
-    final = reply_messages("still thinking", "", metrics)
-    assert final[0].metadata["status"] == "done"
+def test_metrics_and_notices_become_sentences_only_at_the_edge() -> None:
+    assert metrics_text(metrics()) == (
+        "m · nf4 · 0.50 s to first token · 10 tokens · 5.0 tok/s · peak 2.0 GiB · stopped")
+    waited = metrics_text(metrics(queued_s=1.0, finish=Finish.LENGTH, peak_memory=None, time_to_first_token_s=None))
+    assert waited == "m · nf4 · 10 tokens · 10.0 tok/s · waited 1.0 s for a slot"
+    assert notice_text(Notice(NoticeCode.DROPPED_TURNS, {"dropped": 4, "window": 160})) == (
+        "Dropped the 4 oldest messages to fit the 160-token context window.")
+    assert notice_text(Notice(NoticeCode.OOM_RETRY, {"model": "m", "precision": "int8"})) == (
+        "Ran out of memory; reloaded m at int8 and retried.")
+
+
+def test_sampling_controls_are_built_from_sampling() -> None:
+    controls = SamplingControls.build(Sampling(temperature=0.6, top_p=0.95), render=False)
+    assert [c.label for c in controls.components] == [*(c.label for c in CONTROLS.values()), "Seed"]
+    assert len(controls.components) == len(fields(Sampling))
+    assert controls.components[0].value == 0.6 and controls.components[1].value == 0.95
+    assert sampling_of([0, 0.5, 5, 0.1, 1.1, 64, -1]) == Sampling(0.0, 0.5, 5, 0.1, 1.1, 64, None)
+    assert sampling_of([0, 0.5, 5, 0.1, 1.1, 64, 42.0]).seed == 42

@@ -8,8 +8,9 @@ import pytest
 
 from playground.catalog import parse_catalog
 from playground.errors import DoesNotFitError, ModelLoadError, OutOfMemory, PlaygroundError
-from playground.memory import DeviceMemory, Precision, estimate
-from playground.registry import LoadedModel, Registry
+from playground.memory import Precision, context_tokens, estimate, kv_cache_bytes
+from playground.registry import Registry
+from tests.fakes import FakeLoader
 
 ARCH = {"layers": 4, "attention_heads": 4, "kv_heads": 2, "head_dim": 8, "hidden_size": 32,
         "intermediate_size": 64, "vocab_size": 100, "tie_word_embeddings": True}
@@ -25,41 +26,6 @@ def need(key: str, precision: Precision) -> int:
     return estimate(CATALOG.get(key), precision).total
 
 
-class FakeLoader:
-    """A device with `total` bytes; loading takes the estimated weights. Deterministic and instant."""
-
-    device = "cpu"
-
-    def __init__(self, total: int):
-        self.total = total
-        self.loaded: list[LoadedModel] = []
-        self.calls: list[tuple[str, Precision]] = []
-        self.gate: threading.Event | None = None  # when set, loads wait for it
-        self.fail: dict[tuple[str, Precision], Exception] = {}
-
-    def load(self, spec, precision):
-        self.calls.append((spec.key, precision))
-        if self.gate is not None:
-            assert self.gate.wait(5)
-        error = self.fail.get((spec.key, precision))
-        if error is not None:
-            raise error
-        loaded = LoadedModel(model=(spec.key, precision), processor=None,
-                             footprint=estimate(spec, precision).weights)
-        self.loaded.append(loaded)
-        return loaded
-
-    def unload(self, loaded):
-        self.loaded.remove(loaded)
-
-    def memory(self):
-        used = sum(m.footprint for m in self.loaded)
-        return DeviceMemory("cpu", "fake", self.total - used, self.total)
-
-    def resident(self) -> set:
-        return {m.model for m in self.loaded}
-
-
 class Clock:
     def __init__(self):
         self.now = 0.0
@@ -73,8 +39,8 @@ def clock():
     return Clock()
 
 
-def registry(total: int, clock=None, **kwargs) -> tuple[Registry, FakeLoader]:
-    loader = FakeLoader(total)
+def registry(total: int, clock=None, batch: int = 1, **kwargs) -> tuple[Registry, FakeLoader]:
+    loader = FakeLoader(total, batch)
     return Registry(CATALOG, loader, clock=clock or Clock(), **kwargs), loader
 
 
@@ -302,3 +268,30 @@ def test_loading_reserves_memory_so_parallel_loads_do_not_overcommit() -> None:
         reg.acquire("b")
     loader.gate.set()
     first.join(5)
+
+
+def test_batched_kv_budget_grows_as_far_as_memory_allows() -> None:
+    """A model fits with one window of KV cache; it gets more, up to a full batch, where memory allows."""
+    spec = CATALOG.get("a")
+    window, per_token = context_tokens(spec), kv_cache_bytes(spec, 1)
+    roomy, _ = registry(100 * GB, batch=4)
+    roomy.acquire("a").release()
+    assert roomy.snapshot()[0].kv_tokens == 4 * window
+    spare = 1000 * per_token  # a thousand tokens more than one window
+    tight, loader = registry(need("a", Precision.BF16) + spare, batch=4)
+    tight.acquire("a").release()
+    assert loader.kv_granted[("a", Precision.BF16)] == window + 1000
+    # The granted cache stays spoken for: b does not fit next to a in what is left.
+    assert tight._free(loader.memory()) == need("a", Precision.BF16) + spare - estimate(
+        spec, Precision.BF16).weights - (window + 1000) * per_token
+
+
+def test_a_model_whose_top_precision_is_fp32_starts_there() -> None:
+    catalog = parse_catalog({"models": {"f": {"source": "Qwen/f", "tasks": ["chat"], "params_billion": 1.0,
+                                              "architecture": ARCH, "precision": "fp32"}}})
+    loader = FakeLoader(100 * GB)
+    with Registry(catalog, loader).acquire("f") as lease:
+        assert lease.precision is Precision.FP32
+    small = FakeLoader(estimate(catalog.get("f"), Precision.BF16).total + GB // 10)
+    with Registry(catalog, small).acquire("f") as lease:
+        assert lease.precision is Precision.BF16  # fp32 does not fit: one step down

@@ -1,4 +1,4 @@
-"""Tests for playground.tiny: tokenizer, chat templates, checkpoints, seeds, overrides, bitsandbytes on CPU."""
+"""Tests for devtools.tiny: tokenizer, chat templates, checkpoints, seeds, overrides, bitsandbytes on CPU."""
 
 import numpy as np
 import pytest
@@ -13,7 +13,7 @@ from transformers import (
     BitsAndBytesConfig,
 )
 
-from playground.tiny import ADDED_TOKENS, ARCHS, SPECIAL_TOKENS, build_checkpoint, build_tokenizer, main
+from devtools.tiny import ADDED_TOKENS, ARCHS, SPECIAL_TOKENS, build_checkpoint, build_tokenizer, main
 
 MIXED_TEXT = (
     "Hello, world! 你好，世界。Ça va très bien. Größe und Straße. ¿Qué tal? こんにちは、東京。"

@@ -9,7 +9,7 @@ The weights are random, so what they write is noise: these checkpoints exercise 
 templating, quantization and generation code paths, never quality. Loading, quantizing,
 catalogueing and serving them is left to the rest of the playground.
 
-    python -m playground.tiny qwen3 /tmp/tiny-qwen3 --seed 0
+    python -m devtools.tiny qwen3 /tmp/tiny-qwen3 --seed 0
 """
 # The chat templates below are copied verbatim, long lines included.
 # ruff: noqa: E501
@@ -367,7 +367,7 @@ def real_shape(key: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m playground.tiny", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m devtools.tiny", description=__doc__.splitlines()[0])
     parser.add_argument("arch", choices=ARCHS)
     parser.add_argument("out_dir")
     parser.add_argument("--seed", type=int, default=0)

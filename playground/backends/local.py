@@ -1,0 +1,182 @@
+"""The backend for a model loaded in this process: prompt, token decoding, thinking split and metrics.
+
+`LocalBackend.stream(request, cancel)` renders the prompt (`backends.prompt`), hands it to a
+`Decoder` that produces token ids (`SerialDecoder`: one `generate` per request; `BatchedDecoder`:
+many requests in one batch), turns the ids into text as they come (`Detokenizer`), splits thinking
+from the answer (`playground.thinking`) and ends with `Metrics`. The decoders differ only in how
+they schedule the model; everything a user sees is made here, once.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import torch
+
+from playground.backends.prompt import Prompt, build_prompt, tokenizer_of
+from playground.catalog import ModelSpec, Precision, Sampling
+from playground.errors import PromptTooLongError
+from playground.requests import Answer, Cancel, Event, Finish, Metrics, Notice, NoticeCode, Request, Thinking
+from playground.thinking import ThinkingSplitter
+
+
+@dataclass
+class Progress:
+    """What a decoder reports about one request besides its tokens."""
+
+    started: float | None = None  # perf_counter() when decoding began (after any wait for a slot)
+    finish: Finish | None = None
+
+
+class Decoder(Protocol):
+    name: str  # "serial" or "batched", shown in metrics
+
+    def tokens(self, prompt: Prompt, sampling: Sampling, cancel: Cancel, progress: Progress) -> Iterator[int]:
+        """Generated token ids, end-of-turn token included, until the end of turn, max_new_tokens or `cancel`.
+
+        Closing the iterator stops the request. Raises `OutOfMemory` or `PlaygroundError` on failure.
+        """
+        ...
+
+    def close(self) -> None:
+        """Stop serving; requests in flight end as cancelled."""
+        ...
+
+
+class Detokenizer:
+    """Turns token ids into text incrementally, holding back bytes that do not make a character yet.
+
+    Decodes a short window of recent ids rather than the whole reply, so each token costs O(1);
+    the concatenated pieces equal `decode(all ids)` for byte-level BPE tokenizers like Qwen's.
+    """
+
+    def __init__(self, tokenizer: Any):
+        self.tokenizer = tokenizer
+        self.ids: list[int] = []
+        self._prefix = 0  # start of the window that gives the next piece its context
+        self._read = 0  # ids up to here have been turned into text
+
+    def _decode(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(ids, skip_special_tokens=True)
+
+    def add(self, token: int) -> str:
+        self.ids.append(token)
+        before = self._decode(self.ids[self._prefix : self._read])
+        after = self._decode(self.ids[self._prefix :])
+        if len(after) <= len(before) or after.endswith("\ufffd"):
+            return ""  # an incomplete character (or a special token): wait for more
+        self._prefix, self._read = self._read, len(self.ids)
+        return after[len(before) :]
+
+    def flush(self) -> str:
+        before = self._decode(self.ids[self._prefix : self._read])
+        after = self._decode(self.ids[self._prefix :])
+        self._prefix = self._read = len(self.ids)
+        return after[len(before) :]
+
+
+class LocalBackend:
+    """Serves one loaded model (at one precision) through `decoder`."""
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        precision: Precision,
+        model: Any,
+        processor: Any,
+        decoder: Decoder,
+        device: str,
+        context_limit: int | None = None,
+    ):
+        self.spec, self.precision = spec, precision
+        self.model, self.processor, self.decoder = model, processor, decoder
+        self.device = device
+        self.context_limit = context_limit
+        self.tokenizer = tokenizer_of(processor)
+
+    @property
+    def name(self) -> str:
+        return self.decoder.name
+
+    def window(self) -> int:
+        """Prompt + reply tokens: the smallest of the catalogue's, the settings' and the model config's."""
+        config = self.model.config.get_text_config().max_position_embeddings if self.model is not None else None
+        return min(x for x in (self.spec.context_length, self.context_limit, config) if x)
+
+    def stream(self, request: Request, cancel: Cancel) -> Iterator[Event]:
+        """Events of one reply; `cancel` receives the final metrics, also when the caller stops listening."""
+        arrived = time.perf_counter()
+        sampling = request.sampling
+        window = self.window()
+        budget = window - sampling.max_new_tokens
+        if budget <= 0:
+            raise PromptTooLongError(
+                f"Max new tokens ({sampling.max_new_tokens}) is at least the context window ({window}). Lower it."
+            )
+        thinking = request.thinking if self.spec.thinks else None
+        prompt = build_prompt(self.processor, request.messages, thinking, budget, vision=self.spec.is_vision)
+        if prompt.dropped:
+            yield Notice(NoticeCode.DROPPED_TURNS, {"dropped": prompt.dropped, "window": window})
+
+        progress = Progress()
+        detokenizer = Detokenizer(self.tokenizer)
+        splitter = ThinkingSplitter(in_thinking=prompt.opens_thinking)
+        tokens = thinking_tokens = 0
+        first_at: float | None = None
+
+        def metrics() -> Metrics:
+            now = time.perf_counter()
+            started = progress.started or now
+            return Metrics(
+                model=self.spec.key,
+                precision=self.precision,
+                backend=self.decoder.name,
+                prompt_tokens=prompt.tokens,
+                tokens=tokens,
+                thinking_tokens=thinking_tokens,
+                queued_s=started - arrived,
+                time_to_first_token_s=None if first_at is None else first_at - arrived,
+                seconds=now - arrived,
+                peak_memory=self._peak_memory(),
+                finish=Finish.CANCELLED if cancel.is_set() else (progress.finish or Finish.STOP),
+            )
+
+        ids = self.decoder.tokens(prompt, sampling, cancel, progress)
+        try:
+            for token in ids:
+                tokens += 1
+                if first_at is None:
+                    first_at = time.perf_counter()
+                if not splitter.finished and (splitter.saw_block or prompt.opens_thinking):
+                    thinking_tokens += 1
+                yield from _events(splitter.feed(detokenizer.add(token)))
+            yield from _events(splitter.feed(detokenizer.flush()))
+            yield from _events(splitter.flush())
+        except GeneratorExit:  # the caller stopped listening: stop the model, not just the text
+            cancel.set()
+            ids.close()
+            cancel.finish(metrics())
+            raise
+        final = metrics()
+        cancel.finish(final)
+        yield final
+
+    def _peak_memory(self) -> int | None:
+        if self.device == "cuda":
+            return torch.cuda.max_memory_allocated()
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+
+    def close(self) -> None:
+        self.decoder.close()
+
+
+def _events(deltas: tuple[str, str]) -> Iterator[Event]:
+    thinking, answer = deltas
+    if thinking:
+        yield Thinking(thinking)
+    if answer:
+        yield Answer(answer)

@@ -1,0 +1,194 @@
+"""The one request shape every tab, the API and every backend share, and the events a reply is made of.
+
+A `Request` names a catalogue model and carries messages in the form transformers'
+`apply_chat_template` takes: `{"role": ..., "content": str}` or content as a list of parts
+(`{"type": "text", "text": ...}`, `{"type": "image", "image": ...}`, `{"type": "video", "video": ...}`).
+`Sampling` is defined here once: catalogue presets, the UI's controls and the API all build it,
+and `LIMITS` holds the valid range of each of its numbers.
+
+What comes back is a stream of events: `Thinking` and `Answer` text as it arrives, `Notice`s
+(with a code and numbers, never a sentence), and one final `Metrics`. A `Cancel` ties a request
+to whoever may stop it. Sentences for people are made by the UI (`tabs/reply.py`); nothing here
+knows about Gradio, torch or how a backend decodes.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from enum import Enum
+from typing import Any
+
+from playground.catalog import Precision, Sampling
+from playground.errors import InvalidRequestError
+
+__all__ = [
+    "Answer", "Cancel", "Event", "Finish", "Message", "Metrics", "Notice", "NoticeCode", "Request", "Sampling",
+    "Thinking", "has_media", "message_text",
+]
+
+Message = Mapping[str, Any]  # {"role": "system" | "user" | "assistant", "content": str | list of parts}
+
+
+def message_text(message: Message) -> str:
+    """The text of a message, with its text parts joined (images and videos contribute nothing)."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, Sequence):
+        return "".join(p.get("text", "") for p in content if isinstance(p, Mapping) and p.get("type") == "text")
+    return ""
+
+
+def has_media(message: Message) -> bool:
+    content = message.get("content")
+    return not isinstance(content, str) and any(
+        isinstance(part, Mapping) and part.get("type") in ("image", "video") for part in content or ()
+    )
+
+
+@dataclass(frozen=True)
+class Request:
+    """One reply to generate. `thinking` None means the template's default (ignored by models that don't think)."""
+
+    model: str
+    messages: Sequence[Message]
+    sampling: Sampling = field(default_factory=Sampling)
+    thinking: bool | None = None
+    precision: Precision | None = None
+
+    def validated(self) -> Request:
+        """This request, or `InvalidRequestError` saying what is wrong with it."""
+        if not any(m.get("role") == "user" and (message_text(m).strip() or has_media(m)) for m in self.messages):
+            raise InvalidRequestError("Type a message first: the request has no user message.")
+        for message in self.messages:
+            if message.get("role") not in ("system", "user", "assistant"):
+                raise InvalidRequestError(f"Unknown role {message.get('role')!r}: use system, user or assistant.")
+        self.sampling.validate()
+        return self
+
+    def with_sampling(self, **changes: Any) -> Request:
+        return replace(self, sampling=replace(self.sampling, **changes))
+
+
+# --- events -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+
+
+@dataclass(frozen=True)
+class Thinking:
+    text: str
+
+
+class NoticeCode(str, Enum):
+    DROPPED_TURNS = "dropped_turns"  # params: dropped (messages), window (tokens)
+    OOM_RETRY = "oom_retry"  # params: model, precision (the one retried at)
+
+
+@dataclass(frozen=True)
+class Notice:
+    code: NoticeCode
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Finish(str, Enum):
+    STOP = "stop"  # the model ended its turn
+    LENGTH = "length"  # max new tokens reached
+    CANCELLED = "cancelled"  # someone pressed Stop or went away
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Figures of one finished reply, as numbers. Times are seconds from when the request arrived."""
+
+    model: str
+    precision: Precision
+    backend: str  # "serial" or "batched"
+    prompt_tokens: int
+    tokens: int  # generated, thinking included
+    thinking_tokens: int
+    queued_s: float  # waiting for a free slot before decoding began
+    time_to_first_token_s: float | None
+    seconds: float
+    peak_memory: int | None  # bytes: the device's peak (the process's on CPU); None where unknown
+    finish: Finish
+
+    @property
+    def stopped(self) -> bool:
+        return self.finish is Finish.CANCELLED
+
+    @property
+    def tokens_per_s(self) -> float:
+        """Generated tokens per second of generating (queueing excluded)."""
+        busy = self.seconds - self.queued_s
+        return self.tokens / busy if busy > 0 else 0.0
+
+
+Event = Answer | Thinking | Notice | Metrics
+
+
+class Cancel:
+    """Ties a request to whoever may stop it: `set()` stops it; the backend checks between tokens.
+
+    It also receives the request's final `Metrics`, because a caller that stopped listening
+    (closed the stream) can no longer be yielded them.
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._done = threading.Event()
+        self.metrics: Metrics | None = None
+
+    def set(self) -> None:
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def wait_set(self, timeout: float) -> bool:
+        return self._event.wait(timeout)
+
+    @property
+    def ended(self) -> bool:
+        return self._done.is_set()
+
+    def finish(self, metrics: Metrics | None) -> None:
+        self.metrics = metrics
+        self._done.set()
+
+    def wait(self, timeout: float) -> Metrics | None:
+        """The final metrics once the request has ended (None if it failed or is still running)."""
+        self._done.wait(timeout)
+        return self.metrics
+
+
+def sampling_from(values: Mapping[str, Any], base: Sampling | None = None) -> Sampling:
+    """A `Sampling` from loosely typed values (UI widgets, API JSON); unknown names are ignored.
+
+    Numbers arrive as floats from sliders and number boxes; whole-number fields must really be
+    whole. `seed` -1 or None means a fresh random seed.
+    """
+    base = base or Sampling()
+    changes: dict[str, Any] = {}
+    for f in fields(Sampling):
+        if f.name not in values or values[f.name] is None:
+            continue
+        value = values[f.name]
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise InvalidRequestError(f"{f.name} must be a number, got {value!r}.") from None
+        if f.name in ("top_k", "max_new_tokens", "seed"):
+            if not math.isfinite(number) or number != int(number):
+                raise InvalidRequestError(f"{f.name} must be a whole number, got {value!r}.")
+            number = int(number)
+        if f.name == "seed" and number < 0:
+            number = None
+        changes[f.name] = number
+    return replace(base, **changes)

@@ -1,0 +1,156 @@
+"""Settings: one frozen dataclass, filled from command-line flags and `PLAYGROUND_*` variables.
+
+Every setting is a field below with its flag, its variable (`PLAYGROUND_` + the field name in
+capitals) and a help line; `Settings.from_sources(argv, environ)` reads them, a flag winning
+over a variable and a variable over the default. A bad value stops start-up with a message
+naming the flag or variable. This module decides nothing about what the settings do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from enum import Enum
+from typing import Any
+
+ENV_PREFIX = "PLAYGROUND_"
+
+
+class Switch(str, Enum):
+    AUTO = "auto"
+    ON = "on"
+    OFF = "off"
+
+    def resolve(self, auto: bool) -> bool:
+        """True for on, False for off, and `auto` for auto."""
+        return auto if self is Switch.AUTO else self is Switch.ON
+
+
+def _setting(default: Any, flag: str, help: str, *, metavar: str | None = None, choices: Sequence[str] | None = None):
+    return field(default=default, metadata={"flag": flag, "help": help, "metavar": metavar, "choices": choices})
+
+
+SWITCH = [s.value for s in Switch]
+
+
+@dataclass(frozen=True)
+class Settings:
+    catalog: str | None = _setting(None, "--catalog", "a catalogue TOML file that replaces the built-in one",
+                                   metavar="PATH")
+    host: str = _setting("127.0.0.1", "--host", "address to listen on (0.0.0.0 for a LAN)")
+    port: int = _setting(7860, "--port", "port to listen on")
+    share: bool = _setting(False, "--share", "also open a public gradio.live link")
+    device: str = _setting("auto", "--device", "where models run (auto: cuda when available)",
+                           choices=["auto", "cuda", "cpu"])
+    keep_alive: float = _setting(15 * 60.0, "--keep-alive", "unload a model after it has been idle this long "
+                                 "(0: never)", metavar="SECONDS")
+    context_limit: int | None = _setting(None, "--context-limit", "cap prompt + reply tokens below each model's "
+                                         "own window", metavar="TOKENS")
+    memory_limit: float | None = _setting(None, "--memory-limit", "use at most this much of the device's memory "
+                                          "(for a shared machine)", metavar="GIB")
+    batching: Switch = _setting(Switch.AUTO, "--batching", "decode concurrent requests for one model together "
+                                "(auto: on for CUDA, off for CPU)", choices=SWITCH)
+    max_concurrent: int = _setting(16, "--max-concurrent", "requests served at once (per model: in one batch when "
+                                   "batching, else in parallel on CUDA; the CPU without batching serves one at a "
+                                   "time per model)", metavar="N")
+    queue_size: int = _setting(64, "--queue-size", "requests that may wait for a free slot; more are refused "
+                               "with a 'busy' message", metavar="N")
+    eviction: Switch = _setting(Switch.ON, "--eviction", "unload idle models to make room for another "
+                                "(off: keep every loaded model, e.g. on ZeroGPU)", choices=["on", "off"])
+    compile: Switch = _setting(Switch.OFF, "--compile", "CUDA without batching: static KV cache + torch.compile, "
+                               "warmed up when the model loads (minutes), for the fastest single stream",
+                               choices=["on", "off"])
+
+    @property
+    def memory_limit_bytes(self) -> int | None:
+        return int(self.memory_limit * 1024**3) if self.memory_limit else None
+
+    @classmethod
+    def parser(cls) -> argparse.ArgumentParser:
+        parser = argparse.ArgumentParser(
+            description="Try the Qwen model family in the browser.",
+            epilog=f"Every flag can also be set with an environment variable: {ENV_PREFIX}<NAME> "
+            f"(e.g. {ENV_PREFIX}BATCHING=on, {ENV_PREFIX}MAX_CONCURRENT=32).",
+        )
+        for f in fields(cls):
+            meta = f.metadata
+            help_text = f"{meta['help']} (default: {_shown(f.default)}; env {env_name(f.name)})"
+            if f.type == "bool":
+                parser.add_argument(meta["flag"], dest=f.name, action="store_true", default=None, help=help_text)
+            else:
+                parser.add_argument(meta["flag"], dest=f.name, default=None, metavar=meta["metavar"],
+                                    choices=meta["choices"], help=help_text)
+        return parser
+
+    @classmethod
+    def from_sources(cls, argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+        """Flags over `PLAYGROUND_*` variables over defaults. Exits with a message on a bad value."""
+        parser = cls.parser()
+        args = vars(parser.parse_args(argv))
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw, source = args.get(f.name), f.metadata["flag"]
+            if raw is None and env_name(f.name) in environ:
+                raw, source = environ[env_name(f.name)], env_name(f.name)
+            if raw is None:
+                continue
+            try:
+                values[f.name] = _convert(f.type, raw, f.metadata["choices"])
+            except ValueError as exc:
+                parser.error(f"{source}: {exc}")
+        settings = cls(**values)
+        problem = settings.problem()
+        if problem:
+            parser.error(problem)
+        return settings
+
+    def problem(self) -> str | None:
+        """What is wrong with these settings together, if anything."""
+        if self.max_concurrent < 1:
+            return "--max-concurrent must be at least 1."
+        if self.queue_size < 1:
+            return "--queue-size must be at least 1."
+        if self.context_limit is not None and self.context_limit < 16:
+            return "--context-limit must be at least 16 tokens."
+        if self.memory_limit is not None and self.memory_limit <= 0:
+            return "--memory-limit must be positive."
+        if self.keep_alive < 0:
+            return "--keep-alive must be 0 or more."
+        return None
+
+
+def env_name(name: str) -> str:
+    return ENV_PREFIX + name.upper()
+
+
+def _shown(value: Any) -> str:
+    return value.value if isinstance(value, Enum) else str(value)
+
+
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
+
+
+def _convert(kind: Any, raw: Any, choices: Sequence[str] | None) -> Any:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip()
+    kind = str(kind).split(" |")[0]  # "int | None" -> "int"
+    if kind == "bool":
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        raise ValueError(f"expected true or false, got {text!r}")
+    if choices is not None and text.lower() not in choices:
+        raise ValueError(f"expected one of {', '.join(choices)}, got {text!r}")
+    if kind == "Switch":
+        return Switch(text.lower())
+    if kind == "str":
+        return text.lower() if choices else text
+    try:
+        return int(text) if kind == "int" else float(text)
+    except ValueError:
+        raise ValueError(f"expected {'a whole' if kind == 'int' else 'a'} number, got {text!r}") from None

@@ -1,0 +1,257 @@
+"""The shared reply UI: engine events become chat messages, Stop reaches the right reply, sampling controls.
+
+Every tab that streams a model's reply uses this module, so a reply looks and behaves the same
+everywhere:
+
+- `stream_reply` runs a request through the engine and yields the chat messages that show it
+  so far: a thinking block (open with a spinner while the model thinks, folded with its duration
+  once the answer starts), the answer, and a metrics line; a problem ends the reply with an error
+  message instead of an exception. Updates are throttled to what a person can see.
+- `Stops` keys each running reply by (browser session, slot), so a tab with two columns can stop
+  either or both, and `stop_reply` adds the stopped reply's metrics line.
+- `SamplingControls` are the sliders for `Sampling`, built from its fields and ranges, set to a
+  model's preset.
+- `metrics_text` and `notice_text` are where numbers and notice codes become words.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import closing
+from dataclasses import dataclass, fields
+from typing import Any
+
+import gradio as gr
+
+from playground.catalog import LIMITS, ModelSpec, Sampling
+from playground.engine import Engine
+from playground.errors import PlaygroundError
+from playground.memory import format_bytes
+from playground.requests import Answer, Cancel, Metrics, Notice, NoticeCode, Request, Thinking, sampling_from
+
+THINKING_TITLE = "Thinking"
+# Display-only messages: never sent back to the model.
+METRICS_ID = "metrics"
+ERROR_ID = "error"
+UPDATE_INTERVAL_S = 0.05  # at most 20 updates a second: each costs Gradio a diff and a message
+STOP_WAIT_S = 10.0  # the model stops within a token; this only bounds a stuck worker
+
+LATEX_DELIMITERS = [
+    {"left": "$$", "right": "$$", "display": True},
+    {"left": "$", "right": "$", "display": False},
+    {"left": "\\(", "right": "\\)", "display": False},
+    {"left": "\\[", "right": "\\]", "display": True},
+]
+
+
+# --- words for numbers and codes -----------------------------------------------------------
+
+
+def metrics_text(metrics: Metrics) -> str:
+    parts = [metrics.model, str(metrics.precision)]
+    if metrics.time_to_first_token_s is not None:
+        parts.append(f"{metrics.time_to_first_token_s:.2f} s to first token")
+    parts += [f"{metrics.tokens} tokens", f"{metrics.tokens_per_s:.1f} tok/s"]
+    if metrics.queued_s >= 0.5:
+        parts.append(f"waited {metrics.queued_s:.1f} s for a slot")
+    if metrics.peak_memory:
+        parts.append(f"peak {format_bytes(metrics.peak_memory)}")
+    if metrics.stopped:
+        parts.append("stopped")
+    return " · ".join(parts)
+
+
+def notice_text(notice: Notice) -> str:
+    p = notice.params
+    if notice.code is NoticeCode.DROPPED_TURNS:
+        return f"Dropped the {p['dropped']} oldest messages to fit the {p['window']}-token context window."
+    if notice.code is NoticeCode.OOM_RETRY:
+        return f"Ran out of memory; reloaded {p['model']} at {p['precision']} and retried."
+    raise ValueError(f"no words for notice {notice.code}")
+
+
+# --- messages --------------------------------------------------------------------------------
+
+
+def metrics_message(metrics: Metrics) -> gr.ChatMessage:
+    return gr.ChatMessage(role="assistant", content=f"<sub>{metrics_text(metrics)}</sub>", metadata={"id": METRICS_ID})
+
+
+def error_message(text: str) -> gr.ChatMessage:
+    return gr.ChatMessage(role="assistant", content=f"⚠️ {text}", metadata={"id": ERROR_ID})
+
+
+def is_display_only(message: dict[str, Any]) -> bool:
+    """Thinking blocks, metrics lines and errors are shown, never sent back to the model."""
+    metadata = message.get("metadata") or {}
+    return bool(metadata.get("title")) or metadata.get("id") in (METRICS_ID, ERROR_ID)
+
+
+@dataclass
+class ReplyView:
+    """One reply as it streams in; `messages()` renders it. Fresh objects each time: Gradio streams diffs."""
+
+    thinking: str = ""
+    answer: str = ""
+    metrics: Metrics | None = None
+    thought_s: float | None = None  # how long the model thought, once the answer begins
+    error: str | None = None
+
+    def messages(self) -> list[gr.ChatMessage]:
+        messages = []
+        if self.thinking:
+            done = bool(self.answer) or self.metrics is not None or self.error is not None
+            metadata: dict[str, Any] = {"title": THINKING_TITLE, "status": "done" if done else "pending"}
+            if self.thought_s is not None:
+                metadata["duration"] = round(self.thought_s, 1)
+            messages.append(gr.ChatMessage(role="assistant", content=self.thinking, metadata=metadata))
+        if self.answer:
+            messages.append(gr.ChatMessage(role="assistant", content=self.answer))
+        if self.metrics is not None:
+            messages.append(metrics_message(self.metrics))
+        if self.error is not None:
+            messages.append(error_message(self.error))
+        return messages
+
+
+# --- streaming and stopping ------------------------------------------------------------------
+
+
+class Stops:
+    """The reply each (browser session, slot) is streaming, so a Stop button can reach it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[tuple[str, str], Cancel] = {}
+
+    def start(self, key: tuple[str, str]) -> Cancel:
+        cancel = Cancel()
+        with self._lock:
+            self._running[key] = cancel
+        return cancel
+
+    def end(self, key: tuple[str, str], cancel: Cancel) -> None:
+        with self._lock:
+            if self._running.get(key) is cancel:
+                del self._running[key]
+
+    def stop(self, key: tuple[str, str]) -> Cancel | None:
+        with self._lock:
+            cancel = self._running.pop(key, None)
+        if cancel is not None:
+            cancel.set()
+        return cancel
+
+
+def session_of(request: gr.Request | None) -> str:
+    return getattr(request, "session_hash", None) or "default"
+
+
+def stream_reply(
+    engine: Engine, request: Request, stops: Stops, key: tuple[str, str]
+) -> Iterator[list[gr.ChatMessage]]:
+    """The messages that show the reply so far, as it streams; the last yield is the whole reply."""
+    view = ReplyView()
+    cancel = stops.start(key)
+    shown_at = 0.0
+    started = time.monotonic()
+    try:
+        with closing(engine.stream(request, cancel)) as events:
+            for event in events:
+                if isinstance(event, Thinking):
+                    view.thinking += event.text
+                elif isinstance(event, Answer):
+                    view.answer += event.text
+                    if view.thinking and view.thought_s is None:
+                        view.thought_s = time.monotonic() - started
+                elif isinstance(event, Metrics):
+                    view.metrics = event
+                elif isinstance(event, Notice):
+                    gr.Info(notice_text(event))
+                    continue
+                now = time.monotonic()
+                if view.metrics is None and now - shown_at < UPDATE_INTERVAL_S:
+                    continue
+                shown_at = now
+                yield view.messages()
+    except PlaygroundError as exc:
+        view.error = str(exc)
+        yield view.messages()
+    finally:
+        stops.end(key, cancel)
+
+
+def stop_reply(stops: Stops, key: tuple[str, str], shown: list[dict[str, Any]]) -> Any:
+    """Stop the reply at `key` and add its metrics line to `shown`, which the cancelled stream cannot."""
+    cancel = stops.stop(key)
+    if cancel is None:
+        return gr.skip()
+    metrics = cancel.wait(timeout=STOP_WAIT_S)
+    if metrics is None or (shown and (shown[-1].get("metadata") or {}).get("id") == METRICS_ID):
+        return gr.skip()
+    return [*shown, metrics_message(metrics)]
+
+
+# --- sampling controls -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Control:
+    label: str
+    info: str | None
+    step: float
+    low: float
+    high: float  # the slider's end; the valid range (`LIMITS`) may go further
+
+
+CONTROLS = {
+    "temperature": Control("Temperature", "0 = greedy", 0.05, 0, LIMITS["temperature"].high),
+    "top_p": Control("Top-p", None, 0.01, 0.01, 1),
+    "top_k": Control("Top-k", "0 = off", 1, 0, 200),
+    "min_p": Control("Min-p", "0 = off", 0.01, 0, 1),
+    "repetition_penalty": Control("Repetition penalty", "1 = off", 0.01, 1, LIMITS["repetition_penalty"].high),
+    "max_new_tokens": Control("Max new tokens", None, 1, 1, 32768),
+}
+SEED_INFO = "-1 = random"
+
+
+@dataclass(frozen=True)
+class SamplingControls:
+    """One component per `Sampling` field, in field order (the seed last, as a number box)."""
+
+    components: tuple[gr.components.Component, ...]
+
+    @staticmethod
+    def build(preset: Sampling, render: bool = True) -> SamplingControls:
+        components = []
+        for f in fields(Sampling):
+            if f.name == "seed":
+                components.append(gr.Number(value=-1, precision=0, label="Seed", info=SEED_INFO, render=render))
+                continue
+            c = CONTROLS[f.name]
+            components.append(gr.Slider(c.low, c.high, value=getattr(preset, f.name), step=c.step, label=c.label,
+                                        info=c.info, render=render))
+        return SamplingControls(tuple(components))
+
+    @property
+    def preset_components(self) -> tuple[gr.components.Component, ...]:
+        """The sliders a model's preset sets (all but max new tokens and the seed, which are the user's)."""
+        return tuple(c for c, f in zip(self.components, fields(Sampling), strict=True)
+                     if f.name not in ("seed", "max_new_tokens"))
+
+    def render(self) -> None:
+        for component in self.components:
+            component.render()
+
+
+def preset_values(spec: ModelSpec, thinking: bool) -> tuple[float, ...]:
+    """Values for `SamplingControls.preset_components`: the model's recommended preset for the mode."""
+    preset = spec.sampling_for(thinking and spec.thinks)
+    return tuple(getattr(preset, f.name) for f in fields(Sampling) if f.name not in ("seed", "max_new_tokens"))
+
+
+def sampling_of(values: Sequence[Any]) -> Sampling:
+    """The `Sampling` the controls show (values in field order, as `SamplingControls.components`)."""
+    return sampling_from(dict(zip((f.name for f in fields(Sampling)), values, strict=True)))

@@ -1,0 +1,210 @@
+"""Helpers and test doubles shared by the test suites (test modules never import each other).
+
+- `catalog_toml` / `write_catalog`: catalogue files from plain dicts, so no test hand-writes TOML.
+- `TINY_MODELS`: the tiny random-weight checkpoints the session builds, as catalogue entries.
+- `FakeLoader`: a deterministic device of N bytes whose "loads" take the estimated weights.
+- `ScriptedDecoder` / `scripted_registry`: a model that "writes" given texts, token by token,
+  through the real backend, engine and tabs, for behaviour that depends on what a model says.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from playground.backends.local import LocalBackend, Progress
+from playground.backends.prompt import Prompt
+from playground.catalog import ModelSpec, Precision, Sampling, parse_catalog
+from playground.memory import DeviceMemory, context_tokens, estimate
+from playground.registry import LoadedModel, Registry
+from playground.requests import Cancel, Finish
+
+# The tiny models as catalogue entries: key -> (architecture for devtools.tiny, tasks).
+TINY_MODELS = {
+    "tiny-qwen2": ("qwen2", ["chat", "math", "code"]),
+    "tiny-qwen3": ("qwen3", ["chat", "math", "code", "thinking"]),
+    "tiny-qwen3-moe": ("qwen3_moe", ["chat", "thinking"]),
+}
+QWEN3_THINKING_PRESET = {"temperature": 0.6, "top_p": 0.95, "top_k": 20}
+
+
+# --- catalogue files ------------------------------------------------------------------------
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (str, Path)):
+        return json.dumps(str(value))  # a JSON string is a valid TOML basic string
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"no TOML for {value!r}")
+
+
+def _toml_table(name: str, table: Mapping[str, Any]) -> list[str]:
+    lines = [f"[{name}]"]
+    nested = []
+    for key, value in table.items():
+        if isinstance(value, Mapping):
+            nested.append((key, value))
+        else:
+            lines.append(f"{key} = {_toml_value(value)}")
+    for key, value in nested:
+        lines += ["", *_toml_table(f"{name}.{key}", value)]
+    return lines
+
+
+def catalog_toml(entries: Mapping[str, Mapping[str, Any]]) -> str:
+    """Catalogue TOML for {key: entry}; nested dicts (architecture, sampling, sampling.thinking) become tables."""
+    blocks = ["\n".join(_toml_table(f'models."{key}"', entry)) for key, entry in entries.items()]
+    return "\n\n".join(blocks) + "\n"
+
+
+def write_catalog(path: Path, entries: Mapping[str, Mapping[str, Any]]) -> Path:
+    path.write_text(catalog_toml(entries), encoding="utf-8")
+    return path
+
+
+def tiny_entries(checkpoints: Mapping[str, Path], **extra: Any) -> dict[str, dict[str, Any]]:
+    """Catalogue entries for the tiny checkpoints; local folders leave the numbers to config.json."""
+    entries = {}
+    for key, path in checkpoints.items():
+        tasks = TINY_MODELS[key][1]
+        entry: dict[str, Any] = {"source": path, "tasks": tasks, **extra}
+        if "thinking" in tasks:
+            entry["sampling"] = {"thinking": QWEN3_THINKING_PRESET}
+        entries[key] = entry
+    return entries
+
+
+# --- a fake device ----------------------------------------------------------------------------
+
+
+class FakeLoader:
+    """A device with `total` bytes; loading takes the estimated weights. Deterministic and instant.
+
+    `batch` > 1 asks for KV cache for that many requests (as a batched backend does).
+    """
+
+    device = "cpu"
+
+    def __init__(self, total: int, batch: int = 1):
+        self.total = total
+        self.batch = batch
+        self.loaded: list[LoadedModel] = []
+        self.calls: list[tuple[str, Precision]] = []
+        self.kv_granted: dict[tuple[str, Precision], int] = {}
+        self.gate: threading.Event | None = None  # when set, loads wait for it
+        self.fail: dict[tuple[str, Precision], Exception] = {}
+
+    def kv_tokens(self, spec: ModelSpec) -> tuple[int, int]:
+        window = context_tokens(spec)
+        return window, window * self.batch
+
+    def load(self, spec: ModelSpec, precision: Precision, kv_tokens: int) -> LoadedModel:
+        self.calls.append((spec.key, precision))
+        self.kv_granted[(spec.key, precision)] = kv_tokens
+        if self.gate is not None:
+            assert self.gate.wait(5)
+        error = self.fail.get((spec.key, precision))
+        if error is not None:
+            raise error
+        loaded = LoadedModel(model=(spec.key, precision), processor=None, footprint=estimate(spec, precision).weights)
+        self.loaded.append(loaded)
+        return loaded
+
+    def unload(self, loaded: LoadedModel) -> None:
+        self.loaded.remove(loaded)
+
+    def memory(self) -> DeviceMemory:
+        used = sum(m.footprint for m in self.loaded)
+        return DeviceMemory("cpu", "fake", self.total - used, self.total)
+
+    def resident(self) -> set:
+        return {m.model for m in self.loaded}
+
+
+# --- a scripted model ---------------------------------------------------------------------------
+
+
+class ScriptedDecoder:
+    """A decoder that "generates" the tokens of queued texts, one reply per text, then ends its turn.
+
+    `enqueue("<think>...</think>The answer")` sets what the next request writes; with nothing
+    queued it writes `default`. `max_new_tokens` and Stop are honoured as a model's would be.
+    """
+
+    name = "scripted"
+
+    def __init__(self, tokenizer: Any, default: str = "Hello."):
+        self.tokenizer = tokenizer
+        self.default = default
+        self.replies: deque[str] = deque()
+        self.prompts: list[Prompt] = []  # what each request was given, for tests to inspect
+        self.end_of_turn = tokenizer.convert_tokens_to_ids("<|im_end|>")
+
+    def enqueue(self, *texts: str) -> None:
+        self.replies.extend(texts)
+
+    def tokens(self, prompt: Prompt, sampling: Sampling, cancel: Cancel, progress: Progress) -> Iterator[int]:
+        self.prompts.append(prompt)
+        text = self.replies.popleft() if self.replies else self.default
+        ids = [*self.tokenizer.encode(text, add_special_tokens=False), self.end_of_turn]
+        progress.started = time.perf_counter()
+        for count, token in enumerate(ids, start=1):
+            if cancel.is_set():
+                progress.finish = Finish.CANCELLED
+                return
+            yield token
+            if count >= sampling.max_new_tokens:
+                progress.finish = Finish.LENGTH if token != self.end_of_turn else Finish.STOP
+                return
+        progress.finish = Finish.STOP
+
+    def close(self) -> None:
+        pass
+
+
+class ScriptedLoader:
+    """Loads every catalogue model as a `ScriptedDecoder` behind the real `LocalBackend`."""
+
+    device = "cpu"
+
+    def __init__(self, tokenizer: Any):
+        self.tokenizer = tokenizer
+        self.decoders: dict[str, ScriptedDecoder] = {}
+
+    def decoder(self, key: str) -> ScriptedDecoder:
+        return self.decoders.setdefault(key, ScriptedDecoder(self.tokenizer))
+
+    def kv_tokens(self, spec: ModelSpec) -> tuple[int, int]:
+        return 0, 0
+
+    def load(self, spec: ModelSpec, precision: Precision, kv_tokens: int) -> LoadedModel:
+        backend = LocalBackend(spec, precision, None, self.tokenizer, self.decoder(spec.key), "cpu")
+        return LoadedModel(model=None, processor=self.tokenizer, footprint=0, backend=backend)
+
+    def unload(self, loaded: LoadedModel) -> None:
+        pass
+
+    def memory(self) -> DeviceMemory:
+        return DeviceMemory("cpu", "scripted", 1 << 40, 1 << 40)
+
+
+SCRIPTED_CATALOG = {
+    "scripted-qwen3": {"source": "./scripted", "tasks": ["chat", "thinking", "math", "code"], "context_length": 4096},
+    "scripted-qwen2": {"source": "./scripted", "tasks": ["chat", "math", "code"], "context_length": 4096},
+}
+
+
+def scripted_registry(tokenizer: Any) -> tuple[Registry, ScriptedLoader]:
+    """A registry whose models are scripted, over a tokenizer with Qwen's chat template."""
+    loader = ScriptedLoader(tokenizer)
+    return Registry(parse_catalog({"models": SCRIPTED_CATALOG}), loader), loader
