@@ -174,6 +174,7 @@ class BatchedDecoder:
         self._closed = False
         self._batch = _Batch()
         self._thread: threading.Thread | None = None
+        self.largest_batch = 0  # the most requests one step has decoded, for benchmarks and tests
 
     # --- the caller's side ---------------------------------------------------------------
 
@@ -283,6 +284,7 @@ class BatchedDecoder:
 
     def _step(self) -> None:
         batch = self._batch
+        self.largest_batch = max(self.largest_batch, len(batch.rows))
         try:
             mask = torch.cat([batch.mask, batch.mask.new_ones((len(batch.rows), 1))], dim=1)
             out = self.model(input_ids=batch.last.view(-1, 1), attention_mask=mask,

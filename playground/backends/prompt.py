@@ -8,7 +8,9 @@ message together with the replies after it); system messages and the newest mess
 Fitting is linear in the conversation's length: the whole conversation is rendered once; if it
 is too long, each message's text is tokenized once (one batched call) to estimate what dropping
 each turn saves, the cut is placed from those estimates, and the result is rendered again to
-check; a wrong estimate moves the cut further, by the remaining excess, and checks again.
+check. An estimate that fell short moves the cut on by the remaining excess; one that overshot
+steps back a turn at a time while the prompt still fits, so as many turns as fit are kept. With
+the template's per-message cost measured from the first render, that is two or three renders.
 """
 
 from __future__ import annotations
@@ -23,9 +25,6 @@ import torch
 from playground.errors import InvalidRequestError, PromptTooLongError
 from playground.requests import Message, has_media, message_text
 from playground.thinking import OPEN
-
-# Tokens a message costs beyond its text: "<|im_start|>role\n" ... "<|im_end|>\n".
-MESSAGE_OVERHEAD = 5
 
 
 @dataclass(frozen=True)
@@ -71,38 +70,51 @@ def build_prompt(
     messages = template_messages(messages, vision)
     system = [m for m in messages if m["role"] == "system"]
     turns = [m for m in messages if m["role"] != "system"]
-    # A turn starts at a user message; the newest message always stays.
-    starts = [i for i, m in enumerate(turns) if m["role"] == "user" and i > 0]
-    cut = 0  # index into `turns` of the first kept message
-    encoded = render(processor, system + turns, thinking)
-    n = encoded["input_ids"].shape[-1]
+    # A turn starts at a user message; the newest message always stays. `cut` indexes `turns`:
+    # the first message kept.
+    starts = [0, *(i for i, m in enumerate(turns) if m["role"] == "user" and i > 0)]
+
+    def fit(cut: int) -> tuple[dict[str, Any], int]:
+        encoded = render(processor, system + turns[cut:], thinking)
+        return encoded, encoded["input_ids"].shape[-1]
+
+    cut = 0
+    encoded, n = fit(cut)
     if n > budget:
-        sizes = _message_sizes(processor, turns)
-        saved = [0, *accumulate(sizes)]  # saved[i]: tokens saved by dropping turns[:i]
-        while n > budget:
-            excess = n - budget
-            later = [s for s in starts if s > cut and saved[s] - saved[cut] >= excess]
-            following = [s for s in starts if s > cut]
-            if not following:
+        saved = _savings(processor, messages, n)
+        while n > budget:  # drop at least one more turn, as many as the estimate says are needed
+            later = [s for s in starts if s > cut]
+            if len(later) < 2:
                 raise PromptTooLongError(
                     f"The message is {n} tokens with the template, but this model's context window "
                     f"leaves room for {budget} tokens of prompt (after reserving the new tokens). "
                     "Shorten the message or lower Max new tokens."
                 )
-            cut = later[0] if later else following[-1]
-            encoded = render(processor, system + turns[cut:], thinking)
-            n = encoded["input_ids"].shape[-1]
+            enough = [s for s in later[:-1] if saved[s] - saved[cut] >= n - budget]
+            cut = enough[0] if enough else later[-1]
+            encoded, n = fit(cut)
+        while (earlier := [s for s in starts if s < cut]):  # an estimate that overshot: keep what still fits
+            more, m = fit(earlier[-1])
+            if m > budget:
+                break
+            cut, encoded, n = earlier[-1], more, m
     ids = encoded.pop("input_ids")[0].tolist()
     encoded.pop("attention_mask", None)
     tail = tokenizer_of(processor).decode(ids[-4:], skip_special_tokens=False)
     return Prompt(input_ids=ids, model_inputs=encoded, dropped=cut, opens_thinking=tail.rstrip().endswith(OPEN))
 
 
-def _message_sizes(processor: Any, messages: list[dict[str, Any]]) -> list[int]:
-    """Estimated prompt tokens of each message: its text, tokenized once, plus the template's markers."""
-    texts = [message_text(m) for m in messages]
-    counts = tokenizer_of(processor)(texts, add_special_tokens=False)["input_ids"] if texts else []
-    return [len(c) + MESSAGE_OVERHEAD for c in counts]
+def _savings(processor: Any, messages: list[dict[str, Any]], total: int) -> list[int]:
+    """saved[i]: estimated prompt tokens saved by dropping the first i non-system messages.
+
+    Each message's text is tokenized once (one batched call); what the template adds around
+    each message is measured from the whole prompt: its tokens beyond all texts, per message.
+    """
+    counts = [len(ids) for ids in tokenizer_of(processor)([message_text(m) for m in messages],
+                                                          add_special_tokens=False)["input_ids"]]
+    overhead = max(total - sum(counts), 0) / len(messages)
+    sizes = [count for count, m in zip(counts, messages, strict=True) if m["role"] != "system"]
+    return [0, *accumulate(round(size + overhead) for size in sizes)]
 
 
 def as_tensor(ids: list[int], device: torch.device | str) -> torch.Tensor:
