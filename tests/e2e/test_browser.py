@@ -274,7 +274,10 @@ def test_a_message_streams_in_and_ends_with_a_metrics_line(page: Page):
     expect(metrics_lines(page)).to_have_count(1, timeout=STREAM_TIMEOUT_MS)
     # The reply ran to Max new tokens (the tiny models never end a turn), so the slider reached the model.
     expect(metrics_lines(page).first).to_contain_text("40 tokens")
-    expect(metrics_lines(page).first).to_have_text(re.compile(r"tok/s · bf16 · peak [\d.]+ GiB$"))
+    # Which model wrote it and at which precision come first; the peak memory last.
+    expect(metrics_lines(page).first).to_have_text(
+        re.compile(rf"^{DEFAULT_MODEL} · bf16 · [\d.]+ s to first token · 40 tokens · [\d.]+ tok/s · "
+                   r"peak [\d.]+ [MG]iB$"))
     expect(answers(page)).to_have_count(1)
     expect(answers(page).first).to_have_text(re.compile(r"\S"))
 

@@ -30,7 +30,8 @@ def test_api_lists_the_public_endpoints(client: Client) -> None:
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert set(endpoints) == {"/chat", "/models"}
     names = [p["parameter_name"] for p in endpoints["/chat"]["parameters"]]
-    assert names[:2] == ["message", "model"]
+    assert names == ["message", "model", "system_prompt", "thinking", "temperature", "top_p", "top_k", "min_p",
+                     "repetition_penalty", "max_new_tokens", "seed"]
 
 
 def test_chat_streams_a_reply_with_metrics(client: Client) -> None:
@@ -118,3 +119,61 @@ def test_one_users_error_does_not_break_another(client: Client, app_url: str) ->
         t.join(120)
     assert "context window" in error_text(results["bad"])
     assert "12 tokens" in metrics_line(results["good"])
+
+
+def test_sampling_out_of_the_sliders_range_is_refused_with_the_range(client: Client) -> None:
+    with pytest.raises(AppError, match="Value 0 is less than minimum value 0.01"):
+        client.predict(message="hi", model="tiny-qwen3", top_p=0, api_name="/chat")
+    reply = client.predict(message="hi", model="tiny-qwen3", min_p=0.2, max_new_tokens=4, api_name="/chat")
+    assert "4 tokens" in metrics_line(reply)
+
+
+# --- the batched backend, through the API (the app started with --batching on, float32 models) ---------------
+
+BATCH_PROMPTS = [f"Request {i}: " + "please describe the sea " * i for i in range(8)]
+
+
+def chat_alone(url: str, i: int, **kwargs) -> str:
+    sampling = dict(temperature=0 if i % 2 else 0.8, seed=100 + i, max_new_tokens=32)
+    return reply_text(Client(url, verbose=False).predict(message=BATCH_PROMPTS[i], model="tiny-qwen3",
+                                                         thinking=False, api_name="/chat", **{**sampling, **kwargs}))
+
+
+def test_eight_concurrent_chats_return_what_each_returns_alone(batched_app_url: str) -> None:
+    alone = [chat_alone(batched_app_url, i) for i in range(8)]
+    together: list = [None] * 8
+
+    def run(i: int) -> None:
+        together[i] = chat_alone(batched_app_url, i)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(180)
+    assert together == alone
+    assert len(set(alone)) > 4  # the replies differ (greedy noise of a random model may repeat now and then)
+
+
+def test_cancelling_one_chat_leaves_the_others_unchanged(batched_app_url: str) -> None:
+    alone = [chat_alone(batched_app_url, i, max_new_tokens=64) for i in range(4)]
+    results: dict[int, str] = {}
+
+    def run(i: int) -> None:
+        results[i] = chat_alone(batched_app_url, i, max_new_tokens=64)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in (0, 1, 3)]
+    victim = Client(batched_app_url, verbose=False).submit(
+        message=BATCH_PROMPTS[2], model="tiny-qwen3", thinking=False, temperature=0.8, seed=102, max_new_tokens=3000,
+        api_name="/chat")
+    for t in threads:
+        t.start()
+    for update in victim:  # wait until it streams, then walk away
+        if reply_text(update):
+            victim.cancel()
+            break
+    for t in threads:
+        t.join(180)
+    assert [results[i] for i in (0, 1, 3)] == [alone[i] for i in (0, 1, 3)]
+    rows = {row["key"]: row for row in Client(batched_app_url, verbose=False).predict(api_name="/models")}
+    assert rows["tiny-qwen3"]["backend"] == "batched"

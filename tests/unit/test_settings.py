@@ -1,0 +1,62 @@
+"""Settings from flags and PLAYGROUND_* variables: precedence, conversion, and clear refusals."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import pytest
+
+from playground.backends import batching_wanted, kv_token_budget
+from playground.catalog import parse_catalog
+from playground.memory import context_tokens
+from playground.settings import Settings, Switch, env_name
+
+
+def test_defaults_need_nothing() -> None:
+    assert Settings.from_sources([], {}) == Settings()
+
+
+def test_a_flag_wins_over_a_variable_which_wins_over_the_default() -> None:
+    environ = {"PLAYGROUND_BATCHING": "off", "PLAYGROUND_MAX_CONCURRENT": "8", "PLAYGROUND_SHARE": "yes"}
+    settings = Settings.from_sources(["--batching", "on"], environ)
+    assert settings.batching is Switch.ON and settings.max_concurrent == 8 and settings.share is True
+    assert Settings.from_sources(["--context-limit", "2048", "--memory-limit", "1.5"], {}).memory_limit_bytes == \
+        int(1.5 * 1024**3)
+
+
+def test_every_setting_has_a_flag_and_a_variable() -> None:
+    help_text = Settings.parser().format_help()
+    for f in fields(Settings):
+        assert f.metadata["flag"] in help_text
+        assert env_name(f.name) in help_text.replace("\n", " ").replace("  ", "")
+
+
+@pytest.mark.parametrize(
+    ("argv", "environ", "message"),
+    [
+        pytest.param([], {"PLAYGROUND_BATCHING": "maybe"}, "PLAYGROUND_BATCHING: expected one of auto, on, off",
+                     id="bad_choice"),
+        pytest.param([], {"PLAYGROUND_PORT": "http"}, "PLAYGROUND_PORT: expected a whole number", id="bad_number"),
+        pytest.param([], {"PLAYGROUND_SHARE": "perhaps"}, "expected true or false", id="bad_bool"),
+        pytest.param(["--max-concurrent", "0"], {}, "--max-concurrent must be at least 1", id="zero_concurrency"),
+        pytest.param(["--memory-limit", "-2"], {}, "--memory-limit must be positive", id="negative_memory"),
+    ],
+)
+def test_bad_values_stop_start_up_naming_the_setting(capsys, argv, environ, message) -> None:
+    with pytest.raises(SystemExit):
+        Settings.from_sources(argv, environ)
+    assert message in capsys.readouterr().err
+
+
+def test_batching_auto_is_on_for_cuda_and_off_for_cpu() -> None:
+    assert batching_wanted(Settings(), "cuda") and not batching_wanted(Settings(), "cpu")
+    assert batching_wanted(Settings(batching=Switch.ON), "cpu")
+    assert not batching_wanted(Settings(batching=Switch.OFF), "cuda")
+
+
+def test_kv_budget_is_one_window_for_the_cpu_serial_decoder_and_a_batch_otherwise() -> None:
+    spec = parse_catalog({"models": {"m": {"source": "./m", "tasks": ["chat"], "context_length": 4096}}}).get("m")
+    window = context_tokens(spec)
+    assert kv_token_budget(spec, Settings(), "cpu") == (window, window)
+    assert kv_token_budget(spec, Settings(max_concurrent=8), "cuda") == (window, 8 * window)
+    assert kv_token_budget(spec, Settings(batching=Switch.ON, max_concurrent=4), "cpu") == (window, 4 * window)
