@@ -27,6 +27,7 @@ import torch  # noqa: E402
 from gradio_client import Client  # noqa: E402
 from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
 
+from devtools.catalogs import write_catalog  # noqa: E402
 from devtools.launch import AppProcess  # noqa: E402
 from devtools.tiny import build_checkpoint, real_shape  # noqa: E402
 
@@ -89,8 +90,7 @@ def main() -> None:
         tmp = Path(tmp)
         overrides = real_shape(args.shape) if args.shape else {}
         folder = build_checkpoint(args.arch, tmp / "bench", **overrides)
-        catalog = tmp / "bench.toml"
-        catalog.write_text(f'[models.bench]\nsource = "{folder}"\ntasks = ["chat", "thinking"]\n')
+        catalog = write_catalog(tmp / "bench.toml", {"bench": {"source": folder, "tasks": ["chat", "thinking"]}})
         params = sum(p.numel() for p in AutoModelForCausalLM.from_pretrained(folder).parameters())
         print(f"model: random-weight {args.arch}{' shaped like ' + args.shape if args.shape else ''}, "
               f"{params / 1e6:.1f} M parameters, device {args.device}, {args.tokens} new tokens, greedy")

@@ -23,10 +23,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from devtools.tiny import build_checkpoint, real_shape  # noqa: E402
+from devtools.catalogs import write_catalog  # noqa: E402
+from devtools.tiny import build_checkpoint, real_shape, shape_arch  # noqa: E402
 from playground.catalog import load_catalog  # noqa: E402
 from playground.loading import TransformersLoader  # noqa: E402
-from playground.memory import Precision, format_bytes, weight_bytes  # noqa: E402
+from playground.memory import LADDER, format_bytes, weight_bytes  # noqa: E402
+from playground.settings import Settings  # noqa: E402
 
 
 def unquantized_share(model: torch.nn.Module) -> float:
@@ -44,28 +46,26 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--shape", action="append", default=[], help="catalogue key to copy the shape of")
     args = parser.parse_args()
-    loader = TransformersLoader(args.device)
+    loader = TransformersLoader(Settings(device=args.device))
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         entries = [(f"tiny-{arch}", arch, {}) for arch in ("qwen2", "qwen3", "qwen3_moe")]
         for key in args.shape:
             spec = load_catalog().get(key)
-            entries.append((f"{key}-shaped", "qwen3_moe" if spec.architecture.experts else "qwen3", real_shape(key)))
-        lines = []
+            entries.append((f"{key}-shaped", shape_arch(key), real_shape(key)))
+        models = {}
         for name, arch, overrides in entries:
-            folder = build_checkpoint(arch, tmp / name, **overrides)
-            lines.append(f'[models."{name}"]\nsource = "{folder}"\ntasks = ["chat"]\n')
-        catalog_file = tmp / "bench.toml"
-        catalog_file.write_text("\n".join(lines))
-        catalog = load_catalog(catalog_file)
+            folder = build_checkpoint(arch, tmp / name, device=args.device, **overrides)
+            models[name] = {"source": folder, "tasks": ["chat"]}
+        catalog = load_catalog(write_catalog(tmp / "bench.toml", models))
 
         print(f"device: {args.device}")
         print(f"{'model':<26}{'precision':<10}{'estimated':>12}{'measured':>12}{'error':>9}{'16-bit share':>14}")
         worst = 0.0
         for spec in catalog:
-            for precision in Precision:
-                loaded = loader.load(spec, precision)
+            for precision in LADDER:
+                loaded = loader.load(spec, precision, kv_tokens=0)
                 estimated = weight_bytes(spec, precision)
                 error = estimated / loaded.footprint - 1
                 worst = max(worst, abs(error))

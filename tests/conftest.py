@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from devtools.catalogs import write_catalog
 from devtools.launch import AppProcess
 from devtools.tiny import build_checkpoint, build_tokenizer
-from tests.fakes import TINY_MODELS, tiny_entries, write_catalog
+from tests.fakes import TINY_MODELS, tiny_entries
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -1,6 +1,6 @@
 """Helpers and test doubles shared by the test suites (test modules never import each other).
 
-- `catalog_toml` / `write_catalog`: catalogue files from plain dicts, so no test hand-writes TOML.
+- `write_catalog` (from `devtools.catalogs`): catalogue files from plain dicts; `tiny_entries` for the tiny models.
 - `TINY_MODELS`: the tiny random-weight checkpoints the session builds, as catalogue entries.
 - `FakeLoader`: a deterministic device of N bytes whose "loads" take the estimated weights.
 - `ScriptedDecoder` / `scripted_registry`: a model that "writes" given texts, token by token,
@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import deque
@@ -34,42 +33,6 @@ QWEN3_THINKING_PRESET = {"temperature": 0.6, "top_p": 0.95, "top_k": 20}
 
 
 # --- catalogue files ------------------------------------------------------------------------
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, (str, Path)):
-        return json.dumps(str(value))  # a JSON string is a valid TOML basic string
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"no TOML for {value!r}")
-
-
-def _toml_table(name: str, table: Mapping[str, Any]) -> list[str]:
-    lines = [f"[{name}]"]
-    nested = []
-    for key, value in table.items():
-        if isinstance(value, Mapping):
-            nested.append((key, value))
-        else:
-            lines.append(f"{key} = {_toml_value(value)}")
-    for key, value in nested:
-        lines += ["", *_toml_table(f"{name}.{key}", value)]
-    return lines
-
-
-def catalog_toml(entries: Mapping[str, Mapping[str, Any]]) -> str:
-    """Catalogue TOML for {key: entry}; nested dicts (architecture, sampling, sampling.thinking) become tables."""
-    blocks = ["\n".join(_toml_table(f'models."{key}"', entry)) for key, entry in entries.items()]
-    return "\n\n".join(blocks) + "\n"
-
-
-def write_catalog(path: Path, entries: Mapping[str, Mapping[str, Any]]) -> Path:
-    path.write_text(catalog_toml(entries), encoding="utf-8")
-    return path
 
 
 def tiny_entries(checkpoints: Mapping[str, Path], **extra: Any) -> dict[str, dict[str, Any]]:

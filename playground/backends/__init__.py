@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from playground.backends.batched import BatchedDecoder
 from playground.backends.local import Decoder, LocalBackend
+from playground.backends.prompt import build_prompt
 from playground.backends.serial import SerialDecoder
 from playground.catalog import ModelSpec, Precision
 from playground.memory import context_tokens
@@ -78,5 +79,10 @@ def choose_decoder(spec: ModelSpec, precision: Precision, model: Any, device: st
 
 def local_backend(spec: ModelSpec, precision: Precision, model: Any, processor: Any, device: str,
                   settings: Settings, kv_tokens: int) -> LocalBackend:
+    """The backend for a freshly loaded model; a compiled decoder warms up here, while the model shows as loading."""
     decoder = choose_decoder(spec, precision, model, device, settings, kv_tokens)
+    if isinstance(decoder, SerialDecoder) and decoder.compiled:
+        log.info("%s: compiling the decoder (the first two requests); this takes a while once", spec.key)
+        decoder.warm_up(build_prompt(processor, [{"role": "user", "content": "Hello"}], None, budget=64,
+                                     vision=spec.is_vision))
     return LocalBackend(spec, precision, model, processor, decoder, device, context_limit=settings.context_limit)

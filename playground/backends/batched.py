@@ -100,14 +100,15 @@ class _Batch:
         length = max(self.length, row.prompt.tokens if row is not None else 0)
         return len(rows) * (length + max(r.remaining for r in rows))
 
-    def add(self, row: _Row, cache: DynamicCache, first: torch.Tensor, vocab: int) -> None:
+    def add(self, row: _Row, cache: DynamicCache, token: int, vocab: int) -> None:
         """Stack a prefilled request onto the batch, left-padding whichever side is shorter."""
-        n, device = row.prompt.tokens, first.device
+        n, device = row.prompt.tokens, cache.layers[0].keys.device
+        first = torch.tensor([token], device=device)
         mask = torch.ones((1, n), dtype=torch.long, device=device)
         if self.cache is None:
             self.cache, self.mask = cache, mask
             self.positions = torch.tensor([n], device=device)
-            self.last = first.view(1)
+            self.last = first
         else:
             length = max(self.length, n)
             layers = [
@@ -117,13 +118,13 @@ class _Batch:
             self.cache = DynamicCache(layers)
             self.mask = torch.cat([_pad_left(self.mask, length, dim=1), _pad_left(mask, length, dim=1)])
             self.positions = torch.cat([self.positions, torch.tensor([n], device=device)])
-            self.last = torch.cat([self.last, first.view(1)])
+            self.last = torch.cat([self.last, first])
         self.rows.append(row)
         if self.seen is not None or row.penalizes:
             seen = torch.zeros((1, vocab), dtype=torch.bool, device=device)
             if row.penalizes:
                 seen[0, row.prompt.input_ids] = True
-                seen[0, first] = True
+                seen[0, token] = True
             base = self.seen if self.seen is not None else torch.zeros(
                 (len(self.rows) - 1, vocab), dtype=torch.bool, device=device)
             self.seen = torch.cat([base, seen])
@@ -270,17 +271,16 @@ class BatchedDecoder:
             if row.penalizes:
                 seen = torch.zeros((1, self.vocab), dtype=torch.bool, device=self.model.device)
                 seen[0, row.prompt.input_ids] = True
-            first = sample(out.logits[:, -1, :], seen, [row.sampler])
+            (token,) = sample(out.logits[:, -1, :], seen, [row.sampler])
         except Exception as exc:  # this request alone fails; the batch goes on
             row.fail(self._error(exc))
             return
-        token = int(first[0])
         row.generated = 1
         row.out.put(token)
         if token in self.eos or row.remaining <= 0:
             row.end(Finish.STOP if token in self.eos else Finish.LENGTH)
             return
-        self._batch.add(row, out.past_key_values, first, self.vocab)
+        self._batch.add(row, out.past_key_values, token, self.vocab)
 
     def _step(self) -> None:
         batch = self._batch
@@ -291,18 +291,19 @@ class BatchedDecoder:
                              position_ids=batch.positions.view(-1, 1), past_key_values=batch.cache, use_cache=True,
                              logits_to_keep=1)
             tokens = sample(out.logits[:, -1, :], batch.seen, [row.sampler for row in batch.rows])
+            batch.last = torch.tensor(tokens, device=batch.mask.device)
         except Exception as exc:  # every request in the batch fails; the loop goes on with new ones
             error = self._error(exc)
             for row in batch.rows:
                 row.fail(error)
             self._batch = _Batch()
             return
-        batch.cache, batch.mask, batch.last = out.past_key_values, mask, tokens
+        batch.cache, batch.mask = out.past_key_values, mask
         batch.positions = batch.positions + 1
         if batch.seen is not None:
-            batch.seen[torch.arange(len(batch.rows), device=tokens.device), tokens] = True
+            batch.seen[torch.arange(len(batch.rows), device=batch.last.device), batch.last] = True
         keep = []
-        for i, (row, token) in enumerate(zip(batch.rows, tokens.tolist(), strict=True)):
+        for i, (row, token) in enumerate(zip(batch.rows, tokens, strict=True)):
             row.generated += 1
             row.out.put(token)
             if token in self.eos:

@@ -1,15 +1,15 @@
 """Picks the next token for each row of a batch, each row with its own `Sampling` and random generator.
 
-Both backends use this one sampler, so a request picks the same tokens whether it is decoded
-alone (serial) or among others (batched), as long as its logits are the same. The steps, per
-row: repetition penalty over the tokens seen so far, then greedy argmax (temperature 0) or
-temperature, top-k, top-p and min-p filtering followed by one draw from the row's own
-`torch.Generator`. The filters follow transformers' warpers (`TopKLogitsWarper`, ...) exactly,
-vectorized over rows that each have their own values.
+Both decoders use this one sampler, so a request picks the same tokens whether it is decoded
+alone (serial) or among others (batched), as long as its logits are the same: nothing a row
+computes depends on the other rows. Per row: the repetition penalty over the tokens seen so
+far, then greedy argmax (temperature 0), or temperature, top-k, top-p and min-p (transformers'
+warpers, same rules) and one draw from the row's own `torch.Generator`. A per-request generator
+is what makes a seed reproduce a reply on a busy server: torch's global one is shared by all.
 
-A per-request generator is what makes a seed reproduce a reply on a busy server: torch's global
-generator is shared by every request. The generator lives on the logits' device, so a draw never
-copies the distribution to the CPU.
+Where top-k is on (Qwen's presets use 20), only the k best candidates leave the device: their
+filtering and the draw happen on the CPU, on a few numbers, with a CPU generator. Without top-k
+the whole distribution is filtered and drawn from on the device, with a device generator.
 
     picker = RowSampler(sampling, device)        # one per request
     tokens = sample(scores, seen, [picker, ...])  # one call per step for the whole batch
@@ -31,15 +31,16 @@ class RowSampler:
         self.sampling = sampling
         self.generator: torch.Generator | None = None
         if not sampling.greedy:
-            self.generator = torch.Generator(device=device)
+            self.generator = torch.Generator(device="cpu" if sampling.top_k > 0 else device)
             if sampling.seed is None:
                 self.generator.seed()
             else:
                 self.generator.manual_seed(sampling.seed)
 
-
-def _column(values: list[float], like: torch.Tensor) -> torch.Tensor:
-    return torch.tensor(values, dtype=like.dtype, device=like.device).unsqueeze(1)
+    def candidates(self, vocab: int) -> int | None:
+        """How many best tokens this row draws among (its top-k), or None for the whole vocabulary."""
+        k = self.sampling.top_k
+        return k if self.generator is not None and 0 < k < vocab else None
 
 
 def penalize(scores: torch.Tensor, seen: torch.Tensor | None, rows: list[RowSampler]) -> torch.Tensor:
@@ -47,46 +48,52 @@ def penalize(scores: torch.Tensor, seen: torch.Tensor | None, rows: list[RowSamp
     penalties = [row.sampling.repetition_penalty for row in rows]
     if seen is None or all(p == 1.0 for p in penalties):
         return scores
-    penalty = _column(penalties, scores)
+    penalty = torch.tensor(penalties, dtype=scores.dtype, device=scores.device).unsqueeze(1)
     penalized = torch.where(scores < 0, scores * penalty, scores / penalty)
     return torch.where(seen, penalized, scores)
 
 
-def filter_scores(scores: torch.Tensor, rows: list[RowSampler]) -> torch.Tensor:
-    """Temperature, top-k, top-p and min-p, each row with its own values; filtered logits become -inf."""
-    temperature = [row.sampling.temperature if not row.sampling.greedy else 1.0 for row in rows]
-    if any(t != 1.0 for t in temperature):
-        scores = scores / _column(temperature, scores)
-    vocab = scores.shape[-1]
-    top_k = [row.sampling.top_k if 0 < row.sampling.top_k < vocab else vocab for row in rows]
-    if any(k < vocab for k in top_k):
-        ordered = torch.sort(scores, dim=-1, descending=True).values
-        index = torch.tensor(top_k, device=scores.device).unsqueeze(1) - 1
-        threshold = ordered.gather(-1, index)
+def filter_scores(scores: torch.Tensor, sampling: Sampling) -> torch.Tensor:
+    """Temperature, top-k, top-p and min-p on one row's scores (1-D); filtered logits become -inf.
+
+    The same rules as transformers' `TemperatureLogitsWarper`, `TopKLogitsWarper`,
+    `TopPLogitsWarper` and `MinPLogitsWarper`, applied in that order.
+    """
+    scores = scores / sampling.temperature
+    k = sampling.top_k
+    if 0 < k < scores.shape[-1]:
+        threshold = torch.topk(scores, k).values[-1]
         scores = scores.masked_fill(scores < threshold, NEG_INF)
-    top_p = [row.sampling.top_p for row in rows]
-    if any(p < 1.0 for p in top_p):
-        ordered, order = torch.sort(scores, descending=False, dim=-1)
-        cumulative = ordered.softmax(dim=-1).cumsum(dim=-1)
-        remove = cumulative <= (1 - _column(top_p, scores))
-        remove[..., -1:] = False  # always keep the most likely token
+    if sampling.top_p < 1.0:
+        ordered, order = torch.sort(scores)
+        remove = ordered.softmax(dim=-1).cumsum(dim=-1) <= 1 - sampling.top_p
+        remove[-1:] = False  # always keep the most likely token
         scores = scores.masked_fill(remove.scatter(-1, order, remove), NEG_INF)
-    min_p = [row.sampling.min_p for row in rows]
-    if any(p > 0 for p in min_p):
+    if sampling.min_p > 0:
         probs = torch.softmax(scores, dim=-1)
-        threshold = probs.amax(dim=-1, keepdim=True) * _column(min_p, probs)
-        scores = scores.masked_fill(probs < threshold, NEG_INF)
+        scores = scores.masked_fill(probs < probs.max() * sampling.min_p, NEG_INF)
     return scores
 
 
-def sample(scores: torch.Tensor, seen: torch.Tensor | None, rows: list[RowSampler]) -> torch.Tensor:
+def _draw(scores: torch.Tensor, row: RowSampler) -> int:
+    probs = torch.softmax(filter_scores(scores, row.sampling), dim=-1)
+    return int(torch.multinomial(probs, 1, generator=row.generator)[0])
+
+
+def sample(scores: torch.Tensor, seen: torch.Tensor | None, rows: list[RowSampler]) -> list[int]:
     """The next token of each row: `scores` is [rows, vocab], `seen` a [rows, vocab] mask or None."""
     scores = penalize(scores.float(), seen, rows)
-    tokens = scores.argmax(dim=-1)
-    drawn = [i for i, row in enumerate(rows) if row.generator is not None]
-    if drawn:
-        index = torch.tensor(drawn, device=scores.device)
-        probs = torch.softmax(filter_scores(scores[index], [rows[i] for i in drawn]), dim=-1)
-        for j, i in enumerate(drawn):
-            tokens[i] = torch.multinomial(probs[j], 1, generator=rows[i].generator)[0]
+    vocab = scores.shape[-1]
+    tokens = scores.argmax(dim=-1).tolist()
+    small = [i for i, row in enumerate(rows) if row.candidates(vocab) is not None]
+    if small:
+        width = max(rows[i].candidates(vocab) for i in small)
+        values, indices = torch.topk(scores[small], width)
+        values, indices = values.cpu(), indices.cpu()
+        for j, i in enumerate(small):
+            k = rows[i].candidates(vocab)
+            tokens[i] = int(indices[j, _draw(values[j, :k], rows[i])])
+    for i, row in enumerate(rows):
+        if row.generator is not None and row.candidates(vocab) is None:
+            tokens[i] = _draw(scores[i], row)
     return tokens

@@ -46,9 +46,10 @@ class _PickOne(LogitsProcessor):
         seen = None
         if self.row.sampling.repetition_penalty != 1.0:
             seen = torch.zeros(scores.shape, dtype=torch.bool, device=scores.device).scatter_(1, input_ids, True)
-        token = sample(scores, seen, [self.row])
+        (token,) = sample(scores, seen, [self.row])
         picked = torch.full_like(scores, float("-inf"))
-        return picked.scatter(1, token.view(-1, 1), 0.0)
+        picked[0, token] = 0.0
+        return picked
 
 
 class _StopOnCancel(StoppingCriteria):
@@ -89,6 +90,7 @@ class SerialDecoder:
         # Neutral values, not None: transformers 5 fills None from the model's own generation
         # config and then warns that greedy decoding ignores them. Sampling is `_PickOne`'s.
         self.config.update(do_sample=False, temperature=1.0, top_p=1.0, top_k=50, min_p=None, repetition_penalty=1.0)
+        self.compiled = compile
         if compile:
             self.config.update(cache_implementation="static")
         self.eos = set(_as_list(self.config.eos_token_id))

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from devtools.catalogs import write_catalog
 from devtools.tiny import build_checkpoint, real_shape
 from playground.catalog import Sampling, load_catalog
 from playground.engine import Engine
@@ -21,7 +22,6 @@ from playground.memory import Precision, weight_bytes
 from playground.registry import Registry
 from playground.requests import Answer, Cancel, Metrics, Request
 from playground.settings import Settings, Switch
-from tests.fakes import write_catalog
 
 pytestmark = pytest.mark.gpu
 

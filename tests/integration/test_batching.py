@@ -187,3 +187,12 @@ def test_bf16_and_nf4_batch_too(tiny_catalog_path: Path) -> None:
         results = concurrently(engine, requests)
         assert all(m.backend == "batched" and m.tokens == 16 and m.precision is precision for _, m in results)
     engine.registry.close()
+
+
+def test_eight_bit_models_decode_serially_even_with_batching_on(batched: Engine) -> None:
+    """LLM.int8 splits outliers by what the whole batch holds, so a batch would change replies."""
+    from playground.memory import Precision
+
+    _, metrics = reply(batched, Request("tiny-qwen3", request(1).messages, request(1).sampling,
+                                        precision=Precision.INT8))
+    assert metrics.backend == "serial" and metrics.tokens == 24

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from devtools.catalogs import write_catalog
 from devtools.launch import free_port
 from playground.backends.prompt import build_prompt
 from playground.catalog import Sampling, load_catalog
@@ -20,7 +21,6 @@ from playground.memory import Precision
 from playground.registry import Registry
 from playground.requests import Answer, Cancel, Metrics, Notice, NoticeCode, Request, Thinking
 from playground.settings import Settings, Switch
-from tests.fakes import write_catalog
 
 HELLO = [{"role": "user", "content": "Hello! Who are you?"}]
 
@@ -270,3 +270,22 @@ def test_hub_reachability_check() -> None:
         server.listen()
         assert hub_reachable(f"http://127.0.0.1:{server.getsockname()[1]}")
     assert not hub_reachable(f"http://127.0.0.1:{free_port()}")
+
+
+def test_the_static_cache_decoder_gives_the_same_greedy_text(fp32_catalog_path: Path) -> None:
+    """`--compile on` decodes with a static KV cache (compiled on CUDA); its text must not change (float32:
+    the static cache attends over masked slots too, which rounds differently in 16-bit)."""
+    from playground.backends.local import LocalBackend
+    from playground.backends.serial import SerialDecoder
+
+    engine = Engine(cpu_registry(fp32_catalog_path))
+    expected = run(engine, temperature=0, max_new_tokens=24)[0]
+    with engine.registry.acquire("tiny-qwen3") as lease:
+        loaded = lease.loaded
+        static = SerialDecoder(loaded.model, "cpu", compile=True)
+        backend = LocalBackend(lease.spec, lease.precision, loaded.model, loaded.processor, static, "cpu")
+        text = "".join(e.text for e in backend.stream(request(temperature=0, max_new_tokens=24), Cancel())
+                       if isinstance(e, Answer))
+    assert static.config.cache_implementation == "static"
+    assert text == expected
+    engine.registry.close()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import tomllib
 
+from devtools.catalogs import write_catalog
 from devtools.tiny import build_checkpoint
 from playground.catalog import BUILTIN_CATALOG, Task, load_catalog, parse_catalog
 from playground.errors import CatalogError, UnknownModelError
@@ -125,7 +126,7 @@ def test_validation_does_no_io(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_catalog_file_replaces_builtin_and_local_folder_fills_in_numbers(tmp_path: Path) -> None:
     folder = build_checkpoint("qwen3_moe", tmp_path / "ckpt")
     path = tmp_path / "mine.toml"
-    path.write_text('[models.mine]\nsource = "./ckpt"\ntasks = ["chat"]\n', encoding="utf-8")
+    write_catalog(path, {"mine": {"source": "./ckpt", "tasks": ["chat"]}})
     catalog = load_catalog(path)
     assert [spec.key for spec in catalog] == ["mine"]
     spec = catalog.get("mine")
@@ -144,7 +145,7 @@ def test_catalog_file_replaces_builtin_and_local_folder_fills_in_numbers(tmp_pat
 def test_local_folder_without_config_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     path = tmp_path / "c.toml"
-    path.write_text('[models.x]\nsource = "./empty"\ntasks = ["chat"]\n', encoding="utf-8")
+    write_catalog(path, {"x": {"source": "./empty", "tasks": ["chat"]}})
     with pytest.raises(CatalogError, match="no config.json"):
         load_catalog(path)
 
