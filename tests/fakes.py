@@ -1,7 +1,7 @@
 """Helpers and test doubles shared by the test suites (test modules never import each other).
 
-- `write_catalog` (from `devtools.catalogs`): catalogue files from plain dicts; `tiny_entries` for the tiny models.
-- `TINY_MODELS`: the tiny random-weight checkpoints the session builds, as catalogue entries.
+- `TINY_MODELS` / `tiny_entries`: the tiny random-weight checkpoints the session builds, as catalogue
+  entries (written with `devtools.catalogs.write_catalog`, so no test hand-writes TOML).
 - `FakeLoader`: a deterministic device of N bytes whose "loads" take the estimated weights.
 - `ScriptedDecoder` / `scripted_registry`: a model that "writes" given texts, token by token,
   through the real backend, engine and tabs, for behaviour that depends on what a model says.
@@ -32,7 +32,7 @@ TINY_MODELS = {
 QWEN3_THINKING_PRESET = {"temperature": 0.6, "top_p": 0.95, "top_k": 20}
 
 
-# --- catalogue files ------------------------------------------------------------------------
+# --- catalogue entries ----------------------------------------------------------------------
 
 
 def tiny_entries(checkpoints: Mapping[str, Path], **extra: Any) -> dict[str, dict[str, Any]]:
