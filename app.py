@@ -27,9 +27,9 @@ def build_app(services: Services) -> gr.Blocks:
             chat.build(services.catalog, services.engine)
         with gr.Tab(models.TITLE, id="models"):
             models.build(services.catalog, services.registry)
-    # Per model, the backend decides how many of these decode at once (batched, or one at a time
-    # on the CPU); the queue holds the rest, up to its size.
-    demo.queue(default_concurrency_limit=services.settings.max_concurrent, max_size=services.settings.queue_size)
+    # As many requests as the backends decode at once go through; the queue holds the rest, up to
+    # its size, and shows each waiting browser its place.
+    demo.queue(default_concurrency_limit=services.concurrency, max_size=services.settings.queue_size)
     return demo
 
 

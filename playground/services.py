@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from playground.backends import concurrent_requests
 from playground.catalog import Catalog, load_catalog
 from playground.engine import Engine
 from playground.loading import TransformersLoader
@@ -21,12 +22,13 @@ class Services:
     registry: Registry
     engine: Engine
     settings: Settings
+    concurrency: int  # requests a generating event lets through at once; the queue holds the rest
 
 
 def create_services(settings: Settings | None = None) -> Services:
     settings = settings or Settings()
     catalog = load_catalog(settings.catalog)
-    registry = Registry(catalog, TransformersLoader(settings), keep_alive_s=settings.keep_alive,
-                        evict=settings.eviction is Switch.ON)
+    loader = TransformersLoader(settings)
+    registry = Registry(catalog, loader, keep_alive_s=settings.keep_alive, evict=settings.eviction is Switch.ON)
     registry.start_reaper()
-    return Services(catalog, registry, Engine(registry), settings)
+    return Services(catalog, registry, Engine(registry), settings, concurrent_requests(settings, loader.device))

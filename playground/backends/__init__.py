@@ -53,6 +53,14 @@ def why_not_batched(spec: ModelSpec, precision: Precision, model: Any) -> str | 
     return None
 
 
+def concurrent_requests(settings: Settings, device: str) -> int:
+    """How many requests the app should let through at once; the rest wait in its queue, which shows
+    each its place. The CPU's serial decoder runs one request at a time, so more would only wait unseen."""
+    if device == "cpu" and not batching_wanted(settings, device):
+        return 1
+    return settings.max_concurrent
+
+
 def kv_token_budget(spec: ModelSpec, settings: Settings, device: str) -> tuple[int, int]:
     """KV-cache tokens a loaded model needs at least (one request's window) and would like to hold at once.
 

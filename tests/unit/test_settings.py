@@ -6,7 +6,7 @@ from dataclasses import fields
 
 import pytest
 
-from playground.backends import batching_wanted, kv_token_budget
+from playground.backends import batching_wanted, concurrent_requests, kv_token_budget
 from playground.catalog import parse_catalog
 from playground.memory import context_tokens
 from playground.settings import Settings, Switch, env_name
@@ -52,6 +52,12 @@ def test_batching_auto_is_on_for_cuda_and_off_for_cpu() -> None:
     assert batching_wanted(Settings(), "cuda") and not batching_wanted(Settings(), "cpu")
     assert batching_wanted(Settings(batching=Switch.ON), "cpu")
     assert not batching_wanted(Settings(batching=Switch.OFF), "cuda")
+
+
+def test_the_cpu_serial_decoder_lets_one_request_through_at_a_time() -> None:
+    assert concurrent_requests(Settings(), "cpu") == 1
+    assert concurrent_requests(Settings(max_concurrent=8), "cuda") == 8
+    assert concurrent_requests(Settings(batching=Switch.ON, max_concurrent=4), "cpu") == 4
 
 
 def test_kv_budget_is_one_window_for_the_cpu_serial_decoder_and_a_batch_otherwise() -> None:
