@@ -3,8 +3,9 @@
 A `Request` names a catalogue model and carries messages in the form transformers'
 `apply_chat_template` takes: `{"role": ..., "content": str}` or content as a list of parts
 (`{"type": "text", "text": ...}`, `{"type": "image", "image": ...}`, `{"type": "video", "video": ...}`).
-`Sampling` is defined here once: catalogue presets, the UI's controls and the API all build it,
-and `LIMITS` holds the valid range of each of its numbers.
+`Sampling` is defined once, beside the catalogue whose presets are Samplings, and re-exported
+here: catalogue presets, the UI's controls and the API all build it, and `LIMITS` holds the
+valid range of each of its numbers.
 
 What comes back is a stream of events: `Thinking` and `Answer` text as it arrives, `Notice`s
 (with a code and numbers, never a sentence), and one final `Metrics`. A `Cancel` ties a request
