@@ -1,22 +1,28 @@
 """The one streaming entry point: every tab and the API hand a `Request` to `Engine.stream`.
 
-The engine validates the request, holds the model through the registry (loading it if needed)
-and lets the model's backend stream the reply's events. If the device runs out of memory
-before any text came out, it reloads the model one precision lower (the registry's ladder) and
-tries once more, saying so. Closing the stream stops the request; the `Cancel` it was given
-receives the final metrics either way. Which backend serves a model (serial, batched, remote)
-is the loader's choice; the engine never asks.
+The engine validates the request, holds the model through the registry and lets the model's
+backend stream the reply's events. A model that is not loaded yet loads in a worker thread
+while the stream reports `Loading` progress (at once, then twice a second), so the user sees
+what the wait is for; stopping during the load leaves the load to finish for the next request.
+If the device runs out of memory before any text came out, the engine reloads the model one
+precision lower (the registry's ladder) and tries once more, saying so. Closing the stream
+stops the request; the `Cancel` it was given receives the final metrics either way. Which
+backend serves a model (serial, batched, remote) is the loader's choice; the engine never asks.
 
 The engine knows nothing about Gradio or how a tab lays out what it yields.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Generator, Iterator
 
 from playground.errors import OutOfMemory
-from playground.registry import Registry
-from playground.requests import Cancel, Event, Notice, NoticeCode, Request
+from playground.registry import Lease, Registry
+from playground.requests import Cancel, Event, Loading, Notice, NoticeCode, Request
+
+LOADING_INTERVAL_S = 0.5
 
 
 class Engine:
@@ -28,10 +34,13 @@ class Engine:
         cancel = cancel or Cancel()
         try:
             request.validated()
-            lease = self.registry.acquire(request.model, request.precision)
+            lease = yield from self._acquire(request, cancel)
         except BaseException:
             cancel.finish(None)
             raise
+        if lease is None:  # stopped while the model was loading
+            cancel.finish(None)
+            return
         try:
             retried = False
             while True:
@@ -54,3 +63,57 @@ class Engine:
             lease.release()
             if not cancel.ended:
                 cancel.finish(None)
+
+    def _acquire(self, request: Request, cancel: Cancel) -> Generator[Loading, None, Lease | None]:
+        """The lease on the request's model; while it loads, `Loading` events. None if stopped meanwhile."""
+        state = self.registry.state(request.model, request.precision)
+        if state is not None and state.status == "ready":
+            return self.registry.acquire(request.model, request.precision)
+        outcome: dict[str, object] = {}
+        lock, done = threading.Lock(), threading.Event()
+
+        def load() -> None:
+            try:
+                lease = self.registry.acquire(request.model, request.precision)
+            except BaseException as exc:  # re-raised by the stream, if anyone still listens
+                outcome["error"] = exc
+            else:
+                with lock:
+                    if outcome.get("abandoned"):
+                        lease.release()
+                    else:
+                        outcome["lease"] = lease
+            finally:
+                done.set()
+
+        def abandon() -> None:
+            with lock:
+                outcome["abandoned"] = True
+                lease = outcome.pop("lease", None)
+            if isinstance(lease, Lease):
+                lease.release()
+
+        started = time.monotonic()
+        threading.Thread(target=load, name=f"load-{request.model}", daemon=True).start()
+        try:
+            while True:
+                state = self.registry.state(request.model, request.precision)
+                yield Loading(
+                    model=request.model,
+                    precision=state.precision if state else None,
+                    bytes=state.estimate if state else None,
+                    stage=(state.stage or "starting") if state else "starting",
+                    progress=state.progress if state else None,
+                    seconds=time.monotonic() - started,
+                )
+                if done.wait(LOADING_INTERVAL_S) or cancel.is_set():
+                    break
+        except GeneratorExit:
+            abandon()
+            raise
+        if cancel.is_set() and not done.is_set():
+            abandon()
+            return None
+        if "error" in outcome:
+            raise outcome["error"]  # type: ignore[misc]
+        return outcome["lease"]  # type: ignore[return-value]

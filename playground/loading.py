@@ -21,7 +21,8 @@ from playground.catalog import ModelSpec
 from playground.devices import default_device, half_dtype, is_out_of_memory, release_memory
 from playground.errors import ModelLoadError, OutOfMemory
 from playground.memory import DeviceMemory, Precision, format_bytes, probe
-from playground.registry import LoadedModel
+from playground.progress import reporting
+from playground.registry import LoadedModel, LoadProgress
 from playground.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,8 @@ class TransformersLoader:
     def kv_tokens(self, spec: ModelSpec) -> tuple[int, int]:
         return kv_token_budget(spec, self.settings, self.device)
 
-    def load(self, spec: ModelSpec, precision: Precision, kv_tokens: int) -> LoadedModel:
+    def load(self, spec: ModelSpec, precision: Precision, kv_tokens: int,
+             progress: LoadProgress | None = None) -> LoadedModel:
         dtype = torch.float32 if precision is Precision.FP32 else half_dtype(self.device)
         model_class, processor_class = AutoModelForCausalLM, AutoTokenizer
         if spec.is_vision:
@@ -83,8 +85,9 @@ class TransformersLoader:
         log.info("loading %s (%s) at %s on %s%s", spec.key, spec.source, precision, self.device,
                  " from the local cache: the Hub is unreachable" if offline else "")
         try:
-            processor = processor_class.from_pretrained(spec.source, local_files_only=offline)
-            model = model_class.from_pretrained(spec.source, local_files_only=offline, **kwargs)
+            with reporting(progress or LoadProgress()) as bar:
+                processor = processor_class.from_pretrained(spec.source, local_files_only=offline)
+                model = model_class.from_pretrained(spec.source, local_files_only=offline, tqdm_class=bar, **kwargs)
         except Exception as exc:
             release_memory(self.device)
             if is_out_of_memory(exc):
@@ -92,6 +95,8 @@ class TransformersLoader:
             reason = "the Hugging Face Hub is unreachable and the model is not in the local cache" if offline else None
             raise ModelLoadError(download_failure_message(spec, exc, reason)) from exc
         model.eval()
+        if progress is not None:
+            progress.report("warm-up", 0, None)
         backend = local_backend(spec, precision, model, processor, self.device, self.settings, kv_tokens)
         loaded = LoadedModel(model=model, processor=processor, footprint=model.get_memory_footprint(),
                              device=self.device, backend=backend)

@@ -44,6 +44,22 @@ class LoadedModel:
     backend: Any = None  # a `playground.backends.Backend`; None for loaders that only hold weights
 
 
+@dataclass
+class LoadProgress:
+    """How far a load has come: the stage ("download", "weights", "warm-up") and its units done of total."""
+
+    stage: str = "starting"
+    done: int = 0
+    total: int | None = None
+
+    def report(self, stage: str, done: int, total: int | None) -> None:
+        self.stage, self.done, self.total = stage, done, total
+
+    @property
+    def fraction(self) -> float | None:
+        return min(self.done / self.total, 1.0) if self.total else None
+
+
 class Loader(Protocol):
     device: str
 
@@ -51,9 +67,9 @@ class Loader(Protocol):
         """KV-cache tokens a loaded model needs at least (one request's window) and would like (a full batch)."""
         ...
 
-    def load(self, spec: ModelSpec, precision: Precision, kv_tokens: int) -> LoadedModel:
-        """Load weights and what serves them, with room for `kv_tokens` of KV cache; raise `OutOfMemory` or
-        `ModelLoadError` on failure."""
+    def load(self, spec: ModelSpec, precision: Precision, kv_tokens: int, progress: LoadProgress) -> LoadedModel:
+        """Load weights and what serves them, with room for `kv_tokens` of KV cache, reporting to `progress`;
+        raise `OutOfMemory` or `ModelLoadError` on failure."""
         ...
 
     def unload(self, loaded: LoadedModel) -> None:
@@ -76,6 +92,7 @@ class _Entry:
     last_used: float = 0.0
     error: BaseException | None = None
     done: threading.Event = field(default_factory=threading.Event)
+    progress: LoadProgress = field(default_factory=LoadProgress)
 
     @property
     def ready(self) -> bool:
@@ -95,6 +112,9 @@ class ModelState:
     loading_s: float | None
     kv_tokens: int
     backend: str | None  # "serial", "batched", ... once loaded
+    estimate: int  # bytes the load was planned with
+    stage: str | None = None  # while loading: "download", "weights", ...
+    progress: float | None = None  # while loading: the fraction of that stage done, where known
 
 
 class Lease:
@@ -279,7 +299,7 @@ class Registry:
         """Load `entry` outside the lock; on out-of-memory evict and retry one step lower once."""
         try:
             try:
-                loaded = self.loader.load(entry.spec, entry.precision, entry.kv_tokens)
+                loaded = self.loader.load(entry.spec, entry.precision, entry.kv_tokens, entry.progress)
             except OutOfMemory:
                 lower = entry.precision.lower()
                 if lower is None or not self.evict:
@@ -292,7 +312,7 @@ class Registry:
                     entry.reserved = self._need(entry.spec, lower, entry.kv_tokens)
                     entry.kv_bytes = self._kv_bytes(entry.spec, lower, entry.kv_tokens)
                     self._entries[(entry.spec.key, lower)] = entry
-                loaded = self.loader.load(entry.spec, lower, entry.kv_tokens)
+                loaded = self.loader.load(entry.spec, lower, entry.kv_tokens, entry.progress)
         except BaseException as exc:  # every waiter must wake up, whatever went wrong
             with self._lock:
                 self._entries.pop((entry.spec.key, entry.precision), None)
@@ -364,6 +384,12 @@ class Registry:
         with self._lock:
             return [self._state(e) for e in self._entries.values()]
 
+    def state(self, key: str, precision: Precision | None = None) -> ModelState | None:
+        """The copy of `key` a request for `precision` would use (loaded or loading), or None: it would load."""
+        with self._lock:
+            entry = self._find(key, precision)
+            return self._state(entry) if entry is not None else None
+
     def _state(self, entry: _Entry) -> ModelState:
         now = self._clock()
         ready = entry.ready
@@ -377,6 +403,9 @@ class Registry:
             loading_s=None if ready else now - entry.started,
             kv_tokens=entry.kv_tokens,
             backend=entry.loaded.backend.name if entry.loaded and entry.loaded.backend is not None else None,
+            estimate=entry.reserved,
+            stage=None if ready else entry.progress.stage,
+            progress=None if ready else entry.progress.fraction,
         )
 
     def memory(self) -> DeviceMemory:

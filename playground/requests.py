@@ -7,10 +7,10 @@ A `Request` names a catalogue model and carries messages in the form transformer
 here: catalogue presets, the UI's controls and the API all build it, and `LIMITS` holds the
 valid range of each of its numbers.
 
-What comes back is a stream of events: `Thinking` and `Answer` text as it arrives, `Notice`s
-(with a code and numbers, never a sentence), and one final `Metrics`. A `Cancel` ties a request
-to whoever may stop it. Sentences for people are made by the UI (`tabs/reply.py`); nothing here
-knows about Gradio, torch or how a backend decodes.
+What comes back is a stream of events: `Loading` while the model loads, `Thinking` and `Answer`
+text as it arrives, `Notice`s (with a code and numbers, never a sentence), and one final
+`Metrics`. A `Cancel` ties a request to whoever may stop it. Sentences for people are made by
+the UI (`tabs/reply.py`); nothing here knows about Gradio, torch or how a backend decodes.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from playground.catalog import Precision, Sampling
 from playground.errors import InvalidRequestError
 
 __all__ = [
-    "Answer", "Cancel", "Event", "Finish", "Message", "Metrics", "Notice", "NoticeCode", "Request", "Sampling",
-    "Thinking", "has_media", "message_text",
+    "Answer", "Cancel", "Event", "Finish", "Loading", "Message", "Metrics", "Notice", "NoticeCode", "Request",
+    "Sampling", "Thinking", "has_media", "message_text",
 ]
 
 Message = Mapping[str, Any]  # {"role": "system" | "user" | "assistant", "content": str | list of parts}
@@ -87,6 +87,18 @@ class Thinking:
     text: str
 
 
+@dataclass(frozen=True)
+class Loading:
+    """The request waits for its model to load: sent at once, then about twice a second until it is ready."""
+
+    model: str
+    precision: Precision | None  # None until the registry has chosen one
+    bytes: int | None  # what the load was planned to take
+    stage: str  # "starting", "download", "weights", "warm-up"
+    progress: float | None  # fraction of the stage, where known
+    seconds: float
+
+
 class NoticeCode(str, Enum):
     DROPPED_TURNS = "dropped_turns"  # params: dropped (messages), window (tokens)
     OOM_RETRY = "oom_retry"  # params: model, precision (the one retried at)
@@ -111,6 +123,8 @@ class Metrics:
     model: str
     precision: Precision
     backend: str  # "serial" or "batched"
+    thinking: bool | None  # the mode asked for; None for a model that does not think
+    window: int  # the context window the prompt and reply had to fit in
     prompt_tokens: int
     tokens: int  # generated, thinking included
     thinking_tokens: int
@@ -125,13 +139,22 @@ class Metrics:
         return self.finish is Finish.CANCELLED
 
     @property
+    def answer_tokens(self) -> int:
+        return self.tokens - self.thinking_tokens
+
+    @property
+    def out_of_tokens_thinking(self) -> bool:
+        """Max new tokens ran out before the thinking ended: there is no answer."""
+        return self.finish is Finish.LENGTH and self.thinking_tokens >= self.tokens
+
+    @property
     def tokens_per_s(self) -> float:
         """Generated tokens per second of generating (queueing excluded)."""
         busy = self.seconds - self.queued_s
         return self.tokens / busy if busy > 0 else 0.0
 
 
-Event = Answer | Thinking | Notice | Metrics
+Event = Answer | Thinking | Loading | Notice | Metrics
 
 
 class Cancel:

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import closing
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import gradio as gr
@@ -29,12 +29,23 @@ from playground.catalog import LIMITS, ModelSpec, Sampling
 from playground.engine import Engine
 from playground.errors import PlaygroundError
 from playground.memory import format_bytes
-from playground.requests import Answer, Cancel, Metrics, Notice, NoticeCode, Request, Thinking, sampling_from
+from playground.requests import (
+    Answer,
+    Cancel,
+    Loading,
+    Metrics,
+    Notice,
+    NoticeCode,
+    Request,
+    Thinking,
+    sampling_from,
+)
 
 THINKING_TITLE = "Thinking"
 # Display-only messages: never sent back to the model.
 METRICS_ID = "metrics"
 ERROR_ID = "error"
+NOTICE_ID = "notice"
 UPDATE_INTERVAL_S = 0.05  # at most 20 updates a second: each costs Gradio a diff and a message
 STOP_WAIT_S = 10.0  # the model stops within a token; this only bounds a stuck worker
 
@@ -48,9 +59,15 @@ LATEX_DELIMITERS = [
 
 # --- words for numbers and codes -----------------------------------------------------------
 
+STAGES = {"starting": "preparing", "download": "downloading", "weights": "loading weights", "warm-up": "warming up"}
 
-def metrics_text(metrics: Metrics) -> str:
+
+def metrics_text(metrics: Metrics, loaded_s: float | None = None) -> str:
     parts = [metrics.model, str(metrics.precision)]
+    if metrics.thinking is not None:
+        parts.append("thinking on" if metrics.thinking else "thinking off")
+    if loaded_s is not None:
+        parts.append(f"loaded in {loaded_s:.1f} s")
     if metrics.time_to_first_token_s is not None:
         parts.append(f"{metrics.time_to_first_token_s:.2f} s to first token")
     parts += [f"{metrics.tokens} tokens", f"{metrics.tokens_per_s:.1f} tok/s"]
@@ -63,6 +80,16 @@ def metrics_text(metrics: Metrics) -> str:
     return " · ".join(parts)
 
 
+def loading_text(loading: Loading) -> str:
+    parts = [str(loading.precision)] if loading.precision else []
+    if loading.bytes:
+        parts.append(f"about {format_bytes(loading.bytes)}")
+    stage = STAGES.get(loading.stage, loading.stage)
+    parts.append(f"{stage} {loading.progress:.0%}" if loading.progress is not None else f"{stage}…")
+    parts.append(f"{loading.seconds:.0f} s")
+    return " · ".join(parts)
+
+
 def notice_text(notice: Notice) -> str:
     p = notice.params
     if notice.code is NoticeCode.DROPPED_TURNS:
@@ -72,21 +99,41 @@ def notice_text(notice: Notice) -> str:
     raise ValueError(f"no words for notice {notice.code}")
 
 
+def out_of_tokens_text(metrics: Metrics) -> str:
+    return (f"The model spent all {metrics.tokens} new tokens thinking and had none left to answer. "
+            "Retry with a larger Max new tokens, or without thinking.")
+
+
+def larger_limit(metrics: Metrics) -> int:
+    """A max-new-tokens worth retrying with: four times as many, within what the window leaves."""
+    return max(min(metrics.tokens * 4, metrics.window - metrics.prompt_tokens), metrics.tokens)
+
+
+# Values of the options offered under a reply that ran out of tokens while thinking.
+RETRY_LARGER = "retry-larger"
+RETRY_NO_THINKING = "retry-no-thinking"
+
+
 # --- messages --------------------------------------------------------------------------------
 
 
-def metrics_message(metrics: Metrics) -> gr.ChatMessage:
-    return gr.ChatMessage(role="assistant", content=f"<sub>{metrics_text(metrics)}</sub>", metadata={"id": METRICS_ID})
+def metrics_message(metrics: Metrics, loaded_s: float | None = None) -> gr.ChatMessage:
+    return gr.ChatMessage(role="assistant", content=f"<sub>{metrics_text(metrics, loaded_s)}</sub>",
+                          metadata={"id": METRICS_ID})
 
 
 def error_message(text: str) -> gr.ChatMessage:
     return gr.ChatMessage(role="assistant", content=f"⚠️ {text}", metadata={"id": ERROR_ID})
 
 
+def notice_message(text: str, options: list[dict[str, str]] | None = None) -> gr.ChatMessage:
+    return gr.ChatMessage(role="assistant", content=f"ℹ️ {text}", metadata={"id": NOTICE_ID}, options=options or [])
+
+
 def is_display_only(message: dict[str, Any]) -> bool:
-    """Thinking blocks, metrics lines and errors are shown, never sent back to the model."""
+    """Thinking and loading blocks, notices, metrics lines and errors are shown, never sent back to the model."""
     metadata = message.get("metadata") or {}
-    return bool(metadata.get("title")) or metadata.get("id") in (METRICS_ID, ERROR_ID)
+    return bool(metadata.get("title")) or metadata.get("id") in (METRICS_ID, ERROR_ID, NOTICE_ID)
 
 
 @dataclass
@@ -98,9 +145,16 @@ class ReplyView:
     metrics: Metrics | None = None
     thought_s: float | None = None  # how long the model thought, once the answer begins
     error: str | None = None
+    loading: Loading | None = None  # while the model loads
+    loaded_s: float | None = None  # how long it took, once it did
+    notices: list[str] = field(default_factory=list)
 
     def messages(self) -> list[gr.ChatMessage]:
-        messages = []
+        messages = [notice_message(text) for text in self.notices]
+        if self.loading is not None:
+            title = f"Loading {self.loading.model}"
+            messages.append(gr.ChatMessage(role="assistant", content=loading_text(self.loading),
+                                           metadata={"title": title, "status": "pending"}))
         if self.thinking:
             done = bool(self.answer) or self.metrics is not None or self.error is not None
             metadata: dict[str, Any] = {"title": THINKING_TITLE, "status": "done" if done else "pending"}
@@ -109,8 +163,12 @@ class ReplyView:
             messages.append(gr.ChatMessage(role="assistant", content=self.thinking, metadata=metadata))
         if self.answer:
             messages.append(gr.ChatMessage(role="assistant", content=self.answer))
+        if self.metrics is not None and self.metrics.out_of_tokens_thinking:
+            options = [{"value": RETRY_LARGER, "label": f"Retry with {larger_limit(self.metrics):,} new tokens"},
+                       {"value": RETRY_NO_THINKING, "label": "Retry without thinking"}]
+            messages.append(notice_message(out_of_tokens_text(self.metrics), options))
         if self.metrics is not None:
-            messages.append(metrics_message(self.metrics))
+            messages.append(metrics_message(self.metrics, self.loaded_s))
         if self.error is not None:
             messages.append(error_message(self.error))
         return messages
@@ -156,21 +214,27 @@ def stream_reply(
     view = ReplyView()
     cancel = stops.start(key)
     shown_at = 0.0
-    started = time.monotonic()
+    thinking_since: float | None = None
     try:
         with closing(engine.stream(request, cancel)) as events:
             for event in events:
+                if isinstance(event, Loading):
+                    view.loading = event
+                    yield view.messages()  # shown at once: the wait has a reason
+                    continue
+                if view.loading is not None:  # the first event after the load
+                    view.loaded_s, view.loading = view.loading.seconds, None
                 if isinstance(event, Thinking):
                     view.thinking += event.text
+                    thinking_since = thinking_since or time.monotonic()
                 elif isinstance(event, Answer):
                     view.answer += event.text
-                    if view.thinking and view.thought_s is None:
-                        view.thought_s = time.monotonic() - started
+                    if thinking_since is not None and view.thought_s is None:
+                        view.thought_s = time.monotonic() - thinking_since
                 elif isinstance(event, Metrics):
                     view.metrics = event
                 elif isinstance(event, Notice):
-                    gr.Info(notice_text(event))
-                    continue
+                    view.notices.append(notice_text(event))
                 now = time.monotonic()
                 if view.metrics is None and now - shown_at < UPDATE_INTERVAL_S:
                     continue
@@ -189,8 +253,10 @@ def stop_reply(stops: Stops, key: tuple[str, str], shown: list[dict[str, Any]]) 
     if cancel is None:
         return gr.skip()
     metrics = cancel.wait(timeout=STOP_WAIT_S)
+    shown = [m for m in shown if not ((m.get("metadata") or {}).get("status") == "pending"
+                                      and str((m.get("metadata") or {}).get("title", "")).startswith("Loading "))]
     if metrics is None or (shown and (shown[-1].get("metadata") or {}).get("id") == METRICS_ID):
-        return gr.skip()
+        return shown
     return [*shown, metrics_message(metrics)]
 
 

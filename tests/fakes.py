@@ -20,7 +20,7 @@ from playground.backends.local import LocalBackend, Progress
 from playground.backends.prompt import Prompt
 from playground.catalog import ModelSpec, Precision, Sampling, parse_catalog
 from playground.memory import DeviceMemory, context_tokens, estimate
-from playground.registry import LoadedModel, Registry
+from playground.registry import LoadedModel, LoadProgress, Registry
 from playground.requests import Cancel, Finish
 
 # The tiny models as catalogue entries: key -> (architecture for devtools.tiny, tasks).
@@ -71,9 +71,12 @@ class FakeLoader:
         window = context_tokens(spec)
         return window, window * self.batch
 
-    def load(self, spec: ModelSpec, precision: Precision, kv_tokens: int) -> LoadedModel:
+    def load(self, spec: ModelSpec, precision: Precision, kv_tokens: int,
+             progress: LoadProgress | None = None) -> LoadedModel:
         self.calls.append((spec.key, precision))
         self.kv_granted[(spec.key, precision)] = kv_tokens
+        if progress is not None:
+            progress.report("weights", 1, 4)
         if self.gate is not None:
             assert self.gate.wait(5)
         error = self.fail.get((spec.key, precision))
@@ -143,6 +146,7 @@ class ScriptedLoader:
     def __init__(self, tokenizer: Any):
         self.tokenizer = tokenizer
         self.decoders: dict[str, ScriptedDecoder] = {}
+        self.gate: threading.Event | None = None  # when set, loads wait for it
 
     def decoder(self, key: str) -> ScriptedDecoder:
         return self.decoders.setdefault(key, ScriptedDecoder(self.tokenizer))
@@ -150,7 +154,12 @@ class ScriptedLoader:
     def kv_tokens(self, spec: ModelSpec) -> tuple[int, int]:
         return 0, 0
 
-    def load(self, spec: ModelSpec, precision: Precision, kv_tokens: int) -> LoadedModel:
+    def load(self, spec: ModelSpec, precision: Precision, kv_tokens: int,
+             progress: LoadProgress | None = None) -> LoadedModel:
+        if self.gate is not None:  # a load that takes as long as the test wants
+            if progress is not None:
+                progress.report("download", 512, 2048)
+            assert self.gate.wait(10)
         backend = LocalBackend(spec, precision, None, self.tokenizer, self.decoder(spec.key), "cpu")
         return LoadedModel(model=None, processor=self.tokenizer, footprint=0, backend=backend)
 

@@ -135,6 +135,8 @@ class LocalBackend:
                 model=self.spec.key,
                 precision=self.precision,
                 backend=self.decoder.name,
+                thinking=thinking,
+                window=window,
                 prompt_tokens=prompt.tokens,
                 tokens=tokens,
                 thinking_tokens=thinking_tokens,
@@ -151,9 +153,11 @@ class LocalBackend:
                 tokens += 1
                 if first_at is None:
                     first_at = time.perf_counter()
-                if not splitter.finished and (splitter.saw_block or prompt.opens_thinking):
+                was_answering = splitter.finished
+                deltas = splitter.feed(detokenizer.add(token))
+                if splitter.saw_block and not was_answering:  # <think>, thinking and </think> itself
                     thinking_tokens += 1
-                yield from _events(splitter.feed(detokenizer.add(token)))
+                yield from _events(deltas)
             yield from _events(splitter.feed(detokenizer.flush()))
             yield from _events(splitter.flush())
         except GeneratorExit:  # the caller stopped listening: stop the model, not just the text

@@ -289,3 +289,32 @@ def test_the_static_cache_decoder_gives_the_same_greedy_text(fp32_catalog_path: 
     assert static.config.cache_implementation == "static"
     assert text == expected
     engine.registry.close()
+
+
+def test_a_real_load_reports_its_weights_progress(tiny_catalog_path: Path) -> None:
+    from playground.registry import LoadProgress
+
+    registry = cpu_registry(tiny_catalog_path)
+    spec = registry.catalog.get("tiny-qwen2")
+    seen: list[tuple[str, int, int | None]] = []
+
+    class Recording(LoadProgress):
+        def report(self, stage: str, done: int, total: int | None) -> None:
+            seen.append((stage, done, total))
+            super().report(stage, done, total)
+
+    loaded = registry.loader.load(spec, Precision.BF16, kv_tokens=128, progress=Recording())
+    weights = [(done, total) for stage, done, total in seen if stage == "weights"]
+    assert weights and weights[-1][0] == weights[-1][1] > 1  # every tensor counted, up to the total
+    assert seen[-1][0] == "warm-up"
+    registry.loader.unload(loaded)
+
+
+def test_the_first_event_for_an_unloaded_model_is_loading(tiny_catalog_path: Path) -> None:
+    from playground.requests import Loading
+
+    engine = Engine(cpu_registry(tiny_catalog_path))
+    events = list(engine.stream(request(max_new_tokens=4)))
+    assert isinstance(events[0], Loading) and events[0].model == "tiny-qwen3"
+    assert not any(isinstance(e, Loading) for e in engine.stream(request(max_new_tokens=4)))  # loaded now
+    engine.registry.close()

@@ -18,6 +18,7 @@ from tabs.reply import (
     CONTROLS,
     ERROR_ID,
     METRICS_ID,
+    NOTICE_ID,
     THINKING_TITLE,
     ReplyView,
     SamplingControls,
@@ -30,7 +31,8 @@ from tests.fakes import scripted_registry
 
 
 def metrics(**changes) -> Metrics:
-    values = dict(model="m", precision=Precision.NF4, backend="serial", prompt_tokens=3, tokens=10, thinking_tokens=0,
+    values = dict(model="m", precision=Precision.NF4, backend="serial", thinking=None, window=4096, prompt_tokens=3,
+                  tokens=10, thinking_tokens=0,
                   queued_s=0.0, time_to_first_token_s=0.5, seconds=2.0, peak_memory=2 * 1024**3,
                   finish=Finish.CANCELLED)
     return Metrics(**{**values, **changes})
@@ -87,12 +89,15 @@ def test_the_model_gets_the_conversation_through_its_template(scripted, qwen3_to
     assert prompt.endswith("<|im_start|>user\nAnd now?<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n")
 
 
-def test_thinking_cut_off_by_max_new_tokens_is_closed_and_says_so(scripted) -> None:
+def test_thinking_cut_off_by_max_new_tokens_says_so_and_offers_retries(scripted) -> None:
     engine, loader = scripted
     loader.decoder("scripted-qwen3").enqueue("<think>\nI wonder about many things at length")
     messages = final(engine, "Think hard", thinking=True, max_new_tokens=6)
-    assert [m["metadata"].get("title") or m["metadata"].get("id") for m in messages] == [THINKING_TITLE, METRICS_ID]
+    kinds = [m["metadata"].get("title") or m["metadata"].get("id") for m in messages]
+    assert kinds == [THINKING_TITLE, NOTICE_ID, METRICS_ID]
     assert messages[0]["metadata"]["status"] == "done"
+    assert "spent all 6 new tokens thinking" in messages[1]["content"]
+    assert "thinking on" in messages[2]["content"]
 
 
 @pytest.mark.parametrize(
@@ -151,3 +156,41 @@ def test_sampling_controls_are_built_from_sampling() -> None:
     assert controls.components[0].value == 0.6 and controls.components[1].value == 0.95
     assert sampling_of([0, 0.5, 5, 0.1, 1.1, 64, -1]) == Sampling(0.0, 0.5, 5, 0.1, 1.1, 64, None)
     assert sampling_of([0, 0.5, 5, 0.1, 1.1, 64, 42.0]).seed == 42
+
+
+def test_a_model_that_loads_shows_its_progress_at_once_then_the_answer(scripted) -> None:
+    import threading
+    import time
+
+    engine, loader = scripted
+    loader.gate = threading.Event()
+    loader.decoder("scripted-qwen3").enqueue("Ready.")
+    started = time.monotonic()
+    updates = chat(engine, Stops(), "Hi", [], "scripted-qwen3", thinking=False)
+    first = next(updates)
+    assert time.monotonic() - started < 1.0
+    (block,) = first
+    assert block.metadata == {"title": "Loading scripted-qwen3", "status": "pending"}
+    assert "s" in block.content
+    second = next(updates)  # half a second later: the loader has reported its download
+    assert "downloading 25%" in second[0].content
+    loader.gate.set()
+    last = list(updates)[-1]
+    assert [m.content for m in last if not m.metadata] == ["Ready."]
+    assert "loaded in" in last[-1].content  # the load's time goes to the metrics line, not the thinking's
+
+
+def test_stopping_while_the_model_loads_lets_the_load_finish_for_later(scripted) -> None:
+    import threading
+
+    engine, loader = scripted
+    loader.gate = threading.Event()
+    stops = Stops()
+    updates = chat(engine, stops, "Hi", [], "scripted-qwen3", thinking=False)
+    next(updates)
+    stops.stop(("default", "chat"))
+    assert list(updates) == []  # nothing more: no error, no metrics
+    loader.gate.set()
+    loader.decoder("scripted-qwen3").enqueue("Later.")
+    assert [m["content"] for m in final(engine, "Again", thinking=False) if not m["metadata"]] == ["Later."]
+    assert all(s.in_use == 0 for s in engine.registry.snapshot())
