@@ -22,11 +22,18 @@ CSS_FILE = Path(__file__).parent / "assets" / "style.css"
 
 def build_app(services: Services) -> gr.Blocks:
     with gr.Blocks(title="Qwen Playground") as demo:
-        gr.Markdown("# Qwen Playground")
-        with gr.Tab(chat.TITLE, id="chat"):
-            chat.build(services.catalog, services.engine)
-        with gr.Tab(models.TITLE, id="models"):
+        with gr.Tab(chat.TITLE, id="chat") as chat_tab:
+            chat_ui = chat.build(services.catalog, services.engine, services.registry, demo,
+                                 services.settings.context_limit)
+        with gr.Tab(models.TITLE, id="models") as models_tab:
             models.build(services.catalog, services.registry)
+        # Sidebars belong to the page, not to a tab: show the chat's only with the Chat tab.
+        sidebars = list(chat_ui.sidebars) if chat_ui else []
+        if sidebars:
+            chat_tab.select(lambda: [gr.Sidebar(visible=True)] * len(sidebars), None, sidebars,
+                            api_visibility="private", queue=False)
+            models_tab.select(lambda: [gr.Sidebar(visible=False)] * len(sidebars), None, sidebars,
+                              api_visibility="private", queue=False)
     # As many requests as the backends decode at once go through; the queue holds the rest, up to
     # its size, and shows each waiting browser its place.
     demo.queue(default_concurrency_limit=services.concurrency, max_size=services.settings.queue_size)
@@ -38,7 +45,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     services = create_services(settings)
     demo = build_app(services)
-    demo.launch(server_name=settings.host, server_port=settings.port, share=settings.share, css_paths=[CSS_FILE])
+    demo.launch(server_name=settings.host, server_port=settings.port, share=settings.share, css_paths=[CSS_FILE],
+                js=chat.JS)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,15 @@
-"""Chat tab: streaming multi-turn chat with any catalogue model that has the chat task.
+"""Chat tab: multi-turn chat with any catalogue model that has the chat task, the way chat apps work.
 
-Built on `gr.ChatInterface`, which already gives the stop, retry, undo and edit controls and
-the `/chat` API endpoint. This module adds the model picker, the thinking switch for Qwen3,
-and the sampling controls set to each model's recommended preset; how a reply streams, stops
-and looks is `tabs.reply`'s, and generation is the engine's.
+Laid out as people know it from chat apps: conversations in a sidebar on the left (kept in the
+browser: new, switch, rename, delete), the chat in the middle, and the settings in a sidebar on
+the right (model, thinking, system prompt, sampling), both folding away on a phone. A reply
+streams with its thinking, loading progress and metrics (`tabs.reply`); Stop (or Esc) stops it;
+retry, undo and edit work on the messages; typing goes on while a reply streams, and Enter then
+sends the message when the reply ends. Settings the user changed survive a change of model or
+mode; the rest follow the model's recommended preset. `/chat` is the public API endpoint: its
+caller's session keeps one conversation.
+
+Generation is the engine's; this module only lays out and wires.
 
     python -m tabs.chat   # this tab alone, for development
 """
@@ -11,17 +17,25 @@ and looks is `tabs.reply`'s, and generation is the engine's.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+import secrets
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from playground.catalog import Catalog, Task
+from playground.catalog import Catalog, ModelSpec, Sampling, Task
 from playground.engine import Engine
 from playground.errors import PlaygroundError
+from playground.registry import Registry
 from playground.requests import Message, Request
+from tabs import history as store
+from tabs import picker
 from tabs.reply import (
     LATEX_DELIMITERS,
+    RETRY_LARGER,
+    RETRY_NO_THINKING,
     SamplingControls,
     Stops,
     error_message,
@@ -35,18 +49,60 @@ from tabs.reply import (
 
 TITLE = "Chat"
 SLOT = "chat"
+PRESET_FIELDS = [f.name for f in fields(Sampling) if f.name not in ("seed", "max_new_tokens")]
+SETTINGS_KEY = "qwen-playground-chat-settings"
+CONVERSATIONS_KEY = "qwen-playground-conversations"
+SECRET_FILE = Path(".gradio") / "browser-state-secret"
 
 EXAMPLES = [
     "Explain the difference between a list and a tuple in Python, with a short example.",
     "用三句话介绍一下长城。",
     "Quelle est la dérivée de $x^2 \\sin x$ ? Montre les étapes.",
     "Schreibe ein kurzes Gedicht über den Herbst.",
-    "日本の有名な観光地を三つ教えてください。",
 ]
+
+# Keyboard and small-screen behaviour, run once when the page loads (`ChatTab.js`):
+# Esc stops a streaming reply; Enter while a reply streams marks the typed message to be sent
+# when the reply ends (`SEND_QUEUED_JS` sends it); on a phone both sidebars start folded.
+JS = """() => {
+    document.addEventListener('keydown', (event) => {
+        const stop = document.querySelector('#chat-input .stop-button');
+        const streaming = stop && stop.offsetParent !== null;
+        if (event.key === 'Escape' && streaming) { stop.click(); event.preventDefault(); }
+        if (event.key === 'Enter' && !event.shiftKey && streaming && event.target.closest('#chat-input')) {
+            window.__sendWhenDone = true;
+            const hint = document.querySelector('#queued-hint');
+            if (hint) hint.textContent = 'Sends when this reply ends (Esc stops it).';
+        }
+    }, true);
+    if (window.innerWidth < 900) {
+        setTimeout(() => document.querySelectorAll('.sidebar.open .toggle-button').forEach((b) => b.click()), 300);
+    }
+}"""
+SEND_QUEUED_JS = """() => {
+    const box = document.querySelector('#chat-input textarea');
+    const hint = document.querySelector('#queued-hint');
+    if (hint) hint.textContent = '';
+    if (window.__sendWhenDone && box && box.value.trim()) {
+        window.__sendWhenDone = false;
+        setTimeout(() => document.querySelector('#chat-input .submit-button').click(), 100);
+    } else if (box) { window.__sendWhenDone = false; box.focus(); }
+}"""
+
+
+@dataclass(frozen=True)
+class ChatTab:
+    """What the app needs from this tab: its sidebars (shown only with it). Its page-load script is `JS`."""
+
+    chatbot: gr.Chatbot
+    sidebars: tuple[gr.Sidebar, ...]
+
+
+# --- conversation <-> model messages --------------------------------------------------------
 
 
 def history_to_messages(history: list[dict[str, Any]], system_prompt: str) -> list[Message]:
-    """Chatbot history to model messages: thinking blocks, metrics lines and errors are display only."""
+    """Chatbot history to model messages: thinking blocks, notices, metrics lines and errors are display only."""
     messages: list[Message] = []
     if system_prompt.strip():
         messages.append({"role": "system", "content": system_prompt.strip()})
@@ -59,6 +115,116 @@ def history_to_messages(history: list[dict[str, Any]], system_prompt: str) -> li
         if isinstance(content, str):
             messages.append({"role": item["role"], "content": content})
     return messages
+
+
+def as_dicts(messages: Sequence[Any]) -> list[dict[str, Any]]:
+    """Chat messages as plain JSON-able dicts (ChatMessage objects or dicts alike)."""
+    out = []
+    for m in messages:
+        if isinstance(m, gr.ChatMessage):
+            out.append({"role": m.role, "content": m.content, "metadata": dict(m.metadata or {}),
+                        "options": list(m.options or [])})
+        else:
+            out.append(dict(m))
+    return out
+
+
+def last_user_index(history: list[dict[str, Any]]) -> int | None:
+    return next((i for i in range(len(history) - 1, -1, -1) if history[i].get("role") == "user"), None)
+
+
+# --- replies --------------------------------------------------------------------------------
+
+
+def respond(engine: Engine, stops: Stops, history: list[dict[str, Any]], model: str, system_prompt: str,
+            thinking: bool, *sampling_values: Any, request: gr.Request | None = None) -> Iterator[tuple[list, Any]]:
+    """Stream the reply to the conversation's last user message: (the whole conversation so far, the meter)."""
+    try:
+        sampling = sampling_of(sampling_values)
+    except PlaygroundError as exc:
+        yield [*history, error_message(str(exc))], gr.skip()
+        return
+    generation = Request(model=model, messages=history_to_messages(history, system_prompt), sampling=sampling,
+                         thinking=bool(thinking))
+    for view in stream_reply(engine, generation, stops, (session_of(request), SLOT)):
+        meter = view.meter()
+        yield [*history, *view.messages()], f"<sub>{meter}</sub>" if meter else gr.skip()
+
+
+def sending(textbox_value: str = "") -> Any:
+    """The message box while a reply streams: still editable, with Stop instead of Send."""
+    return gr.Textbox(value=textbox_value, submit_btn=False, stop_btn="Stop")
+
+
+def idle_textbox() -> Any:
+    return gr.Textbox(submit_btn="Send", stop_btn=False)
+
+
+def send(engine: Engine, stops: Stops, message: str, history: list[dict[str, Any]], model: str, system_prompt: str,
+         thinking: bool, *sampling_values: Any, request: gr.Request | None = None) -> Iterator[tuple[Any, Any, Any]]:
+    """Enter or Send: the message joins the conversation at once, then the reply streams in."""
+    if not message or not message.strip():
+        yield gr.skip(), gr.skip(), gr.skip()
+        return
+    history = [*history, {"role": "user", "content": message}]
+    yield sending(), history, gr.skip()
+    for conversation, meter in respond(engine, stops, history, model, system_prompt, thinking, *sampling_values,
+                                       request=request):
+        yield gr.skip(), conversation, meter
+
+
+def regenerate(engine: Engine, stops: Stops, history: list[dict[str, Any]], model: str, system_prompt: str,
+               thinking: bool, *sampling_values: Any,
+               request: gr.Request | None = None) -> Iterator[tuple[Any, Any, Any]]:
+    """Retry: drop the last reply and ask again."""
+    index = last_user_index(history)
+    if index is None:
+        yield gr.skip(), gr.skip(), gr.skip()
+        return
+    history = history[: index + 1]
+    yield sending(), history, gr.skip()
+    for conversation, meter in respond(engine, stops, history, model, system_prompt, thinking, *sampling_values,
+                                       request=request):
+        yield gr.skip(), conversation, meter
+
+
+def undo(history: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], Any]:
+    """Remove the last exchange and give its message back to the message box."""
+    index = last_user_index(history)
+    if index is None:
+        return history, gr.skip()
+    content = history[index].get("content")
+    if isinstance(content, list):
+        content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return history[:index], content
+
+
+def edit(history: list[dict[str, Any]], data: gr.EditData) -> list[dict[str, Any]]:
+    """An edited user message replaces it and everything after it (the reply is asked for again)."""
+    index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
+    return [*history[:index], {"role": "user", "content": data.value}]
+
+
+def option(data: gr.SelectData, max_new_tokens: float, thinking: bool) -> tuple[Any, Any]:
+    """An option under a reply that ran out of tokens: retry with a larger limit, or without thinking."""
+    value = str(data.value)
+    if value.startswith(RETRY_LARGER):
+        return int(value.split(":")[1]), gr.skip()
+    if value == RETRY_NO_THINKING:
+        return gr.skip(), False
+    return gr.skip(), gr.skip()
+
+
+def example_text(data: gr.SelectData) -> str:
+    return data.value["text"]
+
+
+def stop(stops: Stops, shown: list[dict[str, Any]], request: gr.Request | None = None) -> Any:
+    """Stop this session's reply and add its metrics line."""
+    return stop_reply(stops, (session_of(request), SLOT), shown)
+
+
+# --- the public /chat API -------------------------------------------------------------------
 
 
 def chat(
@@ -77,88 +243,236 @@ def chat(
     max_new_tokens: int = 1024,
     seed: int = -1,
     request: gr.Request | None = None,
-) -> Iterator[list[gr.ChatMessage]]:
+) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
     """Stream a reply: a thinking block (models that think), the answer, then a metrics line.
 
-    `seed` -1 means a fresh random seed each time; temperature 0 means greedy decoding.
-    A problem (model does not fit, prompt too long, ...) ends the reply with an error message
-    rather than an exception, so the chat stays usable.
+    `seed` -1 means a fresh random seed each time; temperature 0 means greedy decoding. The
+    caller's session keeps the conversation: the next call continues it. A problem (model does
+    not fit, prompt too long, ...) ends the reply with an error message, not an exception.
     """
     if not message or not message.strip():
-        yield [error_message("Type a message first.")]
+        yield as_dicts([error_message("Type a message first.")]), history
         return
-    try:
-        sampling = sampling_of([temperature, top_p, top_k, min_p, repetition_penalty, max_new_tokens, seed])
-    except PlaygroundError as exc:
-        yield [error_message(str(exc))]
-        return
-    generation = Request(
-        model=model,
-        messages=[*history_to_messages(history, system_prompt), {"role": "user", "content": message}],
-        sampling=sampling,
-        thinking=bool(thinking),
-    )
-    yield from stream_reply(engine, generation, stops, (session_of(request), SLOT))
+    conversation = [*history, {"role": "user", "content": message}]
+    values = [temperature, top_p, top_k, min_p, repetition_penalty, max_new_tokens, seed]
+    for update, _meter in respond(engine, stops, conversation, model, system_prompt, thinking, *values,
+                                  request=request):
+        reply = as_dicts(update[len(conversation):])
+        yield reply, [*conversation, *reply]
 
 
-def stop(stops: Stops, shown: list[dict[str, Any]], request: gr.Request | None = None) -> Any:
-    """Stop this session's reply and add its metrics line."""
-    return stop_reply(stops, (session_of(request), SLOT), shown)
+# --- settings: presets, what the user changed, what the browser keeps -------------------------
 
 
-def not_empty(message: str, *_: Any) -> Any:
-    """Keeps an empty message from being sent at all (the UI's validator)."""
-    return gr.validate(bool(message and message.strip()), "Type a message first.")
+def window_of(spec: ModelSpec, context_limit: int | None) -> int | None:
+    return min(x for x in (spec.context_length, context_limit) if x) if (spec.context_length or context_limit) \
+        else None
 
 
-def follow_model(catalog: Catalog, model: str, thinking: bool) -> tuple[Any, ...]:
-    """The thinking switch and the preset sliders after a change of model or mode."""
+def follow_model(catalog: Catalog, registry: Registry, context_limit: int | None, model: str, thinking: bool,
+                 touched: list[str], max_new_tokens: float) -> tuple[Any, ...]:
+    """After a change of model or mode: the thinking switch, the preset values the user left alone, the
+    max-new-tokens bounds, and the line about the model."""
     spec = catalog.get(model)
-    return (gr.update(visible=spec.thinks), *preset_values(spec, thinking))
+    preset = spec.sampling_for(thinking and spec.thinks)
+    values = [gr.skip() if name in touched else value
+              for name, value in zip(PRESET_FIELDS, preset_values(spec, thinking), strict=True)]
+    window = window_of(spec, context_limit)
+    limit = preset.max_new_tokens if "max_new_tokens" not in touched else int(max_new_tokens or preset.max_new_tokens)
+    if window:
+        limit = min(limit, window)
+    tokens = gr.Number(value=limit, maximum=window, info=tokens_info(window))
+    return (gr.Checkbox(visible=spec.thinks), *values, tokens, picker.info(registry, spec))
 
 
-def build(catalog: Catalog, engine: Engine) -> gr.ChatInterface | None:
+def tokens_info(window: int | None) -> str:
+    return f"at most {window:,} (the context window); the prompt's share comes off at send" if window else ""
+
+
+def reset_to_preset(catalog: Catalog, context_limit: int | None, model: str, thinking: bool) -> tuple[Any, ...]:
+    spec = catalog.get(model)
+    preset = spec.sampling_for(thinking and spec.thinks)
+    window = window_of(spec, context_limit)
+    limit = min(preset.max_new_tokens, window) if window else preset.max_new_tokens
+    return (*preset_values(spec, thinking), limit, [])
+
+
+def touch(name: str, touched: list[str]) -> list[str]:
+    return touched if name in touched else [*touched, name]
+
+
+def remember(model: str, thinking: bool, system_prompt: str, touched: list[str], *values: Any) -> dict[str, Any]:
+    """What the browser keeps of the settings: the model, mode, system prompt and the values the user set."""
+    names = [f.name for f in fields(Sampling)]
+    chosen = {name: value for name, value in zip(names, values, strict=True) if name in touched}
+    return {"model": model, "thinking": thinking, "system_prompt": system_prompt, "touched": touched,
+            "values": chosen}
+
+
+def restore(catalog: Catalog, saved: dict[str, Any], model: str) -> tuple[Any, ...]:
+    """The settings the browser kept, on page load (what the catalogue no longer has is dropped)."""
+    names = [f.name for f in fields(Sampling)]
+    if not saved or saved.get("model") not in catalog.models:
+        return (gr.skip(),) * (4 + len(names))
+    chosen = saved.get("values", {})
+    touched = [name for name in saved.get("touched", []) if name in chosen]
+    values = [chosen[name] if name in chosen else gr.skip() for name in names]
+    return (saved["model"], bool(saved.get("thinking", True)), saved.get("system_prompt", ""), touched, *values)
+
+
+# --- conversations ----------------------------------------------------------------------------
+
+
+def keep(conversations: list[dict[str, Any]], conversation_id: str | None,
+         history: list[dict[str, Any]]) -> tuple[Any, Any, Any]:
+    conversation_id, conversations = store.save(conversations, conversation_id, as_dicts(history))
+    return conversation_id, conversations, gr.Radio(choices=store.choices(conversations), value=conversation_id)
+
+
+def open_conversation(conversations: list[dict[str, Any]], conversation_id: str | None) -> tuple[Any, ...]:
+    found = store.find(conversations, conversation_id)
+    if found is None:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    return conversation_id, found["messages"], found["title"], ""
+
+
+def new_conversation() -> tuple[None, list, Any, str]:
+    return None, [], gr.Radio(value=None), ""
+
+
+def rename_conversation(conversations: list[dict[str, Any]], conversation_id: str | None,
+                        title: str) -> tuple[Any, Any]:
+    conversations = store.rename(conversations, conversation_id, title)
+    return conversations, gr.Radio(choices=store.choices(conversations), value=conversation_id)
+
+
+def delete_conversation(conversations: list[dict[str, Any]], conversation_id: str | None) -> tuple[Any, ...]:
+    conversations = store.delete(conversations, conversation_id)
+    return None, [], conversations, gr.Radio(choices=store.choices(conversations), value=None), ""
+
+
+def list_conversations(conversations: list[dict[str, Any]]) -> Any:
+    return gr.Radio(choices=store.choices(conversations or []))
+
+
+def browser_secret() -> str:
+    """A stable secret for the browser-kept state, so conversations survive a restart of the app."""
+    try:
+        return SECRET_FILE.read_text(encoding="utf-8").strip()
+    except OSError:
+        secret = secrets.token_urlsafe(24)
+        try:
+            SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
+            SECRET_FILE.write_text(secret, encoding="utf-8")
+        except OSError:  # a read-only folder: conversations then last until the app restarts
+            pass
+        return secret
+
+
+# --- layout and wiring --------------------------------------------------------------------------
+
+
+def build(catalog: Catalog, engine: Engine, registry: Registry, demo: gr.Blocks,
+          context_limit: int | None = None) -> ChatTab | None:
     models = catalog.with_task(Task.CHAT)
     if not models:
         gr.Markdown("The catalogue has no model with the `chat` task.")
         return None
-    first = models[0]
-    # Model and thinking mode sit above the chat; the finer controls fold away below it.
-    with gr.Row(equal_height=True):
-        model = gr.Dropdown(choices=[spec.key for spec in models], value=first.key, label="Model", scale=4)
-        thinking = gr.Checkbox(value=True, label="Thinking", visible=first.thinks, scale=1,
-                               info="Qwen3 thinks before answering; off answers at once.")
-    system_prompt = gr.Textbox(value="", label="System prompt", placeholder="Optional", lines=2, render=False)
-    controls = SamplingControls.build(first.sampling_for(first.thinks), render=False)
+    first = picker.default_model(registry, models)
+    preset = first.sampling_for(first.thinks)
+    secret = browser_secret()
+    conversations = gr.BrowserState([], storage_key=CONVERSATIONS_KEY, secret=secret)
+    saved_settings = gr.BrowserState({}, storage_key=SETTINGS_KEY, secret=secret)
+    conversation_id = gr.State(None)
+    touched = gr.State([])
+    api_history = gr.State([])
 
-    chatbot = gr.Chatbot(
-        label="Chat",
-        latex_delimiters=LATEX_DELIMITERS,
-        height="60vh",
-        editable="user",
-        elem_id="chatbot",
-    )
+    with gr.Sidebar(label="Chats", position="left", width=260, elem_id="chats-sidebar") as chats_sidebar:
+        new_chat = gr.Button("New chat", variant="primary", elem_id="new-chat")
+        chat_list = gr.Radio(choices=[], label="Chats", elem_id="chat-list")
+        title = gr.Textbox(label="Title", placeholder="Rename this chat", elem_id="chat-title")
+        with gr.Row():
+            rename_button = gr.Button("Rename", size="sm", elem_id="rename-chat")
+            delete_button = gr.Button("Delete", size="sm", variant="stop", elem_id="delete-chat")
+
+    with gr.Sidebar(label="Settings", position="right", width=340, elem_id="settings-sidebar") as settings_sidebar:
+        model = gr.Dropdown(choices=picker.choices(registry, models), value=first.key, label="Model",
+                            elem_id="chat-model", filterable=True)
+        model_info = gr.Markdown(picker.info(registry, first), elem_id="model-info")
+        thinking = gr.Checkbox(value=True, label="Thinking", visible=first.thinks, elem_id="chat-thinking",
+                               info="Qwen3 thinks before answering; off answers at once.")
+        system_prompt = gr.Textbox(value="", label="System prompt", placeholder="Optional", lines=2)
+        window = window_of(first, context_limit)
+        controls = SamplingControls.build(preset, max_tokens=window, info=tokens_info(window))
+        reset = gr.Button("Reset to the model's preset", size="sm", elem_id="reset-preset")
+
+    meter = gr.Markdown(elem_id="context-meter", render=False)
+    chatbot = gr.Chatbot(label="Chat", latex_delimiters=LATEX_DELIMITERS, height="65vh", editable="user",
+                         elem_id="chatbot", show_label=False, buttons=["copy"],
+                         examples=[{"text": example} for example in EXAMPLES])
+    meter.render()
+    textbox = gr.Textbox(label="Message", show_label=False, placeholder="Type a message…", autofocus=True,
+                         submit_btn="Send", stop_btn=False, elem_id="chat-input", lines=1, max_lines=8)
+    gr.Markdown(elem_id="queued-hint")
+
     stops = Stops()
-    interface = gr.ChatInterface(
-        fn=functools.partial(chat, engine, stops),
-        chatbot=chatbot,
-        textbox=gr.Textbox(label="Message", show_label=False, placeholder="Type a message…", scale=7, autofocus=True,
-                           submit_btn=True, stop_btn=True, elem_id="chat-input"),
-        additional_inputs=[model, system_prompt, thinking, *controls.components],
-        additional_inputs_accordion=gr.Accordion("System prompt and sampling", open=False, render=False),
-        examples=[[example] for example in EXAMPLES],
-        editable=True,
-        api_name="chat",
-        fill_height=True,
-        validator=not_empty,
-    )
-    interface.textbox.stop(functools.partial(stop, stops), [chatbot], [chatbot], api_visibility="private",
-                           concurrency_limit=None)
-    follow = functools.partial(follow_model, catalog)
-    outputs = [thinking, *controls.preset_components]
-    model.change(follow, [model, thinking], outputs, api_visibility="private")
-    thinking.change(follow, [model, thinking], outputs, api_visibility="private")
-    return interface
+    inputs = [model, system_prompt, thinking, *controls.components]
+    turn = dict(outputs=[textbox, chatbot, meter], api_visibility="private", trigger_mode="once")
+    after = dict(api_visibility="private", queue=False)
+
+    def finished(event: Any) -> None:
+        """After every reply: buttons back, the conversation kept, the meter updated, queued text sent."""
+        event.then(idle_textbox, None, textbox, **after).then(
+            keep, [conversations, conversation_id, chatbot], [conversation_id, conversations, chat_list], **after
+        ).then(None, js=SEND_QUEUED_JS, **after)
+
+    finished(textbox.submit(functools.partial(send, engine, stops), [textbox, chatbot, *inputs], **turn))
+    finished(chatbot.example_select(example_text, None, textbox, **after).then(
+        functools.partial(send, engine, stops), [textbox, chatbot, *inputs], **turn))
+    finished(chatbot.retry(functools.partial(regenerate, engine, stops), [chatbot, *inputs], **turn))
+    finished(chatbot.edit(edit, chatbot, chatbot, **after).then(
+        functools.partial(regenerate, engine, stops), [chatbot, *inputs], **turn))
+    max_tokens = controls.components[-2]
+    finished(chatbot.option_select(option, [max_tokens, thinking], [max_tokens, thinking], **after).then(
+        functools.partial(regenerate, engine, stops), [chatbot, *inputs], **turn))
+    chatbot.undo(undo, chatbot, [chatbot, textbox], **after).then(
+        keep, [conversations, conversation_id, chatbot], [conversation_id, conversations, chat_list], **after)
+    textbox.stop(functools.partial(stop, stops), chatbot, chatbot, api_visibility="private", concurrency_limit=None)
+
+    # Conversations: kept in the browser, listed in the left sidebar.
+    gr.on([demo.load, conversations.change], list_conversations, conversations, chat_list, **after)
+    chat_list.input(open_conversation, [conversations, chat_list], [conversation_id, chatbot, title, meter],
+                    **after)
+    new_chat.click(new_conversation, None, [conversation_id, chatbot, chat_list, meter], **after)
+    chatbot.clear(delete_conversation, [conversations, conversation_id],
+                  [conversation_id, chatbot, conversations, chat_list, meter], **after)
+    rename_button.click(rename_conversation, [conversations, conversation_id, title], [conversations, chat_list],
+                        **after)
+    delete_button.click(delete_conversation, [conversations, conversation_id],
+                        [conversation_id, chatbot, conversations, chat_list, meter], **after)
+
+    # Settings: presets follow the model and mode except where the user set a value; kept in the browser.
+    follow = functools.partial(follow_model, catalog, registry, context_limit)
+    follow_outputs = [thinking, *controls.preset_components, max_tokens, model_info]
+    for trigger in (model.input, thinking.input):
+        trigger(follow, [model, thinking, touched, max_tokens], follow_outputs, **after)
+    for name, component in zip([f.name for f in fields(Sampling)], controls.components, strict=True):
+        component.input(functools.partial(touch, name), touched, touched, **after)
+    reset.click(functools.partial(reset_to_preset, catalog, context_limit), [model, thinking],
+                [*controls.components[:-1], touched], **after)
+    model.focus(lambda: gr.Dropdown(choices=picker.choices(registry, models)), None, model, **after)
+    demo.load(functools.partial(restore, catalog), [saved_settings, model],
+              [model, thinking, system_prompt, touched, *controls.components], **after).then(
+        follow, [model, thinking, touched, max_tokens], follow_outputs, **after)
+    gr.on([c.change for c in (model, thinking, system_prompt, *controls.components)], remember,
+          [model, thinking, system_prompt, touched, *controls.components], saved_settings, **after)
+
+    # The public /chat endpoint (its own per-session conversation, not the browser's).
+    api_response = gr.JSON(visible=False)
+    api_button = gr.Button(visible=False)
+    api_button.click(functools.partial(chat, engine, stops), [textbox, api_history, *inputs],
+                     [api_response, api_history], api_name="chat", postprocess=False)
+    return ChatTab(chatbot=chatbot, sidebars=(chats_sidebar, settings_sidebar))
 
 
 if __name__ == "__main__":
@@ -166,6 +480,6 @@ if __name__ == "__main__":
     from playground.settings import Settings
 
     services = create_services(Settings.from_sources())
-    with gr.Blocks(title=TITLE) as demo:
-        build(services.catalog, services.engine)
-    demo.launch()
+    with gr.Blocks(title=TITLE) as app:
+        build(services.catalog, services.engine, services.registry, app, services.settings.context_limit)
+    app.launch(js=JS)

@@ -149,6 +149,14 @@ class ReplyView:
     loaded_s: float | None = None  # how long it took, once it did
     notices: list[str] = field(default_factory=list)
 
+    def meter(self) -> str | None:
+        """How much of the context window the conversation now uses, once the reply has ended."""
+        m = self.metrics
+        if m is None:
+            return None
+        used = m.prompt_tokens + m.tokens
+        return f"Context: {used:,} of {m.window:,} tokens ({used / m.window:.0%})"
+
     def messages(self) -> list[gr.ChatMessage]:
         messages = [notice_message(text) for text in self.notices]
         if self.loading is not None:
@@ -164,7 +172,8 @@ class ReplyView:
         if self.answer:
             messages.append(gr.ChatMessage(role="assistant", content=self.answer))
         if self.metrics is not None and self.metrics.out_of_tokens_thinking:
-            options = [{"value": RETRY_LARGER, "label": f"Retry with {larger_limit(self.metrics):,} new tokens"},
+            larger = larger_limit(self.metrics)
+            options = [{"value": f"{RETRY_LARGER}:{larger}", "label": f"Retry with {larger:,} new tokens"},
                        {"value": RETRY_NO_THINKING, "label": "Retry without thinking"}]
             messages.append(notice_message(out_of_tokens_text(self.metrics), options))
         if self.metrics is not None:
@@ -207,10 +216,8 @@ def session_of(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or "default"
 
 
-def stream_reply(
-    engine: Engine, request: Request, stops: Stops, key: tuple[str, str]
-) -> Iterator[list[gr.ChatMessage]]:
-    """The messages that show the reply so far, as it streams; the last yield is the whole reply."""
+def stream_reply(engine: Engine, request: Request, stops: Stops, key: tuple[str, str]) -> Iterator[ReplyView]:
+    """The reply so far, as it streams (`.messages()` shows it); the last yield is the whole reply."""
     view = ReplyView()
     cancel = stops.start(key)
     shown_at = 0.0
@@ -220,7 +227,7 @@ def stream_reply(
             for event in events:
                 if isinstance(event, Loading):
                     view.loading = event
-                    yield view.messages()  # shown at once: the wait has a reason
+                    yield view  # shown at once: the wait has a reason
                     continue
                 if view.loading is not None:  # the first event after the load
                     view.loaded_s, view.loading = view.loading.seconds, None
@@ -239,12 +246,16 @@ def stream_reply(
                 if view.metrics is None and now - shown_at < UPDATE_INTERVAL_S:
                     continue
                 shown_at = now
-                yield view.messages()
+                yield view
     except PlaygroundError as exc:
         view.error = str(exc)
-        yield view.messages()
+        yield view
     finally:
         stops.end(key, cancel)
+    if view.loading is not None:  # stopped before the model was ready
+        view.loading = None
+        view.notices.append("Stopped while the model was loading; it goes on loading for the next message.")
+        yield view
 
 
 def stop_reply(stops: Stops, key: tuple[str, str], shown: list[dict[str, Any]]) -> Any:
@@ -278,9 +289,9 @@ CONTROLS = {
     "top_k": Control("Top-k", "0 = off", 1, 0, 200),
     "min_p": Control("Min-p", "0 = off", 0.01, 0, 1),
     "repetition_penalty": Control("Repetition penalty", "1 = off", 0.01, 1, LIMITS["repetition_penalty"].high),
-    "max_new_tokens": Control("Max new tokens", None, 1, 1, 32768),
 }
 SEED_INFO = "-1 = random"
+MAX_TOKENS_STEP = 256  # the number box's arrows; any whole number can be typed
 
 
 @dataclass(frozen=True)
@@ -290,11 +301,19 @@ class SamplingControls:
     components: tuple[gr.components.Component, ...]
 
     @staticmethod
-    def build(preset: Sampling, render: bool = True) -> SamplingControls:
+    def build(preset: Sampling, max_tokens: int | None = None, info: str | None = None,
+              render: bool = True) -> SamplingControls:
+        """Sliders for the preset's numbers; max new tokens as a number box bounded by the model's window."""
         components = []
         for f in fields(Sampling):
             if f.name == "seed":
                 components.append(gr.Number(value=-1, precision=0, label="Seed", info=SEED_INFO, render=render))
+                continue
+            if f.name == "max_new_tokens":
+                value = min(preset.max_new_tokens, max_tokens) if max_tokens else preset.max_new_tokens
+                components.append(gr.Number(value=value, precision=0, minimum=1, maximum=max_tokens,
+                                            step=MAX_TOKENS_STEP, label="Max new tokens", info=info, render=render,
+                                            elem_id="max-new-tokens"))
                 continue
             c = CONTROLS[f.name]
             components.append(gr.Slider(c.low, c.high, value=getattr(preset, f.name), step=c.step, label=c.label,

@@ -46,9 +46,12 @@ def scripted(qwen3_tokenizer):
 
 
 def final(engine: Engine, message: str, history=(), **kwargs) -> list[dict]:
-    """The last update of a reply, as the browser gets it (ChatMessage -> dict)."""
+    """The reply's last update through the /chat handler, as an API client gets it."""
     updates = list(chat(engine, Stops(), message, list(history), kwargs.pop("model", "scripted-qwen3"), **kwargs))
-    return [{"role": m.role, "content": m.content, "metadata": m.metadata} for m in updates[-1]]
+    reply, conversation = updates[-1]
+    if message.strip():
+        assert conversation[-len(reply) - 1]["content"] == message  # the session keeps the exchange
+    return reply
 
 
 def test_history_drops_thinking_metrics_and_errors_and_adds_the_system_prompt() -> None:
@@ -75,7 +78,7 @@ def test_a_thinking_reply_shows_a_folded_block_the_answer_and_metrics(scripted) 
     thinking, answer, line = final(engine, "What is 2+2?", thinking=True, temperature=0)
     assert thinking["content"] == "Two and two." and thinking["metadata"]["title"] == THINKING_TITLE
     assert thinking["metadata"]["status"] == "done" and thinking["metadata"]["duration"] >= 0
-    assert answer == {"role": "assistant", "content": "The answer is $4$.", "metadata": {}}
+    assert (answer["content"], answer["metadata"]) == ("The answer is $4$.", {})
     assert line["metadata"] == {"id": METRICS_ID}
     assert line["content"].startswith("<sub>scripted-qwen3 · bf16 · ") and " tokens · " in line["content"]
 
@@ -123,10 +126,12 @@ def test_empty_message_gets_a_message(scripted) -> None:
 def test_changing_model_or_mode_sets_that_presets_sliders(scripted) -> None:
     engine, _ = scripted
     catalog = engine.registry.catalog
-    visible, *values = follow_model(catalog, "scripted-qwen2", thinking=True)
-    assert visible["visible"] is False
+    visible, *values, tokens, info = follow_model(catalog, engine.registry, None, "scripted-qwen2", True, [], 1024)
+    assert visible.visible is False
     preset = Sampling()
     assert values == [preset.temperature, preset.top_p, preset.top_k, preset.min_p, preset.repetition_penalty]
+    assert tokens.maximum == 4096 and tokens.value == preset.max_new_tokens
+    assert info.startswith("**scripted-qwen2**")
 
 
 def test_reply_view_keeps_thinking_open_until_the_answer_starts() -> None:
@@ -151,9 +156,11 @@ def test_metrics_and_notices_become_sentences_only_at_the_edge() -> None:
 
 def test_sampling_controls_are_built_from_sampling() -> None:
     controls = SamplingControls.build(Sampling(temperature=0.6, top_p=0.95), render=False)
-    assert [c.label for c in controls.components] == [*(c.label for c in CONTROLS.values()), "Seed"]
+    assert [c.label for c in controls.components] == [*(c.label for c in CONTROLS.values()), "Max new tokens",
+                                                      "Seed"]
     assert len(controls.components) == len(fields(Sampling))
     assert controls.components[0].value == 0.6 and controls.components[1].value == 0.95
+    assert controls.components[5].label == "Max new tokens" and controls.components[5].value == 1024
     assert sampling_of([0, 0.5, 5, 0.1, 1.1, 64, -1]) == Sampling(0.0, 0.5, 5, 0.1, 1.1, 64, None)
     assert sampling_of([0, 0.5, 5, 0.1, 1.1, 64, 42.0]).seed == 42
 
@@ -166,18 +173,18 @@ def test_a_model_that_loads_shows_its_progress_at_once_then_the_answer(scripted)
     loader.gate = threading.Event()
     loader.decoder("scripted-qwen3").enqueue("Ready.")
     started = time.monotonic()
-    updates = chat(engine, Stops(), "Hi", [], "scripted-qwen3", thinking=False)
+    updates = (reply for reply, _ in chat(engine, Stops(), "Hi", [], "scripted-qwen3", thinking=False))
     first = next(updates)
     assert time.monotonic() - started < 1.0
     (block,) = first
-    assert block.metadata == {"title": "Loading scripted-qwen3", "status": "pending"}
-    assert "s" in block.content
+    assert block["metadata"] == {"title": "Loading scripted-qwen3", "status": "pending"}
+    assert block["content"].endswith(" s")
     second = next(updates)  # half a second later: the loader has reported its download
-    assert "downloading 25%" in second[0].content
+    assert "downloading 25%" in second[0]["content"]
     loader.gate.set()
     last = list(updates)[-1]
-    assert [m.content for m in last if not m.metadata] == ["Ready."]
-    assert "loaded in" in last[-1].content  # the load's time goes to the metrics line, not the thinking's
+    assert [m["content"] for m in last if not m["metadata"]] == ["Ready."]
+    assert "loaded in" in last[-1]["content"]  # the load's time goes to the metrics line, not the thinking's
 
 
 def test_stopping_while_the_model_loads_lets_the_load_finish_for_later(scripted) -> None:
@@ -186,10 +193,11 @@ def test_stopping_while_the_model_loads_lets_the_load_finish_for_later(scripted)
     engine, loader = scripted
     loader.gate = threading.Event()
     stops = Stops()
-    updates = chat(engine, stops, "Hi", [], "scripted-qwen3", thinking=False)
+    updates = (reply for reply, _ in chat(engine, stops, "Hi", [], "scripted-qwen3", thinking=False))
     next(updates)
     stops.stop(("default", "chat"))
-    assert list(updates) == []  # nothing more: no error, no metrics
+    (notice,) = list(updates)[-1]  # no error, no metrics: a note that the load goes on
+    assert "Stopped while the model was loading" in notice["content"]
     loader.gate.set()
     loader.decoder("scripted-qwen3").enqueue("Later.")
     assert [m["content"] for m in final(engine, "Again", thinking=False) if not m["metadata"]] == ["Later."]
