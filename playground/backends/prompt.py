@@ -83,14 +83,14 @@ def build_prompt(
     if n > budget:
         saved = _savings(processor, messages, n)
         while n > budget:  # drop at least one more turn, as many as the estimate says are needed
-            later = [s for s in starts if s > cut]
-            if len(later) < 2:
+            later = [s for s in starts if s > cut]  # its last is the newest turn, which always stays
+            if not later:
                 raise PromptTooLongError(
                     f"The message is {n} tokens with the template, but this model's context window "
                     f"leaves room for {budget} tokens of prompt (after reserving the new tokens). "
                     "Shorten the message or lower Max new tokens."
                 )
-            enough = [s for s in later[:-1] if saved[s] - saved[cut] >= n - budget]
+            enough = [s for s in later if saved[s] - saved[cut] >= n - budget]
             cut = enough[0] if enough else later[-1]
             encoded, n = fit(cut)
         while (earlier := [s for s in starts if s < cut]):  # an estimate that overshot: keep what still fits

@@ -64,6 +64,14 @@ def test_fitting_a_long_conversation_renders_a_few_times_whatever_its_length(qwe
     assert more.tokens > 300
 
 
+def test_a_refused_long_message_is_dropped_from_the_next_prompt(qwen3_tokenizer) -> None:
+    """A message that did not fit stays in the chat, unanswered; the next one must still go through."""
+    messages = [{"role": "user", "content": "word " * 400}, {"role": "user", "content": "And a short one."}]
+    prompt = build_prompt(qwen3_tokenizer, messages, thinking=None, budget=100)
+    assert prompt.dropped == 1
+    assert qwen3_tokenizer.decode(prompt.input_ids).startswith("<|im_start|>user\nAnd a short one.")
+
+
 def test_a_message_that_alone_is_too_long_says_so(qwen3_tokenizer) -> None:
     messages = [*conversation(2)[:-1], {"role": "user", "content": "word " * 400}]
     with pytest.raises(PromptTooLongError, match="leaves room for 100 tokens of prompt"):
