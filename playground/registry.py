@@ -260,6 +260,13 @@ class Registry:
         kv = sum(e.kv_bytes for e in self._entries.values() if e.ready)
         return memory.free - loading - kv
 
+    def room(self) -> int:
+        """Bytes a new load could have now: free memory plus what unloading idle models would give back."""
+        with self._lock:
+            free = self._free(self.loader.memory())
+            idle = sum(e.loaded.footprint + e.kv_bytes for e in self._idle_entries() if e.loaded) if self.evict else 0
+        return free + idle
+
     def estimate(self, spec: ModelSpec, precision: Precision) -> Estimate | None:
         """What loading `spec` at `precision` needs at least (None where the numbers are unknown)."""
         try:

@@ -28,14 +28,14 @@ class Fit:
     """Where `spec` stands on this machine now."""
 
     loaded: Precision | None  # the precision of a loaded (or loading) copy
-    fits: Precision | None  # the highest precision that fits in the free memory
+    fits: Precision | None  # the highest precision that fits (free memory plus what idle models give back)
     need: int | None  # bytes at `fits`, or at the lowest precision when nothing fits
-    free: int
+    free: int  # that room, in bytes
 
 
 def fit(registry: Registry, spec: ModelSpec) -> Fit:
     state = registry.state(spec.key)
-    free = registry.memory().free
+    free = registry.room()
     need = None
     for precision in spec.ladder:
         estimate = registry.estimate(spec, precision)
@@ -92,7 +92,7 @@ def info(registry: Registry, spec: ModelSpec) -> str:
     else:
         parts.append(
             f"⚠️ does not fit here: it needs about {format_bytes(where.need or 0)} even at {spec.ladder[-1]}, and "
-            f"{format_bytes(max(where.free, 0))} is free. Pick a smaller model, or unload models in the Models tab"
+            f"{format_bytes(max(where.free, 0))} can be made free here. Pick a smaller model"
         )
     return " · ".join(parts)
 
