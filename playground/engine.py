@@ -14,12 +14,11 @@ The engine knows nothing about Gradio or how a tab lays out what it yields.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Generator, Iterator
 
 from playground.errors import OutOfMemory
-from playground.registry import Lease, Registry
+from playground.registry import Background, Lease, Registry
 from playground.requests import Cancel, Event, Loading, Notice, NoticeCode, Request
 
 LOADING_INTERVAL_S = 0.5
@@ -69,35 +68,13 @@ class Engine:
         state = self.registry.state(request.model, request.precision)
         if state is not None and state.status == "ready":
             return self.registry.acquire(request.model, request.precision)
-        outcome: dict[str, object] = {}
-        lock, done = threading.Lock(), threading.Event()
-
-        def load() -> None:
-            try:
-                lease = self.registry.acquire(request.model, request.precision)
-            except BaseException as exc:  # re-raised by the stream, if anyone still listens
-                outcome["error"] = exc
-            else:
-                with lock:
-                    if outcome.get("abandoned"):
-                        lease.release()
-                    else:
-                        outcome["lease"] = lease
-            finally:
-                done.set()
-
-        def abandon() -> None:
-            with lock:
-                outcome["abandoned"] = True
-                lease = outcome.pop("lease", None)
-            if isinstance(lease, Lease):
-                lease.release()
-
         started = time.monotonic()
-        threading.Thread(target=load, name=f"load-{request.model}", daemon=True).start()
+        loading = Background(self.registry, request.model, request.precision,
+                             lambda: self.registry.acquire(request.model, request.precision), Lease.release)
+        watch = loading.watch(LOADING_INTERVAL_S, stop=cancel.is_set)
         try:
             while True:
-                state = self.registry.state(request.model, request.precision)
+                state = next(watch)
                 yield Loading(
                     model=request.model,
                     precision=state.precision if state else None,
@@ -106,14 +83,7 @@ class Engine:
                     progress=state.progress if state else None,
                     seconds=time.monotonic() - started,
                 )
-                if done.wait(LOADING_INTERVAL_S) or cancel.is_set():
-                    break
-        except GeneratorExit:
-            abandon()
-            raise
-        if cancel.is_set() and not done.is_set():
-            abandon()
-            return None
-        if "error" in outcome:
-            raise outcome["error"]  # type: ignore[misc]
-        return outcome["lease"]  # type: ignore[return-value]
+        except StopIteration as finished:
+            return finished.value
+        finally:
+            watch.close()

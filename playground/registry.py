@@ -20,9 +20,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from playground.catalog import Catalog, ModelSpec
 from playground.errors import DoesNotFitError, OutOfMemory, PlaygroundError
@@ -356,14 +356,17 @@ class Registry:
             entry = lease._entry
         return self._state(entry)
 
-    def unload(self, key: str) -> list[str]:
-        """Unload every idle precision of `key`; refuse while a request uses it."""
+    def unload(self, key: str, precision: Precision | None = None) -> list[str]:
+        """Unload `key` at `precision` (every precision if None); refuse while a request uses it."""
         self.catalog.get(key)
+
+        def mine(e: _Entry) -> bool:
+            return e.spec.key == key and (precision is None or e.precision is precision)
+
         with self._lock:
-            mine = [e for e in self._entries.values() if e.spec.key == key]
-            if any(e.refs for e in mine):
+            if any(e.refs for e in self._entries.values() if mine(e)):
                 raise PlaygroundError(f"{key} is in use by a request right now; try again when it finishes.")
-            return self._evict_idle(lambda e: e.spec.key == key)
+            return self._evict_idle(mine)
 
     def reap_idle(self) -> list[str]:
         """Unload models idle for longer than the keep-alive."""
@@ -423,3 +426,73 @@ def _wrap(spec: ModelSpec, exc: BaseException) -> PlaygroundError:
     err = PlaygroundError(f"Loading {spec.key} failed unexpectedly: {type(exc).__name__}: {exc}")
     err.__cause__ = exc
     return err
+
+
+T = TypeVar("T")
+
+
+class Background(Generic[T]):
+    """Runs `work` (a load, or an acquire that may load) in a worker thread and lets a stream watch it.
+
+    `watch(interval)` yields the model's state at once and then every `interval` seconds until the
+    work is done, and returns its result (or raises its error). A watcher that goes away, or stops
+    early, calls `abandon()`: the work still finishes (a load is not torn down halfway) and its
+    result goes to `dispose` (a lease is released) instead of to nobody.
+    """
+
+    def __init__(self, registry: Registry, key: str, precision: Precision | None, work: Callable[[], T],
+                 dispose: Callable[[T], None] = lambda result: None):
+        self.registry, self.key, self.precision = registry, key, precision
+        self._dispose = dispose
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._result: T | None = None
+        self._error: BaseException | None = None
+        self._abandoned = False
+        threading.Thread(target=self._run, args=(work,), name=f"load-{key}", daemon=True).start()
+
+    def _run(self, work: Callable[[], T]) -> None:
+        try:
+            result = work()
+        except BaseException as exc:  # re-raised to the watcher, if one is still there
+            self._error = exc
+        else:
+            with self._lock:
+                if self._abandoned:
+                    self._dispose(result)
+                else:
+                    self._result = result
+        finally:
+            self._done.set()
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def watch(self, interval: float, stop: Callable[[], bool] = lambda: False
+              ) -> Generator[ModelState | None, None, T | None]:
+        """States while the work runs (None before the registry has planned it); then its result.
+
+        Returns None, having abandoned the work, if `stop()` turns true first.
+        """
+        try:
+            while True:
+                yield self.registry.state(self.key, self.precision)
+                if self._done.wait(interval):
+                    break
+                if stop():
+                    self.abandon()
+                    return None
+        except GeneratorExit:
+            self.abandon()
+            raise
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+    def abandon(self) -> None:
+        with self._lock:
+            self._abandoned = True
+            result, self._result = self._result, None
+        if result is not None:
+            self._dispose(result)

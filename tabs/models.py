@@ -1,8 +1,15 @@
-"""Models tab: the catalogue with memory estimates, what is loaded, and load/unload controls.
+"""Models tab: what is loaded (each copy with its own Unload), the catalogue with what fits here, and Load.
 
-Every figure comes from the registry (state, measured footprint, idle time) and from
-`playground.memory` (estimates at each precision against what is free now); this module
-only lays them out. `models()` is also the public `/models` API endpoint.
+The top lists every loaded copy of a model (a model can be resident at two precisions) with its
+size, backend and whether a request is using it, each with an Unload button. Below, the
+catalogue: one row per model with its size, the best precision that fits on this machine now
+and its state; picking a row (or a name) shows that model's estimate at each precision, and Load
+loads it at the chosen precision with its progress shown in place, the buttons held while it
+loads. Errors stay on the page, in the status line and in the model's row.
+
+Every figure comes from the registry (state, measured footprint, idle time, free memory) and
+its estimates; this module only lays them out. `models()` is also the public `/models` API
+endpoint.
 
     python -m tabs.models   # this tab alone, for development
 """
@@ -10,6 +17,7 @@ only lays them out. `models()` is also the public `/models` API endpoint.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from typing import Any
 
 import gradio as gr
@@ -17,32 +25,38 @@ import gradio as gr
 from playground.catalog import Catalog
 from playground.errors import PlaygroundError
 from playground.memory import DEFAULT_CONTEXT_TOKENS, LADDER, Precision, format_bytes
-from playground.registry import ModelState, Registry
+from playground.registry import Background, ModelState, Registry
 
 TITLE = "Models"
 AUTO = "auto"
 REFRESH_S = 2.0
+PROGRESS_S = 0.5
+HEADERS = ["Model", "Size", "Fits here", "State"]
+STAGES = {"starting": "preparing", "download": "downloading", "weights": "loading weights", "warm-up": "warming up"}
 
 
 def models(registry: Registry) -> list[dict[str, Any]]:
-    """Every catalogue model: key, state, precision, footprint, and estimates per precision."""
-    states: dict[str, ModelState] = {}
+    """Every catalogue model: key, state, precision, footprint, its loaded copies, and estimates per precision."""
+    copies: dict[str, list[ModelState]] = {}
     for state in registry.snapshot():
-        states.setdefault(state.key, state)
-    free = registry.memory().free
+        copies.setdefault(state.key, []).append(state)
+    room = registry.room()
     rows = []
     for spec in registry.catalog:
-        state = states.get(spec.key)
+        mine = copies.get(spec.key, [])
+        state = mine[0] if mine else None
         estimates = {}
         for precision in dict.fromkeys([*spec.ladder, *LADDER]):
             est = registry.estimate(spec, precision)  # None: a local folder whose size could not be read
             need = est.total if est is not None else None
-            estimates[str(precision)] = {"bytes": need, "fits": None if need is None else need <= free}
+            estimates[str(precision)] = {"bytes": need, "fits": None if need is None else need <= room}
         rows.append({
             "key": spec.key,
             "source": spec.source,
+            "family": spec.family,
             "tasks": sorted(str(t) for t in spec.tasks),
             "params_billion": spec.params_billion,
+            "context_length": spec.context_length,
             "state": state.status if state else "not loaded",
             "precision": str(state.precision) if state else None,
             "footprint_bytes": state.footprint if state else None,
@@ -51,9 +65,16 @@ def models(registry: Registry) -> list[dict[str, Any]]:
             "loading_s": round(state.loading_s, 1) if state and state.loading_s is not None else None,
             "backend": state.backend if state else None,
             "kv_tokens": state.kv_tokens if state else None,
+            "loaded": [copy_row(s) for s in mine],
             "estimates": estimates,
         })
     return rows
+
+
+def copy_row(state: ModelState) -> dict[str, Any]:
+    return {"precision": str(state.precision), "status": state.status, "footprint_bytes": state.footprint,
+            "in_use": state.in_use, "idle_s": None if state.idle_s is None else round(state.idle_s, 1),
+            "backend": state.backend, "kv_tokens": state.kv_tokens}
 
 
 def device_summary(registry: Registry) -> str:
@@ -62,29 +83,10 @@ def device_summary(registry: Registry) -> str:
     device = memory.name if memory.kind == "cpu" else f"{memory.name} (GPU)"
     return (
         f"**{device}**: {format_bytes(memory.free)} free of {format_bytes(memory.total)} "
-        f"({format_bytes(used)} in use). Estimates are weights plus the KV cache for the model's "
-        f"context window (at most {DEFAULT_CONTEXT_TOKENS // 1024}k tokens) plus 10% overhead; "
-        "“fits” compares them with the memory free now."
+        f"({format_bytes(used)} in use). A model fits if its weights, the KV cache for one request's context "
+        f"window (at most {DEFAULT_CONTEXT_TOKENS // 1024}k tokens) and 10% overhead do, in the memory free now "
+        "plus what idle models would give back."
     )
-
-
-def table(registry: Registry) -> list[list[Any]]:
-    """Rows for the Dataframe: one line per model, estimates marked with whether they fit."""
-    rows = []
-    for row in models(registry):
-        cells = []
-        for precision in LADDER:
-            est = row["estimates"][str(precision)]
-            verdict = "fits" if est["fits"] else "too big"
-            cells.append("?" if est["bytes"] is None else f"{format_bytes(est['bytes'])} · {verdict}")
-        rows.append([
-            row["key"],
-            format_params(row["params_billion"]),
-            ", ".join(row["tasks"]),
-            *cells,
-            state_text(row),
-        ])
-    return rows
 
 
 def format_params(billions: float | None) -> str:
@@ -93,54 +95,141 @@ def format_params(billions: float | None) -> str:
     return f"{billions:.3g} B" if billions >= 1 else f"{billions * 1000:.3g} M"
 
 
-def state_text(row: dict[str, Any]) -> str:
-    if row["state"] == "loading":
-        return f"loading {row['precision']}… {row['loading_s']:.0f} s"
-    if row["state"] == "ready":
-        busy = f"in use ({row['in_use']})" if row["in_use"] else f"idle {row['idle_s']:.0f} s"
-        return f"loaded {row['precision']}, {format_bytes(row['footprint_bytes'])}, {row['backend']}, {busy}"
-    return "not loaded"
+def copy_text(copy: dict[str, Any]) -> str:
+    if copy["status"] == "loading":
+        return f"{copy['precision']} loading…"
+    busy = f"in use ({copy['in_use']})" if copy["in_use"] else f"idle {copy['idle_s']:.0f} s"
+    return f"{copy['precision']} loaded, {format_bytes(copy['footprint_bytes'] or 0)}, {busy}"
 
 
-def load_model(registry: Registry, key: str, precision: str) -> str:
-    """Load `key` at `precision` ("auto" picks the best that fits) and say where it landed."""
+def state_text(row: dict[str, Any], error: str | None = None) -> str:
+    if row["loaded"]:
+        return "; ".join(copy_text(c) for c in row["loaded"])
+    return f"failed: {error}" if error else "not loaded"
+
+
+def fits_text(row: dict[str, Any]) -> str:
+    for precision, est in row["estimates"].items():
+        if est["fits"]:
+            return f"{precision}, {format_bytes(est['bytes'])}"
+        if est["bytes"] is None:
+            return "? (size unknown)"
+    lowest = list(row["estimates"].values())[-1]
+    return f"no: {format_bytes(lowest['bytes'])} even at nf4"
+
+
+def table(registry: Registry, errors: dict[str, str] | None = None) -> list[list[Any]]:
+    """Rows for the Dataframe: one line per model."""
+    errors = errors or {}
+    return [[row["key"], format_params(row["params_billion"]), fits_text(row), state_text(row, errors.get(row["key"]))]
+            for row in models(registry)]
+
+
+def details(registry: Registry, key: str) -> str:
+    """The picked model's estimate at each precision, against the room here."""
+    spec = registry.catalog.get(key)
+    room = registry.room()
+    lines = [f"**{key}** · {format_params(spec.params_billion)} parameters"
+             + (f" · {spec.context_length:,}-token context" if spec.context_length else "")]
+    for precision in dict.fromkeys([*spec.ladder, *LADDER]):
+        est = registry.estimate(spec, precision)
+        if est is None:
+            lines.append(f"- {precision}: size unknown (a local folder without safetensors headers)")
+            continue
+        verdict = "fits" if est.total <= room else "too big"
+        lines.append(f"- {precision}: {format_bytes(est.total)} (weights {format_bytes(est.weights)}, KV cache "
+                     f"{format_bytes(est.kv_cache)}) · {verdict}")
+    return "\n".join(lines)
+
+
+def progress_text(key: str, state: ModelState | None, seconds: float) -> str:
+    if state is None:
+        return f"Loading {key}… {seconds:.0f} s"
+    stage = STAGES.get(state.stage or "starting", state.stage)
+    share = f" {state.progress:.0%}" if state.progress is not None else "…"
+    return f"Loading {key} at {state.precision} (about {format_bytes(state.estimate)}): {stage}{share} {seconds:.0f} s"
+
+
+def load_model(registry: Registry, key: str, precision: str, errors: dict[str, str]) -> Iterator[tuple[Any, ...]]:
+    """Load `key` at `precision` ("auto": the best that fits), showing progress; buttons held meanwhile."""
+    held = gr.Button(interactive=False)
+    errors = {k: v for k, v in errors.items() if k != key}
+    loading = Background(registry, key, None if precision == AUTO else Precision(precision),
+                         lambda: registry.load(key, None if precision == AUTO else Precision(precision)))
+    watch = loading.watch(PROGRESS_S)
+    seconds = 0.0
     try:
-        state = registry.load(key, None if precision == AUTO else Precision(precision))
+        while True:
+            yield progress_text(key, next(watch), seconds), held, held, errors
+            seconds += PROGRESS_S
+    except StopIteration as finished:
+        state = finished.value
+        message = f"Loaded {key} at {state.precision} ({format_bytes(state.footprint or 0)})."
     except PlaygroundError as exc:
-        raise gr.Error(str(exc)) from exc
-    return f"Loaded {key} at {state.precision} ({format_bytes(state.footprint or 0)})."
+        message = f"⚠️ {exc}"
+        errors = {**errors, key: str(exc)}
+    free = gr.Button(interactive=True)
+    yield message, free, free, errors
 
 
-def unload_model(registry: Registry, key: str) -> str:
+def unload_model(registry: Registry, key: str, precision: str | None = None) -> str:
     try:
-        unloaded = registry.unload(key)
+        unloaded = registry.unload(key, None if precision in (None, AUTO) else Precision(precision))
     except PlaygroundError as exc:
-        raise gr.Error(str(exc)) from exc
-    return f"Unloaded {key}." if unloaded else f"{key} was not loaded."
+        return f"⚠️ {exc}"
+    where = f" at {precision}" if precision not in (None, AUTO) else ""
+    return f"Unloaded {key}{where}." if unloaded else f"{key}{where} was not loaded."
 
 
-HEADERS = ["Model", "Params", "Tasks", *(f"{p} est." for p in LADDER), "State"]
+def loaded_copies(registry: Registry) -> list[list[Any]]:
+    """What the loaded-copies list is drawn from: changes only when a copy comes, goes or changes state."""
+    return [[s.key, str(s.precision), s.status, s.in_use > 0, s.footprint, s.backend] for s in registry.snapshot()]
 
 
 def build(catalog: Catalog, registry: Registry) -> None:
-    summary = gr.Markdown(device_summary(registry))
+    errors = gr.State({})
+    summary = gr.Markdown(device_summary(registry), elem_id="device-summary")
+    copies = gr.JSON(loaded_copies(registry), visible=False)
+    status = gr.Markdown(elem_id="models-status")
+
+    @gr.render(inputs=copies, triggers=[copies.change])
+    def draw_copies(current: list[list[Any]]) -> None:
+        gr.Markdown("### Loaded" if current else "### Loaded\nNothing is loaded: a model loads on its first message.")
+        for key, precision, state, in_use, footprint, backend in current:
+            with gr.Row(equal_height=True, elem_classes=["loaded-copy"]):
+                busy = "loading…" if state == "loading" else ("in use" if in_use else "idle")
+                size = f"{format_bytes(footprint)}, " if footprint else ""
+                gr.Markdown(f"**{key}** · {precision} · {size}{backend or ''} · {busy}", elem_classes=["copy-text"])
+                unload = gr.Button(f"Unload {key} ({precision})", size="sm", scale=0, min_width=160,
+                                   interactive=state != "loading", elem_classes=["unload-copy"])
+                unload.click(functools.partial(unload_model, registry, key, precision), None, status,
+                             api_visibility="private").then(
+                    functools.partial(loaded_copies, registry), None, copies, api_visibility="private")
+
+    gr.Markdown("### Catalogue")
     grid = gr.Dataframe(value=table(registry), headers=HEADERS, interactive=False, elem_id="models-table", wrap=True,
-                        column_widths=["20%", "7%", "13%", "13%", "13%", "13%", "21%"])
+                        column_widths=["34%", "12%", "24%", "30%"], max_height=520)
+    first = next(iter(catalog))
+    with gr.Row(equal_height=True):
+        key = gr.Dropdown(choices=[spec.key for spec in catalog], value=first.key, label="Model", filterable=True,
+                          elem_id="models-key", scale=2)
+        precision = gr.Radio([AUTO, *(str(p) for p in Precision)], value=AUTO, label="Precision", scale=2,
+                             elem_id="models-precision")
+    model_details = gr.Markdown(details(registry, first.key), elem_id="models-details")
     with gr.Row():
-        key = gr.Dropdown(choices=[spec.key for spec in catalog], value=next(iter(catalog)).key, label="Model")
-        precision = gr.Radio([AUTO, *(str(p) for p in LADDER)], value=AUTO, label="Precision")
-    with gr.Row():
-        load = gr.Button("Load", variant="primary")
-        unload = gr.Button("Unload")
-    status = gr.Markdown()
+        load = gr.Button("Load", variant="primary", elem_id="models-load")
+        unload = gr.Button("Unload", elem_id="models-unload")
+
     refresh = functools.partial(_refresh, registry)
-    load.click(functools.partial(load_model, registry), [key, precision], status, api_visibility="private").then(
-        refresh, None, [summary, grid], api_visibility="private"
-    )
-    unload.click(functools.partial(unload_model, registry), [key], status, api_visibility="private").then(
-        refresh, None, [summary, grid], api_visibility="private"
-    )
-    gr.Timer(REFRESH_S).tick(refresh, None, [summary, grid], api_visibility="private", show_progress="hidden")
+    outputs = [summary, grid, copies]
+    key.change(functools.partial(details, registry), key, model_details, api_visibility="private", queue=False)
+    grid.select(pick_row, None, key, api_visibility="private", queue=False)
+    load.click(functools.partial(load_model, registry), [key, precision, errors], [status, load, unload, errors],
+               api_visibility="private", concurrency_limit=None).then(
+        refresh, errors, outputs, api_visibility="private")
+    unload.click(functools.partial(unload_model, registry), [key, precision], status,
+                 api_visibility="private").then(refresh, errors, outputs, api_visibility="private")
+    gr.Timer(REFRESH_S).tick(refresh, errors, outputs, api_visibility="private", show_progress="hidden")
 
     def list_models() -> list[dict[str, Any]]:
         return models(registry)
@@ -149,8 +238,14 @@ def build(catalog: Catalog, registry: Registry) -> None:
     gr.api(list_models, api_name="models")
 
 
-def _refresh(registry: Registry) -> tuple[str, list[list[Any]]]:
-    return device_summary(registry), table(registry)
+def pick_row(data: gr.SelectData) -> Any:
+    """A click anywhere in a model's row picks that model."""
+    row = data.row_value if data.row_value else None
+    return row[0] if row else gr.skip()
+
+
+def _refresh(registry: Registry, errors: dict[str, str]) -> tuple[str, list[list[Any]], list[list[Any]]]:
+    return device_summary(registry), table(registry, errors), loaded_copies(registry)
 
 
 if __name__ == "__main__":

@@ -340,7 +340,7 @@ def test_models_tab_lists_loads_and_unloads(page: Page):
     open_models_tab(page)
     for key in TINY_KEYS:
         expect(model_row(page, key)).to_have_count(1)
-    expect(state_cell(page, DEFAULT_MODEL)).to_contain_text("loaded bf16", timeout=UI_TIMEOUT_MS)
+    expect(state_cell(page, DEFAULT_MODEL)).to_contain_text("bf16 loaded", timeout=UI_TIMEOUT_MS)
     shot(page, "models-tab")
 
     target = "tiny-qwen3-moe"  # no other test loads it
@@ -350,13 +350,15 @@ def test_models_tab_lists_loads_and_unloads(page: Page):
 
     models_tab_action(page, target, "Load", precision="int8")
     expect(page.get_by_text(f"Loaded {target} at int8")).to_be_visible(timeout=STREAM_TIMEOUT_MS)
-    expect(state_cell(page, target)).to_contain_text("loaded int8", timeout=UI_TIMEOUT_MS)
-    expect(state_cell(page, DEFAULT_MODEL)).to_contain_text("loaded bf16")  # loading one kept the other
+    expect(state_cell(page, target)).to_contain_text("int8 loaded", timeout=UI_TIMEOUT_MS)
+    expect(state_cell(page, DEFAULT_MODEL)).to_contain_text("bf16 loaded")  # loading one kept the other
     shot(page, "models-tab-int8-loaded")
 
-    models_tab_action(page, target, "Unload")
-    expect(page.get_by_text(f"Unloaded {target}.")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    # Its own Unload button, in the list of loaded copies.
+    page.get_by_role("button", name=f"Unload {target} (int8)", exact=True).click()
+    expect(page.get_by_text(f"Unloaded {target} at int8.")).to_be_visible(timeout=UI_TIMEOUT_MS)
     expect(state_cell(page, target)).to_have_text("not loaded", timeout=UI_TIMEOUT_MS)
+    expect(page.get_by_role("button", name=f"Unload {target} (int8)", exact=True)).to_have_count(0)
 
 
 def test_enter_on_an_empty_textbox_sends_nothing(page: Page):

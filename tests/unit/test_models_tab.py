@@ -1,14 +1,23 @@
-"""Models tab handlers without a browser, on the fake loader of the registry tests."""
+"""Models tab handlers without a browser, on a fake device."""
 
 from __future__ import annotations
 
-import gradio as gr
 import pytest
-from test_registry import CATALOG, GB, FakeLoader
 
+from playground.catalog import parse_catalog
 from playground.memory import Precision, estimate
 from playground.registry import Registry
-from tabs.models import format_params, load_model, models, table, unload_model
+from tabs.models import details, format_params, load_model, loaded_copies, models, table, unload_model
+from tests.fakes import FakeLoader
+
+ARCH = {"layers": 4, "attention_heads": 4, "kv_heads": 2, "head_dim": 8, "hidden_size": 32,
+        "intermediate_size": 64, "vocab_size": 100, "tie_word_embeddings": True}
+CATALOG = parse_catalog({"models": {
+    key: {"source": f"Qwen/{key}", "tasks": ["chat"], "params_billion": size, "context_length": 1024,
+          "architecture": ARCH}
+    for key, size in {"a": 1.0, "b": 1.0, "big": 3.0}.items()
+}})
+GB = 10**9
 
 
 @pytest.fixture
@@ -16,36 +25,57 @@ def registry() -> Registry:
     return Registry(CATALOG, FakeLoader(3 * GB))
 
 
+def load(registry: Registry, key: str, precision: str) -> tuple[str, dict]:
+    """Run the Load handler to its end; its last status line and the errors it keeps."""
+    *_, (status, _, _, errors) = load_model(registry, key, precision, {})
+    return status, errors
+
+
 def test_models_lists_every_entry_with_estimates_and_fit(registry: Registry) -> None:
     rows = {row["key"]: row for row in models(registry)}
-    assert list(rows) == ["a", "b", "c", "big"]
+    assert list(rows) == ["a", "b", "big"]
     a = rows["a"]
-    assert a["state"] == "not loaded" and a["precision"] is None and a["footprint_bytes"] is None
+    assert a["state"] == "not loaded" and a["precision"] is None and a["loaded"] == []
     assert a["estimates"]["bf16"] == {"bytes": estimate(CATALOG.get("a"), Precision.BF16).total, "fits": True}
     assert rows["big"]["estimates"]["bf16"]["fits"] is False
     assert rows["big"]["estimates"]["nf4"]["fits"] is True
 
 
-def test_load_and_unload_change_the_state(registry: Registry) -> None:
-    assert load_model(registry, "a", "int8").startswith("Loaded a at int8 (")
+def test_loading_shows_progress_and_holds_the_buttons(registry: Registry) -> None:
+    updates = list(load_model(registry, "a", "int8", {}))
+    first_status, load_button, unload_button, _ = updates[0]
+    assert first_status.startswith("Loading a") and load_button.interactive is False
+    assert unload_button.interactive is False
+    status, load_button, _, errors = updates[-1]
+    assert status.startswith("Loaded a at int8 (") and load_button.interactive is True and errors == {}
+
+
+def test_two_precisions_of_one_model_are_two_rows_of_loaded_copies(registry: Registry) -> None:
+    load(registry, "a", "int8")
+    load(registry, "a", "nf4")
+    assert [(c[0], c[1]) for c in loaded_copies(registry)] == [("a", "int8"), ("a", "nf4")]
     row = next(r for r in models(registry) if r["key"] == "a")
-    assert (row["state"], row["precision"], row["in_use"]) == ("ready", "int8", 0)
-    assert row["footprint_bytes"] == estimate(CATALOG.get("a"), Precision.INT8).weights
-    assert table(registry)[0][-1].startswith("loaded int8, ")
+    assert [c["precision"] for c in row["loaded"]] == ["int8", "nf4"]
+    assert table(registry)[0][-1].startswith("int8 loaded, ") and "; nf4 loaded, " in table(registry)[0][-1]
+    assert unload_model(registry, "a", "nf4") == "Unloaded a at nf4."
+    assert [(c[0], c[1]) for c in loaded_copies(registry)] == [("a", "int8")]
     assert unload_model(registry, "a") == "Unloaded a."
     assert unload_model(registry, "a") == "a was not loaded."
     assert table(registry)[0][-1] == "not loaded"
 
 
-def test_a_load_that_does_not_fit_is_reported(registry: Registry) -> None:
-    with pytest.raises(gr.Error, match="big does not fit"):
-        load_model(registry, "big", "bf16")
+def test_a_load_that_does_not_fit_says_why_in_the_status_and_the_row(registry: Registry) -> None:
+    status, errors = load(registry, "big", "bf16")
+    assert status.startswith("⚠️ big does not fit")
+    assert table(registry, errors)[2][-1].startswith("failed: big does not fit")
 
 
-def test_table_marks_what_fits(registry: Registry) -> None:
-    row = table(registry)[3]
-    assert row[0] == "big" and row[1] == "3 B"
-    assert row[3].endswith("· too big") and row[5].endswith("· fits")
+def test_table_and_details_say_what_fits(registry: Registry) -> None:
+    row = table(registry)[2]
+    assert row[:2] == ["big", "3 B"] and row[2].startswith("nf4, ")  # int8 needs a bit more than 3 GB
+    text = details(registry, "big")
+    assert "- bf16: " in text and text.split("- bf16: ")[1].split("\n")[0].endswith("too big")
+    assert text.split("- nf4: ")[1].endswith("fits")
 
 
 @pytest.mark.parametrize(("billions", "text"), [(None, "?"), (0.00446, "4.46 M"), (0.6, "600 M"), (7.61, "7.61 B"),
