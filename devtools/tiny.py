@@ -260,8 +260,16 @@ _MOE_CONFIG = dict(num_experts=4, num_experts_per_tok=2, moe_intermediate_size=2
 _VISION_CONFIG = dict(depth=2, hidden_size=64, intermediate_size=128, num_heads=2, fullatt_block_indexes=[1])
 
 
-def build_tokenizer(arch: str = "qwen3") -> PreTrainedTokenizerFast:
-    """Train a ~1k-token byte-level BPE tokenizer with Qwen's special tokens and `arch`'s chat template."""
+# Qwen3-*-Thinking-2507 templates open the thinking block themselves: the generation prompt ends
+# with "<think>\n" and the model writes only its thoughts, "</think>" and the answer.
+OPENS_THINKING = "{%- if add_generation_prompt %}{{- '<think>\\n' }}{%- endif %}"
+
+
+def build_tokenizer(arch: str = "qwen3", opens_thinking: bool = False) -> PreTrainedTokenizerFast:
+    """Train a ~1k-token byte-level BPE tokenizer with Qwen's special tokens and `arch`'s chat template.
+
+    `opens_thinking` makes the template open the thinking block, as Qwen3-*-Thinking-2507's do.
+    """
     tok = Tokenizer(models.BPE())
     # Same pipeline as Qwen's tokenizer.json: NFC, regex split, then byte-level mapping,
     # so every Unicode string encodes (no unknown token) and decodes back unchanged.
@@ -281,7 +289,7 @@ def build_tokenizer(arch: str = "qwen3") -> PreTrainedTokenizerFast:
     return PreTrainedTokenizerFast(
         tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
         extra_special_tokens=SPECIAL_TOKENS[1:], clean_up_tokenization_spaces=False, split_special_tokens=False, model_max_length=131072,
-        chat_template=CHAT_TEMPLATES[arch],
+        chat_template=CHAT_TEMPLATES[arch] + (OPENS_THINKING if opens_thinking else ""),
     )
 
 
@@ -308,17 +316,18 @@ def _config(arch: str, tokenizer: PreTrainedTokenizerFast, overrides: dict):
 
 
 def build_checkpoint(arch: str, out_dir: str | Path, *, seed: int = 0, device: str = "cpu",
-                     **config_overrides) -> Path:
+                     opens_thinking: bool = False, **config_overrides) -> Path:
     """Write a random-weight `arch` checkpoint with tokenizer to `out_dir`; any config key can be overridden.
 
     Text archs load with AutoModelForCausalLM; "qwen2_5_vl" loads with AutoModelForImageTextToText and
     AutoProcessor, and its overrides apply to the language model (pass vision_config={...} for the tower).
-    `device="cuda"` builds the weights on the GPU: minutes faster for a real 8B shape.
+    `device="cuda"` builds the weights on the GPU: minutes faster for a real 8B shape. `opens_thinking`
+    gives the template a thinking-only model's generation prompt (see `build_tokenizer`).
     """
     if arch not in ARCHS:
         raise ValueError(f"unknown arch {arch!r}; expected one of {', '.join(ARCHS)}")
     out = Path(out_dir)
-    tokenizer = build_tokenizer(arch)
+    tokenizer = build_tokenizer(arch, opens_thinking)
     config = _config(arch, tokenizer, config_overrides)
     save_dtype = getattr(torch, config.dtype) if isinstance(config.dtype, str) else config.dtype
     # fork_rng keeps the caller's global RNG untouched while making the weights a function of seed.

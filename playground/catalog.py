@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import struct
 from collections.abc import Iterator, Mapping
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields, replace
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
@@ -153,6 +153,7 @@ class ModelSpec:
     sampling: Sampling = field(default_factory=Sampling)
     thinking_sampling: Sampling | None = None
     precision: Precision = Precision.BF16  # the top of this model's precision ladder
+    unavailable: str | None = None  # why this entry cannot be loaded (a broken local folder), if it cannot
 
     @property
     def ladder(self) -> tuple[Precision, ...]:
@@ -377,34 +378,51 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
     except tomllib.TOMLDecodeError as exc:
         raise CatalogError(f"{path}: not valid TOML ({exc}).") from None
     models = data.get("models")
+    broken: dict[str, str] = {}
     if isinstance(models, Mapping):
-        data = {**data, "models": {k: _complete_local(v, path.parent) for k, v in models.items()}}
-    return parse_catalog(data, origin=str(path))
+        completed = {}
+        for key, entry in models.items():
+            completed[key], reason = _complete_local(entry, path.parent)
+            if reason:
+                broken[key] = reason
+        data = {**data, "models": completed}
+    catalog = parse_catalog(data, origin=str(path))
+    if not broken:
+        return catalog
+    specs = {key: replace(spec, unavailable=broken.get(key)) for key, spec in catalog.models.items()}
+    return Catalog(MappingProxyType(specs))
 
 
-def _complete_local(entry: Any, base: Path) -> Any:
+def _complete_local(entry: Any, base: Path) -> tuple[Any, str | None]:
+    """The entry with what its folder tells, and why the folder cannot be used (None if it can)."""
     if not isinstance(entry, Mapping) or not isinstance(entry.get("source"), str):
-        return entry  # let validation report it
+        return entry, None  # let validation report it
     source = entry["source"]
     if not looks_local(source):
-        return entry
+        return entry, None
     folder = Path(source).expanduser()
     if not folder.is_absolute():
         folder = (base / folder).resolve()
     entry = {**entry, "source": str(folder)}
     config_file = folder / "config.json"
     if not config_file.is_file():
-        raise CatalogError(f"{folder}: no config.json; a local source must be a checkpoint folder.")
-    config = json.loads(config_file.read_text(encoding="utf-8"))
-    if "architecture" not in entry:
-        entry["architecture"] = architecture_from_config(config)
-    if "context_length" not in entry and "max_position_embeddings" in _text_config(config):
-        entry["context_length"] = _text_config(config)["max_position_embeddings"]
+        return entry, f"{folder} has no config.json; a local source must be a transformers checkpoint folder."
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+        if "architecture" not in entry:
+            entry["architecture"] = architecture_from_config(config)
+        if "context_length" not in entry and "max_position_embeddings" in _text_config(config):
+            entry["context_length"] = _text_config(config)["max_position_embeddings"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return entry, f"{config_file} cannot be read as a Qwen config ({type(exc).__name__}: {exc})."
     if "params_billion" not in entry:
-        count = count_safetensors_parameters(folder)
+        try:  # only the size estimate needs it; a load will say what is wrong with the weights
+            count = count_safetensors_parameters(folder)
+        except (OSError, ValueError, struct.error):
+            count = 0
         if count:
             entry["params_billion"] = count / 1e9
-    return entry
+    return entry, None
 
 
 def _text_config(config: Mapping[str, Any]) -> Mapping[str, Any]:

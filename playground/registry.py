@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from playground.catalog import Catalog, ModelSpec
-from playground.errors import DoesNotFitError, OutOfMemory, PlaygroundError
+from playground.errors import DoesNotFitError, ModelLoadError, OutOfMemory, PlaygroundError
 from playground.memory import DeviceMemory, Estimate, Precision, estimate, format_bytes, kv_cache_bytes
 
 log = logging.getLogger(__name__)
@@ -175,6 +175,8 @@ class Registry:
     def acquire(self, key: str, precision: Precision | None = None) -> Lease:
         """Hold model `key`, loading it first if needed. `None` picks the best that fits."""
         spec = self.catalog.get(key)
+        if spec.unavailable:
+            raise ModelLoadError(f"{key} cannot be loaded: {spec.unavailable} Fix the folder or the catalogue entry.")
         with self._lock:
             entry = self._find(key, precision)
             owner = entry is None

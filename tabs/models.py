@@ -66,6 +66,7 @@ def models(registry: Registry) -> list[dict[str, Any]]:
             "backend": state.backend if state else None,
             "kv_tokens": state.kv_tokens if state else None,
             "loaded": [copy_row(s) for s in mine],
+            "unavailable": spec.unavailable,
             "estimates": estimates,
         })
     return rows
@@ -103,6 +104,8 @@ def copy_text(copy: dict[str, Any]) -> str:
 
 
 def state_text(row: dict[str, Any], error: str | None = None) -> str:
+    if row["unavailable"]:
+        return f"unavailable: {row['unavailable']}"
     if row["loaded"]:
         return "; ".join(copy_text(c) for c in row["loaded"])
     return f"failed: {error}" if error else "not loaded"

@@ -65,7 +65,8 @@ def status_text(where: Fit) -> str:
 
 
 def label(registry: Registry, spec: ModelSpec) -> str:
-    return f"{family_name(spec)} · {size_text(spec)} · {spec.key} · {status_text(fit(registry, spec))}"
+    status = "unavailable" if spec.unavailable else status_text(fit(registry, spec))
+    return f"{family_name(spec)} · {size_text(spec)} · {spec.key} · {status}"
 
 
 def _order(spec: ModelSpec) -> tuple[int, float, str]:
@@ -80,6 +81,8 @@ def choices(registry: Registry, specs: Sequence[ModelSpec]) -> list[tuple[str, s
 
 def info(registry: Registry, spec: ModelSpec) -> str:
     """One line about the picked model: size, context, and whether and how it fits here."""
+    if spec.unavailable:
+        return f"**{spec.key}** · ⚠️ cannot be loaded: {spec.unavailable}"
     where = fit(registry, spec)
     parts = [f"**{spec.key}**", f"{size_text(spec)} parameters"]
     if spec.context_length:
@@ -101,6 +104,7 @@ def default_model(registry: Registry, specs: Sequence[ModelSpec]) -> ModelSpec:
     """The best hybrid Qwen3 (it thinks, or not, as asked) that fits at 16-bit; else the first model."""
     limit = CPU_DEFAULT_MAX_BILLION if registry.memory().kind == "cpu" else float("inf")
     candidates = [s for s in specs if s.family == "qwen3" and Task.THINKING in s.tasks and not s.is_vision
+                  and not s.unavailable
                   and (s.params_billion or 0) <= limit and fit(registry, s).fits in (Precision.FP32, Precision.BF16)]
     if candidates:
         return max(candidates, key=lambda s: s.params_billion or 0)

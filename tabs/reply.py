@@ -171,13 +171,14 @@ class ReplyView:
             messages.append(gr.ChatMessage(role="assistant", content=self.thinking, metadata=metadata))
         if self.answer:
             messages.append(gr.ChatMessage(role="assistant", content=self.answer))
+        if self.metrics is not None:
+            messages.append(metrics_message(self.metrics, self.loaded_s))
         if self.metrics is not None and self.metrics.out_of_tokens_thinking:
+            # Last, because the chat shows a message's options (as buttons) only under its last message.
             larger = larger_limit(self.metrics)
             options = [{"value": f"{RETRY_LARGER}:{larger}", "label": f"Retry with {larger:,} new tokens"},
                        {"value": RETRY_NO_THINKING, "label": "Retry without thinking"}]
             messages.append(notice_message(out_of_tokens_text(self.metrics), options))
-        if self.metrics is not None:
-            messages.append(metrics_message(self.metrics, self.loaded_s))
         if self.error is not None:
             messages.append(error_message(self.error))
         return messages

@@ -21,7 +21,11 @@ from pathlib import Path
 
 import pytest
 
+from devtools.catalogs import write_catalog
 from devtools.launch import AppProcess
+from devtools.tiny import build_checkpoint
+from tests.e2e.pages import BROKEN_MODEL, THINKING_MODEL
+from tests.fakes import tiny_entries
 
 E2E_DIR = Path(__file__).resolve().parent
 
@@ -35,6 +39,7 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 VIEWPORT = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
 PAGE_LOAD_TIMEOUT_MS = 60_000
 
 SHOT_DIR = pytest.StashKey[Path]()
@@ -49,10 +54,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session")
-def e2e_app(tiny_catalog_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+def e2e_catalog_path(tiny_checkpoints: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny models, plus a thinking-only one (its template opens <think>, as Qwen3-*-Thinking-2507's do:
+    every token it writes is thinking) and a broken folder whose weights cannot be read."""
+    root = tmp_path_factory.mktemp("e2e-models")
+    thinking = build_checkpoint("qwen3", root / "tiny-qwen3-thinking", opens_thinking=True)
+    broken = shutil.copytree(tiny_checkpoints["tiny-qwen2"], root / "tiny-broken")
+    for weights in Path(broken).glob("*.safetensors"):
+        weights.write_bytes(weights.read_bytes()[:1000])
+    entries = {
+        **tiny_entries(tiny_checkpoints),
+        THINKING_MODEL: {"source": thinking, "tasks": ["chat", "thinking"]},
+        BROKEN_MODEL: {"source": broken, "tasks": ["chat"]},
+    }
+    return write_catalog(root / "e2e.toml", entries)
+
+
+@pytest.fixture(scope="session")
+def e2e_app(e2e_catalog_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """(url, log path) of an app instance that only the browser tests use."""
     log_path = tmp_path_factory.mktemp("e2e-app") / "app.log"
-    with AppProcess(tiny_catalog_path, log_path, "--device", "cpu") as app:
+    with AppProcess(e2e_catalog_path, log_path, "--device", "cpu") as app:
         yield app.url, log_path
 
 
@@ -89,11 +111,16 @@ def browser():
 
 @pytest.fixture
 def page(browser, e2e_app: tuple[str, Path], request: pytest.FixtureRequest, tmp_path: Path):
-    """A fresh browser context with the app loaded: a new Gradio session, an empty chat."""
+    """A fresh browser context with the app loaded: a new Gradio session, an empty chat, nothing kept in the
+    browser. Desktop and light by default; `@pytest.mark.parametrize("page", ["phone", "dark", "phone-dark"],
+    indirect=True)` for the others."""
     url, log_path = e2e_app
     request.node.stash[SHOT_DIR] = tmp_path
     request.node.stash[APP_LOG] = log_path
-    context = browser.new_context(viewport=VIEWPORT)
+    variant = getattr(request, "param", "desktop")
+    context = browser.new_context(viewport=PHONE if "phone" in variant else VIEWPORT,
+                                  color_scheme="dark" if "dark" in variant else "light",
+                                  is_mobile="phone" in variant, has_touch="phone" in variant)
     context.set_default_timeout(30_000)
     page = context.new_page()
     try:

@@ -142,12 +142,20 @@ def test_catalog_file_replaces_builtin_and_local_folder_fills_in_numbers(tmp_pat
     assert spec.params_billion * 1e9 == pytest.approx(sum(p.numel() for p in model.parameters()))
 
 
-def test_local_folder_without_config_is_a_clear_error(tmp_path: Path) -> None:
+def test_a_broken_local_folder_is_marked_unavailable_and_the_rest_loads(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "config.json").write_text("{not json", encoding="utf-8")
+    folder = build_checkpoint("qwen2", tmp_path / "good")
+    for weights in folder.glob("*.safetensors"):  # unreadable weights: the size is unknown, the entry stays
+        weights.write_bytes(weights.read_bytes()[:100])
     path = tmp_path / "c.toml"
-    write_catalog(path, {"x": {"source": "./empty", "tasks": ["chat"]}})
-    with pytest.raises(CatalogError, match="no config.json"):
-        load_catalog(path)
+    write_catalog(path, {"x": {"source": "./empty", "tasks": ["chat"]}, "y": {"source": "./bad", "tasks": ["chat"]},
+                         "z": {"source": "./good", "tasks": ["chat"]}})
+    catalog = load_catalog(path)
+    assert "has no config.json" in catalog.get("x").unavailable
+    assert "cannot be read as a Qwen config" in catalog.get("y").unavailable
+    assert catalog.get("z").unavailable is None and catalog.get("z").params_billion is None
 
 
 def test_missing_and_malformed_files(tmp_path: Path) -> None:

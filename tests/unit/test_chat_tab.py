@@ -97,10 +97,11 @@ def test_thinking_cut_off_by_max_new_tokens_says_so_and_offers_retries(scripted)
     loader.decoder("scripted-qwen3").enqueue("<think>\nI wonder about many things at length")
     messages = final(engine, "Think hard", thinking=True, max_new_tokens=6)
     kinds = [m["metadata"].get("title") or m["metadata"].get("id") for m in messages]
-    assert kinds == [THINKING_TITLE, NOTICE_ID, METRICS_ID]
+    assert kinds == [THINKING_TITLE, METRICS_ID, NOTICE_ID]
     assert messages[0]["metadata"]["status"] == "done"
-    assert "spent all 6 new tokens thinking" in messages[1]["content"]
-    assert "thinking on" in messages[2]["content"]
+    assert "thinking on" in messages[1]["content"]
+    assert "spent all 6 new tokens thinking" in messages[2]["content"]
+    assert [o["label"] for o in messages[2]["options"]] == ["Retry with 24 new tokens", "Retry without thinking"]
 
 
 @pytest.mark.parametrize(

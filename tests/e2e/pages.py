@@ -1,0 +1,254 @@
+"""What the browser tests do and read on the page, shared by the e2e test modules.
+
+Locators and actions are named for what a person sees and does (the message box, the metrics
+line, pick a model, send and wait); waits are Playwright `expect`s with generous timeouts, and
+the only sleeps are short polling steps in checks that something does *not* happen.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+TINY_KEYS = ("tiny-qwen2", "tiny-qwen3", "tiny-qwen3-moe")
+DEFAULT_MODEL = "tiny-qwen2"  # the first chat model of the tiny catalogue; it does not think
+THINKING_MODEL = "tiny-qwen3-thinking"  # its template opens <think>: everything it writes is thinking
+BROKEN_MODEL = "tiny-broken"  # a folder whose weights cannot be read
+STREAM_TIMEOUT_MS = 60_000  # a first reply includes loading the model
+UI_TIMEOUT_MS = 30_000
+METRICS = re.compile(r"(\d+) tokens · [\d.]+ tok/s")
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def shot(page: Page, name: str) -> None:
+    """Keep a screenshot of the moment when PLAYGROUND_E2E_SHOTS names a folder (for people to look at)."""
+    folder = os.environ.get("PLAYGROUND_E2E_SHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+
+def chat_input(page: Page) -> Locator:
+    return page.locator("#chat-input textarea")
+
+
+def user_messages(page: Page) -> Locator:
+    return page.locator("#chatbot [data-testid='user']")
+
+
+def bot_messages(page: Page) -> Locator:
+    """Every assistant bubble: answers, thinking blocks and metrics lines."""
+    return page.locator("#chatbot [data-testid='bot']")
+
+
+def answers(page: Page) -> Locator:
+    """Assistant bubbles that are not a metrics line (the app writes those inside <sub>)."""
+    return bot_messages(page).filter(has_not=page.locator("sub"))
+
+
+def metrics_lines(page: Page) -> Locator:
+    return page.locator("#chatbot [data-testid='bot'] sub").filter(has_text=METRICS)
+
+
+def stop_button(page: Page) -> Locator:
+    # Gradio's stop button has neither text nor an aria-label; fall back on its class.
+    return page.get_by_role("button", name=re.compile(r"^stop$", re.I)).or_(page.locator("button.stop-button"))
+
+
+def tokens_in(metrics_text: str) -> int:
+    match = METRICS.search(metrics_text)
+    assert match, f"no 'N tokens · X tok/s' in the metrics line {metrics_text!r}"
+    return int(match.group(1))
+
+
+def set_slider(page: Page, label: str, value: float) -> None:
+    """Type into a slider's number box (in the settings sidebar), as a user would, and check the slider followed.
+
+    Right after the page loads, the freshly mounted slider can still reset the box to its own
+    value, losing the typing; like a user, type again when the value did not stick.
+    """
+    box = page.get_by_role("spinbutton", name=f"number input for {label}")
+    slider = page.get_by_role("slider", name=f"range slider for {label}")
+    for _ in range(3):
+        expect(box).to_be_editable()
+        box.fill(str(value))
+        box.press("Enter")
+        try:
+            expect(slider).to_have_value(str(value), timeout=3_000)
+        except AssertionError:
+            continue
+        if stays_true(page, lambda: slider.input_value() == str(value), seconds=0.5):
+            return
+    expect(slider).to_have_value(str(value))
+
+
+def max_tokens_box(page: Page) -> Locator:
+    return page.locator("#max-new-tokens input")
+
+
+def set_max_new_tokens(page: Page, value: int) -> None:
+    """Type into the Max new tokens box; retyped if a freshly loaded page resets it (see set_slider)."""
+    box = max_tokens_box(page)
+    for _ in range(3):
+        expect(box).to_be_editable()
+        box.fill(str(value))
+        box.press("Tab")
+        if stays_true(page, lambda: box.input_value() == str(value), seconds=0.5):
+            return
+    expect(box).to_have_value(str(value))
+
+
+def send(page: Page, text: str) -> None:
+    box = chat_input(page)
+    expect(box).to_be_editable(timeout=STREAM_TIMEOUT_MS)
+    box.fill(text)
+    box.press("Enter")
+
+
+def model_picker(page: Page) -> Locator:
+    return page.locator("#chat-model").get_by_role("combobox")
+
+
+def pick_model(page: Page, key: str) -> None:
+    """Gradio 6 dropdown: click it open, click the option (its label names the key), check it took."""
+    combo = model_picker(page)
+    combo.click()
+    page.get_by_role("option", name=re.compile(rf"· {re.escape(key)} ·")).click()
+    expect(combo).to_have_value(re.compile(rf"· {re.escape(key)} ·"))
+
+
+def chat_and_wait(page: Page, text: str, max_new_tokens: int) -> None:
+    """Send one message and wait for its metrics line (the end of the reply)."""
+    before = metrics_lines(page).count()
+    set_max_new_tokens(page, max_new_tokens)
+    send(page, text)
+    expect(metrics_lines(page)).to_have_count(before + 1, timeout=STREAM_TIMEOUT_MS)
+    expect(metrics_lines(page).last).to_contain_text(f"{max_new_tokens} tokens")
+
+
+def stays_true(page: Page, check: Callable[[], bool], seconds: float) -> bool:
+    """Whether `check` holds at every poll for `seconds` (for things that must not happen)."""
+    for _ in range(int(seconds * 10)):
+        if not check():
+            return False
+        page.wait_for_timeout(100)
+    return check()
+
+
+def wait_until_stable(page: Page, read: Callable[[], str], quiet_s: float, timeout_s: float) -> str:
+    """Poll `read` until it returns the same value for `quiet_s`; fail after `timeout_s`."""
+    last, quiet, waited = read(), 0.0, 0.0
+    while quiet < quiet_s:
+        if waited > timeout_s:
+            pytest.fail(f"still changing after {timeout_s} s (last seen: {len(last)} characters)")
+        page.wait_for_timeout(100)
+        waited += 0.1
+        now = read()
+        quiet = quiet + 0.1 if now == last else 0.0
+        last = now
+    return last
+
+
+# Records the length of the reply text at every DOM change of the chatbot, so the test sees the
+# streaming steps however fast they come (polling from Python could miss them).
+RECORD_REPLY_LENGTHS = """() => {
+    const chatbot = document.querySelector('#chatbot');
+    window.__replyLengths = [];
+    const measure = () => {
+        const bubbles = [...chatbot.querySelectorAll('[data-testid="bot"]')];
+        const text = bubbles.filter(b => !b.querySelector('sub'))
+            .reduce((n, b) => n + b.textContent.trim().length, 0);
+        const done = bubbles.some(b => b.querySelector('sub'));
+        const last = window.__replyLengths[window.__replyLengths.length - 1];
+        if (!last || last.text !== text || last.done !== done) window.__replyLengths.push({text, done});
+    };
+    new MutationObserver(measure).observe(chatbot, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+# Records the number of metrics lines at every DOM change of the chatbot, so a test can tell that
+# an old reply's metrics line went away before a new one came (a retry can take well under a second).
+RECORD_METRICS_COUNTS = """() => {
+    const chatbot = document.querySelector('#chatbot');
+    const count = () => [...chatbot.querySelectorAll('[data-testid="bot"] sub')]
+        .filter(s => /\\d+ tokens · [\\d.]+ tok\\/s/.test(s.textContent)).length;
+    window.__metricsCounts = [count()];
+    new MutationObserver(() => {
+        const now = count();
+        if (window.__metricsCounts[window.__metricsCounts.length - 1] !== now) window.__metricsCounts.push(now);
+    }).observe(chatbot, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def conversation(page: Page) -> Locator:
+    """The chat's message list (Gradio gives it role=log); its buttons are the per-message ones."""
+    return page.get_by_role("log", name="chatbot conversation")
+
+
+def message_button(page: Page, name: str) -> Locator:
+    """A per-message button of the chat (Retry, Undo, Edit, ...): the one of the last message that has it."""
+    return conversation(page).get_by_role("button", name=name, exact=True).last
+
+
+def wait_for_a_new_reply(page: Page, old_answer: str, max_new_tokens: int) -> str:
+    """After Retry or an edit: the old reply went, a fresh one ran to its end; returns its text.
+
+    Needs RECORD_METRICS_COUNTS installed before the action.
+    """
+    page.wait_for_function("() => window.__metricsCounts.includes(0)", timeout=UI_TIMEOUT_MS)  # the old one went
+    expect(metrics_lines(page)).to_have_count(1, timeout=STREAM_TIMEOUT_MS)  # and a new one ran to its end
+    expect(metrics_lines(page).first).to_contain_text(f"{max_new_tokens} tokens")
+    expect(answers(page)).to_have_count(1)
+    expect(chat_input(page)).to_be_editable(timeout=UI_TIMEOUT_MS)  # the chat is ready again
+    counts = page.evaluate("window.__metricsCounts")
+    assert counts[0] == 1 and counts[-1] == 1, f"metrics lines counted along the way: {counts}"
+    answer = answers(page).first.inner_text()
+    assert answer.strip() and answer != old_answer, f"the reply did not change: {answer!r}"
+    return answer
+
+
+def start_long_reply(page: Page) -> Locator:
+    """Ask for 4000 tokens (a minute or more here) and return the answer once text is arriving."""
+    set_max_new_tokens(page, 4000)
+    send(page, "Tell me a very long story, please.")
+    expect(user_messages(page)).to_have_count(1)
+    answer = answers(page).first
+    expect(answer).to_have_text(re.compile(r"\S[\s\S]{9}"), timeout=STREAM_TIMEOUT_MS)
+    expect(stop_button(page)).to_be_visible()
+    return answer
+
+
+def open_models_tab(page: Page) -> None:
+    page.get_by_role("tab", name="Models", exact=True).click()
+    expect(page.locator("#models-table")).to_be_visible()
+
+
+def model_row(page: Page, key: str) -> Locator:
+    return (
+        page.locator("#models-table").get_by_role("row").filter(has=page.get_by_role("gridcell", name=key, exact=True))
+    )
+
+
+def state_cell(page: Page, key: str) -> Locator:
+    return model_row(page, key).get_by_role("gridcell").last  # "State" is the last column
+
+
+def models_tab_action(page: Page, key: str, button: str, precision: str | None = None) -> None:
+    """On the Models tab: pick `key` (and a precision), then press Load or Unload."""
+    combo = page.get_by_role("combobox", name="Model", exact=True)
+    combo.click()
+    page.get_by_role("option", name=key, exact=True).click()
+    expect(combo).to_have_value(key)
+    if precision is not None:
+        radio = page.get_by_role("radio", name=precision, exact=True)
+        radio.check()
+        expect(radio).to_be_checked()
+    page.get_by_role("button", name=button, exact=True).click()
+
+
