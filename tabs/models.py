@@ -195,7 +195,7 @@ def build(catalog: Catalog, registry: Registry) -> None:
     copies = gr.JSON(loaded_copies(registry), visible=False)
     status = gr.Markdown(elem_id="models-status")
 
-    @gr.render(inputs=copies, triggers=[copies.change])
+    @gr.render(inputs=copies)  # drawn on load and again when the loaded copies change
     def draw_copies(current: list[list[Any]]) -> None:
         gr.Markdown("### Loaded" if current else "### Loaded\nNothing is loaded: a model loads on its first message.")
         for key, precision, state, in_use, footprint, backend in current:
@@ -211,7 +211,7 @@ def build(catalog: Catalog, registry: Registry) -> None:
 
     gr.Markdown("### Catalogue")
     grid = gr.Dataframe(value=table(registry), headers=HEADERS, interactive=False, elem_id="models-table", wrap=True,
-                        column_widths=["34%", "12%", "24%", "30%"], max_height=520)
+                        column_widths=["32%", "16%", "24%", "28%"], max_height=520)
     first = next(iter(catalog))
     with gr.Row(equal_height=True):
         key = gr.Dropdown(choices=[spec.key for spec in catalog], value=first.key, label="Model", filterable=True,

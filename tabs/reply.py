@@ -249,7 +249,7 @@ def stream_reply(engine: Engine, request: Request, stops: Stops, key: tuple[str,
                 shown_at = now
                 yield view
     except PlaygroundError as exc:
-        view.error = str(exc)
+        view.error, view.loading = str(exc), None
         yield view
     finally:
         stops.end(key, cancel)

@@ -147,6 +147,7 @@ class ScriptedLoader:
         self.tokenizer = tokenizer
         self.decoders: dict[str, ScriptedDecoder] = {}
         self.gate: threading.Event | None = None  # when set, loads wait for it
+        self.fail: Exception | None = None  # when set, loads raise it
 
     def decoder(self, key: str) -> ScriptedDecoder:
         return self.decoders.setdefault(key, ScriptedDecoder(self.tokenizer))
@@ -160,6 +161,8 @@ class ScriptedLoader:
             if progress is not None:
                 progress.report("download", 512, 2048)
             assert self.gate.wait(10)
+        if self.fail is not None:
+            raise self.fail
         backend = LocalBackend(spec, precision, None, self.tokenizer, self.decoder(spec.key), "cpu")
         return LoadedModel(model=None, processor=self.tokenizer, footprint=0, backend=backend)
 

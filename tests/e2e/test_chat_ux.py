@@ -131,14 +131,14 @@ def test_a_value_the_user_set_survives_a_model_switch_until_reset(page: Page):
 # --- 5. layout: sidebars on a desktop, folded on a phone, light and dark ------------------------------
 
 @pytest.mark.parametrize("page", ["desktop", "dark"], indirect=True)
-def test_settings_sit_in_a_sidebar_beside_the_chat(page: Page):
+def test_settings_sit_in_a_sidebar_beside_the_chat(page: Page, request: pytest.FixtureRequest):
     picker_box = model_picker(page).bounding_box()
     chat_box = page.locator("#chatbot").bounding_box()
     assert picker_box["x"] > chat_box["x"] + chat_box["width"] - 5, "the settings are not beside the chat"
     expect(page.get_by_role("radiogroup", name="Chats").or_(page.locator("#chat-list"))).to_be_visible()
     assert page.evaluate("document.documentElement.scrollHeight") <= page.viewport_size["height"] + 40
     expect(max_tokens_box(page)).to_have_attribute("max", "4096")  # bounded by the model's window
-    shot(page, "chat-desktop")
+    shot(page, f"chat-{request.node.callspec.id}")
     open_models_tab(page)
     expect(model_picker(page)).to_be_hidden()  # the chat's sidebars go with the chat
 
@@ -149,6 +149,7 @@ def test_on_a_phone_the_sidebars_fold_and_open_on_request(page: Page, request: p
     expect(chat_input(page)).to_be_in_viewport()
     page.locator("#settings-sidebar .toggle-button").click()  # the settings, on request
     expect(model_picker(page)).to_be_in_viewport()
+    page.wait_for_timeout(600)  # the sidebar slides in
     shot(page, f"chat-{request.node.callspec.id}-settings")
     set_max_new_tokens(page, 8)
     page.locator("#settings-sidebar .toggle-button").click()

@@ -12,6 +12,7 @@ import pytest
 
 from playground.catalog import Precision, Sampling
 from playground.engine import Engine
+from playground.errors import PlaygroundError
 from playground.requests import Finish, Metrics, Notice, NoticeCode
 from tabs.chat import chat, follow_model, history_to_messages
 from tabs.reply import (
@@ -186,6 +187,15 @@ def test_a_model_that_loads_shows_its_progress_at_once_then_the_answer(scripted)
     last = list(updates)[-1]
     assert [m["content"] for m in last if not m["metadata"]] == ["Ready."]
     assert "loaded in" in last[-1]["content"]  # the load's time goes to the metrics line, not the thinking's
+
+
+def test_a_model_that_fails_to_load_says_so_and_nothing_else(scripted) -> None:
+    engine, loader = scripted
+    loader.gate = __import__("threading").Event()
+    loader.fail = PlaygroundError("Could not load scripted-qwen3: no network.")
+    loader.gate.set()
+    (error,) = final(engine, "Hi", thinking=False)
+    assert error["content"] == "⚠️ Could not load scripted-qwen3: no network."
 
 
 def test_stopping_while_the_model_loads_lets_the_load_finish_for_later(scripted) -> None:
