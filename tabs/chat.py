@@ -75,9 +75,14 @@ JS = """() => {
             if (hint) hint.textContent = 'Sends when this reply ends (Esc stops it).';
         }
     }, true);
-    if (window.innerWidth < 900) {
-        setTimeout(() => document.querySelectorAll('.sidebar.open .toggle-button').forEach((b) => b.click()), 300);
-    }
+    let tries = 0;
+    const fold = () => {  // once the sidebars are on the page; then the page says it is settled
+        if (!document.querySelector('.sidebar') && tries++ < 100) { setTimeout(fold, 50); return; }
+        const open = document.querySelectorAll('.sidebar.open .toggle-button');
+        if (window.innerWidth < 900) open.forEach((b) => b.click());
+        document.body.dataset.sidebarsSettled = '1';
+    };
+    fold();
 }"""
 SEND_QUEUED_JS = """() => {
     const box = document.querySelector('#chat-input textarea');

@@ -24,7 +24,7 @@ import pytest
 from devtools.catalogs import write_catalog
 from devtools.launch import AppProcess
 from devtools.tiny import build_checkpoint
-from tests.e2e.pages import BROKEN_MODEL, THINKING_MODEL
+from tests.e2e.pages import BROKEN_MODEL, THINKING_MODEL, settle
 from tests.fakes import tiny_entries
 
 E2E_DIR = Path(__file__).resolve().parent
@@ -126,6 +126,10 @@ def page(browser, e2e_app: tuple[str, Path], request: pytest.FixtureRequest, tmp
     try:
         page.goto(url, timeout=PAGE_LOAD_TIMEOUT_MS)
         page.locator("#chatbot").wait_for(state="visible", timeout=PAGE_LOAD_TIMEOUT_MS)
+        # On a phone the sidebars fold once the page is up; a click before that would race the fold.
+        page.wait_for_function("() => document.body.dataset.sidebarsSettled === '1'", timeout=PAGE_LOAD_TIMEOUT_MS)
+        if "phone" in variant:
+            settle(page, "#settings-sidebar")
         yield page
     finally:
         context.close()

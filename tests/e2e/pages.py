@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -67,7 +68,45 @@ def tokens_in(metrics_text: str) -> int:
     return int(match.group(1))
 
 
+@contextmanager
+def sidebar_open(page: Page, which: str) -> Iterator[None]:
+    """Within: the sidebar `which` ("settings" or "chats") is open; a folded one (on a phone) is opened for
+    the while and folded again, as a person would."""
+    sidebar = page.locator(f"#{which}-sidebar")
+    folded = "open" not in (sidebar.get_attribute("class") or "").split()
+    if folded:
+        sidebar.locator(".toggle-button").click()
+        expect(sidebar).to_have_class(re.compile(r"\bopen\b"))
+        settle(page, f"#{which}-sidebar")  # a dropdown opened while it slides would pop up where it was
+    try:
+        yield
+    finally:
+        if folded:
+            sidebar.locator(".toggle-button").click()
+            expect(sidebar).not_to_have_class(re.compile(r"\bopen\b"))
+            settle(page, f"#{which}-sidebar")
+
+
+def settle(page: Page, selector: str) -> None:
+    """Wait until the element has stopped moving (its box the same over 200 ms)."""
+    page.wait_for_function("""(selector) => {
+        const box = JSON.stringify(document.querySelector(selector).getBoundingClientRect());
+        const now = performance.now();
+        if (window.__settleBox !== box) { window.__settleBox = box; window.__settleSince = now; return false; }
+        return now - window.__settleSince > 200;
+    }""", arg=selector, polling=50, timeout=5_000)
+
+
+def settings(page: Page) -> Iterator[None]:
+    return sidebar_open(page, "settings")
+
+
 def set_slider(page: Page, label: str, value: float) -> None:
+    with settings(page):
+        _set_slider(page, label, value)
+
+
+def _set_slider(page: Page, label: str, value: float) -> None:
     """Type into a slider's number box (in the settings sidebar), as a user would, and check the slider followed.
 
     Right after the page loads, the freshly mounted slider can still reset the box to its own
@@ -95,13 +134,14 @@ def max_tokens_box(page: Page) -> Locator:
 def set_max_new_tokens(page: Page, value: int) -> None:
     """Type into the Max new tokens box; retyped if a freshly loaded page resets it (see set_slider)."""
     box = max_tokens_box(page)
-    for _ in range(3):
-        expect(box).to_be_editable()
-        box.fill(str(value))
-        box.press("Tab")
-        if stays_true(page, lambda: box.input_value() == str(value), seconds=0.5):
-            return
-    expect(box).to_have_value(str(value))
+    with settings(page):
+        for _ in range(3):
+            expect(box).to_be_editable()
+            box.fill(str(value))
+            box.press("Tab")
+            if stays_true(page, lambda: box.input_value() == str(value), seconds=0.5):
+                return
+        expect(box).to_have_value(str(value))
 
 
 def send(page: Page, text: str) -> None:
@@ -118,9 +158,10 @@ def model_picker(page: Page) -> Locator:
 def pick_model(page: Page, key: str) -> None:
     """Gradio 6 dropdown: click it open, click the option (its label names the key), check it took."""
     combo = model_picker(page)
-    combo.click()
-    page.get_by_role("option", name=re.compile(rf"· {re.escape(key)} ·")).click()
-    expect(combo).to_have_value(re.compile(rf"· {re.escape(key)} ·"))
+    with settings(page):
+        combo.click()
+        page.get_by_role("option", name=re.compile(rf"· {re.escape(key)} ·")).click()
+        expect(combo).to_have_value(re.compile(rf"· {re.escape(key)} ·"))
 
 
 def chat_and_wait(page: Page, text: str, max_new_tokens: int) -> None:

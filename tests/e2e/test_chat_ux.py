@@ -31,7 +31,10 @@ from tests.e2e.pages import (
     send,
     set_max_new_tokens,
     set_slider,
+    settings,
+    settle,
     shot,
+    sidebar_open,
     start_long_reply,
     state_cell,
     stop_button,
@@ -54,10 +57,6 @@ RECORD_FIRST_SEEN = """(title) => {
 }"""
 
 
-def settings_value(page: Page, label: str) -> str:
-    return page.get_by_role("spinbutton", name=f"number input for {label}").input_value()
-
-
 def ensure_unloaded(page: Page, key: str) -> None:
     """Unload `key` on the Models tab if an earlier test loaded it, then come back to the chat."""
     open_models_tab(page)
@@ -72,6 +71,7 @@ def ensure_unloaded(page: Page, key: str) -> None:
 
 # --- 1. loading shown where the user waits ---------------------------------------------------------
 
+@pytest.mark.parametrize("page", ["desktop", "phone-dark"], indirect=True)
 def test_the_first_message_to_an_unloaded_model_shows_loading_within_a_second(page: Page):
     ensure_unloaded(page, "tiny-qwen3-moe")
     pick_model(page, "tiny-qwen3-moe")
@@ -88,6 +88,7 @@ def test_the_first_message_to_an_unloaded_model_shows_loading_within_a_second(pa
 
 # --- 2. thinking that used every token ---------------------------------------------------------------
 
+@pytest.mark.parametrize("page", ["desktop", "phone"], indirect=True)
 def test_thinking_that_runs_out_of_tokens_says_so_and_offers_a_larger_limit(page: Page):
     pick_model(page, THINKING_MODEL)
     chat_and_wait(page, "Think about it.", max_new_tokens=16)
@@ -96,7 +97,8 @@ def test_thinking_that_runs_out_of_tokens_says_so_and_offers_a_larger_limit(page
     expect(conversation(page).get_by_text(re.compile("spent all 16 new tokens thinking"))).to_be_visible()
     shot(page, "chat-out-of-tokens")
     conversation(page).get_by_role("button", name="Retry with 64 new tokens").click()
-    expect(max_tokens_box(page)).to_have_value("64")
+    with settings(page):
+        expect(max_tokens_box(page)).to_have_value("64")
     expect(metrics_lines(page)).to_have_count(1, timeout=STREAM_TIMEOUT_MS)
     expect(metrics_lines(page).first).to_contain_text("64 tokens", timeout=STREAM_TIMEOUT_MS)
     expect(user_messages(page)).to_have_count(1)
@@ -104,28 +106,34 @@ def test_thinking_that_runs_out_of_tokens_says_so_and_offers_a_larger_limit(page
 
 # --- 3. every reply says who wrote it ----------------------------------------------------------------
 
+@pytest.mark.parametrize("page", ["desktop", "dark"], indirect=True)
 def test_replies_name_their_model_precision_and_thinking_mode(page: Page):
     chat_and_wait(page, "From the default model.", max_new_tokens=8)
     expect(metrics_lines(page).last).to_have_text(re.compile(rf"^{DEFAULT_MODEL} · bf16 · (?!thinking)"))
     pick_model(page, "tiny-qwen3")
     chat_and_wait(page, "With thinking.", max_new_tokens=8)
     expect(metrics_lines(page).last).to_have_text(re.compile(r"^tiny-qwen3 · bf16 · thinking on · "))
-    page.get_by_role("checkbox", name="Thinking", exact=True).uncheck()
+    with settings(page):
+        page.get_by_role("checkbox", name="Thinking", exact=True).uncheck()
     chat_and_wait(page, "Without thinking.", max_new_tokens=8)
     expect(metrics_lines(page).last).to_have_text(re.compile(r"^tiny-qwen3 · bf16 · thinking off · "))
 
 
 # --- 4. what the user set survives a switch ----------------------------------------------------------
 
+@pytest.mark.parametrize("page", ["desktop", "phone-dark"], indirect=True)
 def test_a_value_the_user_set_survives_a_model_switch_until_reset(page: Page):
+    temperature = page.get_by_role("spinbutton", name="number input for Temperature")
     set_slider(page, "Temperature", 1.3)
     pick_model(page, "tiny-qwen3")  # its thinking preset: temperature 0.6, top-p 0.95
-    expect(page.get_by_role("spinbutton", name="number input for Top-p")).to_have_value("0.95")
-    expect(page.get_by_role("spinbutton", name="number input for Temperature")).to_have_value("1.3")
-    page.get_by_role("button", name="Reset to the model's preset").click()
-    expect(page.get_by_role("spinbutton", name="number input for Temperature")).to_have_value("0.6")
+    with settings(page):
+        expect(page.get_by_role("spinbutton", name="number input for Top-p")).to_have_value("0.95")
+        expect(temperature).to_have_value("1.3")
+        page.get_by_role("button", name="Reset to the model's preset").click()
+        expect(temperature).to_have_value("0.6")
     pick_model(page, DEFAULT_MODEL)  # untouched again: follows the preset
-    expect(page.get_by_role("spinbutton", name="number input for Temperature")).to_have_value("0.7")
+    with settings(page):
+        expect(temperature).to_have_value("0.7")
 
 
 # --- 5. layout: sidebars on a desktop, folded on a phone, light and dark ------------------------------
@@ -162,6 +170,7 @@ def test_on_a_phone_the_sidebars_fold_and_open_on_request(page: Page, request: p
 
 # --- 6. keyboard and labels -----------------------------------------------------------------------------
 
+@pytest.mark.parametrize("page", ["desktop", "dark"], indirect=True)
 def test_esc_stops_and_the_message_box_keeps_the_focus(page: Page):
     expect(page.get_by_role("button", name="Send", exact=True)).to_be_visible()
     start_long_reply(page)
@@ -173,6 +182,7 @@ def test_esc_stops_and_the_message_box_keeps_the_focus(page: Page):
     expect(chat_input(page)).to_be_focused()
 
 
+@pytest.mark.parametrize("page", ["desktop", "phone"], indirect=True)
 def test_a_message_typed_during_a_reply_is_sent_when_it_ends(page: Page):
     set_max_new_tokens(page, 200)
     send(page, "The first question.")
@@ -189,39 +199,49 @@ def test_a_message_typed_during_a_reply_is_sent_when_it_ends(page: Page):
 
 # --- 7. conversations and settings survive a reload -----------------------------------------------------
 
+@pytest.mark.parametrize("page", ["desktop", "phone"], indirect=True)
 def test_conversations_and_settings_survive_a_reload(page: Page):
     set_slider(page, "Temperature", 1.25)
     chat_and_wait(page, "Remember this conversation.", max_new_tokens=8)
     chats = page.locator("#chat-list")
-    expect(chats).to_contain_text("Remember this conversation.")
+    with sidebar_open(page, "chats"):
+        expect(chats).to_contain_text("Remember this conversation.")
     page.reload()
     expect(chat_input(page)).to_be_visible(timeout=UI_TIMEOUT_MS)
-    expect(page.get_by_role("spinbutton", name="number input for Temperature")).to_have_value("1.25")
+    page.wait_for_function("() => document.body.dataset.sidebarsSettled === '1'")
+    settle(page, "#chats-sidebar")
+    with settings(page):
+        expect(page.get_by_role("spinbutton", name="number input for Temperature")).to_have_value("1.25")
     expect(user_messages(page)).to_have_count(0)  # a reload starts a new chat...
-    chats.get_by_text("Remember this conversation.").click()  # ...and the old one is a click away
+    with sidebar_open(page, "chats"):
+        chats.get_by_text("Remember this conversation.").click()  # ...and the old one is a click away
     expect(user_messages(page)).to_have_text(["Remember this conversation."])
     expect(metrics_lines(page)).to_have_count(1)
 
-    page.locator("#chat-title textarea, #chat-title input").first.fill("Renamed chat")
-    page.get_by_role("button", name="Rename", exact=True).click()
-    expect(chats).to_contain_text("Renamed chat")
-    page.get_by_role("button", name="Delete", exact=True).click()
-    expect(chats).not_to_contain_text("Renamed chat")
+    with sidebar_open(page, "chats"):
+        page.locator("#chat-title textarea, #chat-title input").first.fill("Renamed chat")
+        page.get_by_role("button", name="Rename", exact=True).click()
+        expect(chats).to_contain_text("Renamed chat")
+        page.get_by_role("button", name="Delete", exact=True).click()
+        expect(chats).not_to_contain_text("Renamed chat")
     expect(user_messages(page)).to_have_count(0)
 
 
 # --- 8. the picker, the context meter, notices that stay ------------------------------------------------
 
+@pytest.mark.parametrize("page", ["desktop", "phone-dark"], indirect=True)
 def test_the_picker_shows_size_and_state_and_the_meter_shows_the_window_used(page: Page):
     combo = model_picker(page)
-    combo.click()
-    expect(page.get_by_role("option", name=re.compile(r"^Local · 4.46 M · tiny-qwen3 · (fits|loaded) \(bf16\)$")))\
-        .to_be_visible()
-    combo.press("Escape")
+    with settings(page):
+        combo.click()
+        option = page.get_by_role("option", name=re.compile(r"^Local · 4.46 M · tiny-qwen3 · (fits|loaded) \(bf16\)$"))
+        expect(option).to_be_visible()
+        combo.press("Escape")
     chat_and_wait(page, "How full is the window?", max_new_tokens=8)
     expect(page.locator("#context-meter")).to_have_text(re.compile(r"Context: [\d,]+ of 4,096 tokens \(\d+%\)"))
 
 
+@pytest.mark.parametrize("page", ["desktop", "dark"], indirect=True)
 def test_dropped_turns_are_said_in_the_conversation(page: Page):
     set_max_new_tokens(page, 8)
     long_message = "alpha beta gamma delta " * 220  # about 2,600 tokens: two of them overflow the window
@@ -232,6 +252,7 @@ def test_dropped_turns_are_said_in_the_conversation(page: Page):
     expect(metrics_lines(page)).to_have_count(2, timeout=STREAM_TIMEOUT_MS)
 
 
+@pytest.mark.parametrize("page", ["desktop", "phone"], indirect=True)
 def test_a_model_that_cannot_load_says_why_in_the_chat(page: Page):
     pick_model(page, BROKEN_MODEL)
     send(page, "Hello?")
@@ -242,6 +263,7 @@ def test_a_model_that_cannot_load_says_why_in_the_chat(page: Page):
 
 # --- 9. the Models tab -----------------------------------------------------------------------------------
 
+@pytest.mark.parametrize("page", ["desktop", "dark"], indirect=True)
 def test_models_tab_shows_progress_holds_its_buttons_and_keeps_errors_in_place(page: Page):
     open_models_tab(page)
     load = page.locator("#models-load")
