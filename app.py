@@ -26,7 +26,7 @@ def build_app(services: Services) -> gr.Blocks:
             chat_ui = chat.build(services.catalog, services.engine, services.registry, demo,
                                  services.settings.context_limit)
         with gr.Tab(models.TITLE, id="models") as models_tab:
-            models.build(services.catalog, services.registry)
+            models.build(services.catalog, services.registry, demo)
         # Sidebars belong to the page, not to a tab: show the chat's only with the Chat tab.
         sidebars = list(chat_ui.sidebars) if chat_ui else []
         if sidebars:

@@ -360,6 +360,11 @@ def list_conversations(conversations: list[dict[str, Any]]) -> Any:
     return gr.Radio(choices=store.choices(conversations or []))
 
 
+def fresh_choices(registry: Registry, models: list[ModelSpec]) -> Any:
+    """The picker's labels as the registry is now (loaded, fits)."""
+    return gr.Dropdown(choices=picker.choices(registry, models))
+
+
 def browser_secret() -> str:
     """A stable secret for the browser-kept state, so conversations survive a restart of the app."""
     try:
@@ -465,9 +470,11 @@ def build(catalog: Catalog, engine: Engine, registry: Registry, demo: gr.Blocks,
         component.input(functools.partial(touch, name), touched, touched, **after)
     reset.click(functools.partial(reset_to_preset, catalog, context_limit), [model, thinking],
                 [*controls.components[:-1], touched], **after)
-    model.focus(lambda: gr.Dropdown(choices=picker.choices(registry, models)), None, model, **after)
-    demo.load(functools.partial(restore, catalog), [saved_settings, model],
-              [model, thinking, system_prompt, touched, *controls.components], **after).then(
+    refresh_choices = functools.partial(fresh_choices, registry, models)
+    model.focus(refresh_choices, None, model, **after)
+    demo.load(refresh_choices, None, model, **after).then(
+        functools.partial(restore, catalog), [saved_settings, model],
+        [model, thinking, system_prompt, touched, *controls.components], **after).then(
         follow, [model, thinking, touched, max_tokens], follow_outputs, **after)
     gr.on([c.change for c in (model, thinking, system_prompt, *controls.components)], remember,
           [model, thinking, system_prompt, touched, *controls.components], saved_settings, **after)

@@ -189,7 +189,7 @@ def loaded_copies(registry: Registry) -> list[list[Any]]:
     return [[s.key, str(s.precision), s.status, s.in_use > 0, s.footprint, s.backend] for s in registry.snapshot()]
 
 
-def build(catalog: Catalog, registry: Registry) -> None:
+def build(catalog: Catalog, registry: Registry, demo: gr.Blocks) -> None:
     errors = gr.State({})
     summary = gr.Markdown(device_summary(registry), elem_id="device-summary")
     copies = gr.JSON(loaded_copies(registry), visible=False)
@@ -233,6 +233,8 @@ def build(catalog: Catalog, registry: Registry) -> None:
     unload.click(functools.partial(unload_model, registry), [key, precision], status,
                  api_visibility="private").then(refresh, errors, outputs, api_visibility="private")
     gr.Timer(REFRESH_S).tick(refresh, errors, outputs, api_visibility="private", show_progress="hidden")
+    # Each page that opens shows the registry as it is then, not as it was when the app started.
+    demo.load(refresh, errors, outputs, api_visibility="private", queue=False)
 
     def list_models() -> list[dict[str, Any]]:
         return models(registry)
@@ -256,6 +258,6 @@ if __name__ == "__main__":
     from playground.settings import Settings
 
     services = create_services(Settings.from_sources())
-    with gr.Blocks(title=TITLE) as demo:
-        build(services.catalog, services.registry)
-    demo.launch()
+    with gr.Blocks(title=TITLE) as app:
+        build(services.catalog, services.registry, app)
+    app.launch()
