@@ -26,13 +26,13 @@ from playground.catalog import Catalog
 from playground.errors import PlaygroundError
 from playground.memory import DEFAULT_CONTEXT_TOKENS, LADDER, Precision, format_bytes
 from playground.registry import Background, ModelState, Registry
+from tabs.reply import STAGES
 
 TITLE = "Models"
 AUTO = "auto"
 REFRESH_S = 2.0
 PROGRESS_S = 0.5
 HEADERS = ["Model", "Size", "Fits here", "State"]
-STAGES = {"starting": "preparing", "download": "downloading", "weights": "loading weights", "warm-up": "warming up"}
 
 
 def models(registry: Registry) -> list[dict[str, Any]]:
