@@ -154,6 +154,7 @@ class ModelSpec:
     thinking_sampling: Sampling | None = None
     precision: Precision = Precision.BF16  # the top of this model's precision ladder
     unavailable: str | None = None  # why this entry cannot be loaded (a broken local folder), if it cannot
+    thinking_mode: str = "hybrid"  # for models with the thinking task: "hybrid" (a switch) or "always"
 
     @property
     def ladder(self) -> tuple[Precision, ...]:
@@ -163,7 +164,13 @@ class ModelSpec:
 
     @property
     def thinks(self) -> bool:
+        """It can think: hybrid Qwen3 (on or off as asked) and thinking-only models (always)."""
         return Task.THINKING in self.tasks
+
+    @property
+    def hybrid(self) -> bool:
+        """Thinking can be switched on and off (`enable_thinking`); thinking-only models always think."""
+        return self.thinks and self.thinking_mode == "hybrid"
 
     @property
     def is_vision(self) -> bool:
@@ -218,6 +225,7 @@ _MODEL_KEYS = {
     "architecture",
     "sampling",
     "precision",
+    "thinking_mode",
 }
 _ARCH_FIELDS = {f.name: f for f in fields(Architecture)}
 
@@ -259,6 +267,11 @@ def _parse_model(key: str, entry: Any, origin: str) -> ModelSpec:
     thinking_table = sampling_table.pop("thinking", None)
     sampling = _parse_sampling(sampling_table, f"{where}.sampling")
     thinking = _parse_sampling(thinking_table, f"{where}.sampling.thinking") if thinking_table else None
+    thinking_mode = _typed(entry, "thinking_mode", str, where, "hybrid")
+    if thinking_mode not in ("hybrid", "always"):
+        raise CatalogError(f"{where}: `thinking_mode` must be 'hybrid' or 'always', got {thinking_mode!r}.")
+    if thinking_mode == "always" and Task.THINKING not in tasks:
+        raise CatalogError(f"{where}: `thinking_mode = \"always\"` needs 'thinking' in `tasks`.")
     if thinking is not None and Task.THINKING not in tasks:
         raise CatalogError(f"{where}: [sampling.thinking] given but `tasks` lacks 'thinking'.")
 
@@ -274,6 +287,7 @@ def _parse_model(key: str, entry: Any, origin: str) -> ModelSpec:
         architecture=arch,
         sampling=sampling,
         thinking_sampling=thinking,
+        thinking_mode=thinking_mode,
         precision=_parse_precision(entry.get("precision"), where),
     )
 
