@@ -59,6 +59,7 @@ class Request:
     sampling: Sampling = field(default_factory=Sampling)
     thinking: bool | None = None
     precision: Precision | None = None
+    thinking_budget: int | None = None  # at most this many thinking tokens (Qwen's recipe), None: no limit
 
     def validated(self) -> Request:
         """This request, or `InvalidRequestError` saying what is wrong with it."""
@@ -68,6 +69,15 @@ class Request:
             if message.get("role") not in ("system", "user", "assistant"):
                 raise InvalidRequestError(f"Unknown role {message.get('role')!r}: use system, user or assistant.")
         self.sampling.validate()
+        budget = self.thinking_budget
+        if budget is not None:
+            if isinstance(budget, bool) or not isinstance(budget, int) or budget < 0:
+                raise InvalidRequestError(f"The thinking budget must be a whole number of tokens, got {budget!r}.")
+            if budget >= self.sampling.max_new_tokens:
+                raise InvalidRequestError(
+                    f"The thinking budget ({budget}) must be less than Max new tokens "
+                    f"({self.sampling.max_new_tokens}): the answer needs room after the thinking."
+                )
         return self
 
     def with_sampling(self, **changes: Any) -> Request:
@@ -128,6 +138,7 @@ class Metrics:
     prompt_tokens: int
     tokens: int  # generated, thinking included
     thinking_tokens: int
+    thinking_cut: bool  # the thinking budget cut the thinking short
     queued_s: float  # waiting for a free slot before decoding began
     time_to_first_token_s: float | None
     seconds: float

@@ -27,7 +27,7 @@ import gradio as gr
 
 from playground.catalog import Catalog, ModelSpec, Sampling, Task
 from playground.engine import Engine
-from playground.errors import PlaygroundError
+from playground.errors import InvalidRequestError, PlaygroundError
 from playground.registry import Registry
 from playground.requests import Message, Request
 from tabs import history as store
@@ -106,6 +106,22 @@ class ChatTab:
 # --- conversation <-> model messages --------------------------------------------------------
 
 
+BUDGET_INFO = "Most thinking tokens; then the model is told to answer (Qwen's recipe). Empty: no limit."
+
+
+def budget_of(value: Any) -> int | None:
+    """The thinking budget a box or API caller gave: empty or negative means none."""
+    if value is None or value == "":
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InvalidRequestError(f"The thinking budget must be a whole number of tokens, got {value!r}.") from None
+    if number != int(number):
+        raise InvalidRequestError(f"The thinking budget must be a whole number of tokens, got {value!r}.")
+    return None if number < 0 else int(number)
+
+
 def history_to_messages(history: list[dict[str, Any]], system_prompt: str) -> list[Message]:
     """Chatbot history to model messages: thinking blocks, notices, metrics lines and errors are display only."""
     messages: list[Message] = []
@@ -142,15 +158,19 @@ def last_user_index(history: list[dict[str, Any]]) -> int | None:
 
 
 def respond(engine: Engine, stops: Stops, history: list[dict[str, Any]], model: str, system_prompt: str,
-            thinking: bool, *sampling_values: Any, request: gr.Request | None = None) -> Iterator[tuple[list, Any]]:
-    """Stream the reply to the conversation's last user message: (the whole conversation so far, the meter)."""
+            thinking: bool, *values: Any, request: gr.Request | None = None) -> Iterator[tuple[list, Any]]:
+    """Stream the reply to the conversation's last user message: (the whole conversation so far, the meter).
+
+    `values` are the sampling controls' values in `Sampling`'s field order, then the thinking budget.
+    """
     try:
-        sampling = sampling_of(sampling_values)
+        sampling = sampling_of(values[:-1])
+        thinking_budget = budget_of(values[-1])
     except PlaygroundError as exc:
         yield [*history, error_message(str(exc))], gr.skip()
         return
     generation = Request(model=model, messages=history_to_messages(history, system_prompt), sampling=sampling,
-                         thinking=bool(thinking))
+                         thinking=bool(thinking), thinking_budget=thinking_budget)
     for view in stream_reply(engine, generation, stops, (session_of(request), SLOT)):
         meter = view.meter()
         yield [*history, *view.messages()], f"<sub>{meter}</sub>" if meter else gr.skip()
@@ -247,19 +267,21 @@ def chat(
     repetition_penalty: float = 1.0,
     max_new_tokens: int = 1024,
     seed: int = -1,
+    thinking_budget: int | None = None,
     request: gr.Request | None = None,
 ) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
     """Stream a reply: a thinking block (models that think), the answer, then a metrics line.
 
-    `seed` -1 means a fresh random seed each time; temperature 0 means greedy decoding. The
-    caller's session keeps the conversation: the next call continues it. A problem (model does
+    `seed` -1 means a fresh random seed each time; temperature 0 means greedy decoding;
+    `thinking_budget` caps the thinking at that many tokens (empty or -1: no cap). The caller's
+    session keeps the conversation: the next call continues it. A problem (model does
     not fit, prompt too long, ...) ends the reply with an error message, not an exception.
     """
     if not message or not message.strip():
         yield as_dicts([error_message("Type a message first.")]), history
         return
     conversation = [*history, {"role": "user", "content": message}]
-    values = [temperature, top_p, top_k, min_p, repetition_penalty, max_new_tokens, seed]
+    values = [temperature, top_p, top_k, min_p, repetition_penalty, max_new_tokens, seed, thinking_budget]
     for update, _meter in respond(engine, stops, conversation, model, system_prompt, thinking, *values,
                                   request=request):
         reply = as_dicts(update[len(conversation):])
@@ -287,7 +309,8 @@ def follow_model(catalog: Catalog, registry: Registry, context_limit: int | None
     if window:
         limit = min(limit, window)
     tokens = gr.Number(value=limit, maximum=window, info=tokens_info(window))
-    return (gr.Checkbox(visible=spec.thinks), *values, tokens, picker.info(registry, spec))
+    return (gr.Checkbox(visible=spec.hybrid), gr.Number(visible=spec.thinks), *values, tokens,
+            picker.info(registry, spec))
 
 
 def tokens_info(window: int | None) -> str:
@@ -409,8 +432,10 @@ def build(catalog: Catalog, engine: Engine, registry: Registry, demo: gr.Blocks,
         model = gr.Dropdown(choices=picker.choices(registry, models), value=first.key, label="Model",
                             elem_id="chat-model", filterable=True)
         model_info = gr.Markdown(picker.info(registry, first), elem_id="model-info")
-        thinking = gr.Checkbox(value=True, label="Thinking", visible=first.thinks, elem_id="chat-thinking",
+        thinking = gr.Checkbox(value=True, label="Thinking", visible=first.hybrid, elem_id="chat-thinking",
                                info="Qwen3 thinks before answering; off answers at once.")
+        budget = gr.Number(value=None, precision=0, minimum=0, label="Thinking budget", visible=first.thinks,
+                           info=BUDGET_INFO, elem_id="thinking-budget")
         system_prompt = gr.Textbox(value="", label="System prompt", placeholder="Optional", lines=2)
         window = window_of(first, context_limit)
         controls = SamplingControls.build(preset, max_tokens=window, info=tokens_info(window))
@@ -426,7 +451,7 @@ def build(catalog: Catalog, engine: Engine, registry: Registry, demo: gr.Blocks,
     gr.Markdown(elem_id="queued-hint")
 
     stops = Stops()
-    inputs = [model, system_prompt, thinking, *controls.components]
+    inputs = [model, system_prompt, thinking, *controls.components, budget]
     turn = dict(outputs=[textbox, chatbot, meter], api_visibility="private", trigger_mode="once")
     after = dict(api_visibility="private", queue=False)
 
@@ -463,7 +488,7 @@ def build(catalog: Catalog, engine: Engine, registry: Registry, demo: gr.Blocks,
 
     # Settings: presets follow the model and mode except where the user set a value; kept in the browser.
     follow = functools.partial(follow_model, catalog, registry, context_limit)
-    follow_outputs = [thinking, *controls.preset_components, max_tokens, model_info]
+    follow_outputs = [thinking, budget, *controls.preset_components, max_tokens, model_info]
     for trigger in (model.input, thinking.input):
         trigger(follow, [model, thinking, touched, max_tokens], follow_outputs, **after)
     for name, component in zip([f.name for f in fields(Sampling)], controls.components, strict=True):

@@ -66,6 +66,8 @@ def metrics_text(metrics: Metrics, loaded_s: float | None = None) -> str:
     parts = [metrics.model, str(metrics.precision)]
     if metrics.thinking is not None:
         parts.append("thinking on" if metrics.thinking else "thinking off")
+    if metrics.thinking_cut:
+        parts.append("thinking budget reached")
     if loaded_s is not None:
         parts.append(f"loaded in {loaded_s:.1f} s")
     if metrics.time_to_first_token_s is not None:

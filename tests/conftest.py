@@ -13,7 +13,7 @@ import pytest
 from devtools.catalogs import write_catalog
 from devtools.launch import AppProcess
 from devtools.tiny import build_checkpoint, build_tokenizer
-from tests.fakes import TINY_MODELS, tiny_entries
+from tests.fakes import QWEN3_THINKING_PRESET, TINY_MODELS, tiny_entries
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -44,6 +44,20 @@ def fp32_catalog_path(tiny_checkpoints: dict[str, Path], tmp_path_factory: pytes
     """The same models loaded in float32, where batching does not change a single logit."""
     entries = tiny_entries(tiny_checkpoints, precision="fp32")
     return write_catalog(tmp_path_factory.mktemp("catalog") / "tiny-fp32.toml", entries)
+
+
+@pytest.fixture(scope="session")
+def thinking_catalog_path(tiny_checkpoints: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A hybrid Qwen3 and a thinking-only one (its template opens <think>, as Qwen3-*-Thinking-2507's do, so a
+    random model is "thinking" from its first token), both in float32."""
+    root = tmp_path_factory.mktemp("thinking")
+    thinking_only = build_checkpoint("qwen3", root / "thinking-only", opens_thinking=True)
+    return write_catalog(root / "thinking.toml", {
+        "hybrid": {"source": tiny_checkpoints["tiny-qwen3"], "tasks": ["chat", "thinking"], "precision": "fp32",
+                   "sampling": {"thinking": QWEN3_THINKING_PRESET}},
+        "thinking-only": {"source": thinking_only, "tasks": ["chat", "thinking"], "thinking_mode": "always",
+                          "precision": "fp32", "sampling": QWEN3_THINKING_PRESET},
+    })
 
 
 @pytest.fixture(scope="session")

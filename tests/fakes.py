@@ -22,6 +22,7 @@ from playground.catalog import ModelSpec, Precision, Sampling, parse_catalog
 from playground.memory import DeviceMemory, context_tokens, estimate
 from playground.registry import LoadedModel, LoadProgress, Registry
 from playground.requests import Cancel, Finish
+from playground.tasks.thinking import ThinkingBudget
 
 # The tiny models as catalogue entries: key -> (architecture for devtools.tiny, tasks).
 TINY_MODELS = {
@@ -119,20 +120,31 @@ class ScriptedDecoder:
     def enqueue(self, *texts: str) -> None:
         self.replies.extend(texts)
 
-    def tokens(self, prompt: Prompt, sampling: Sampling, cancel: Cancel, progress: Progress) -> Iterator[int]:
+    def tokens(self, prompt: Prompt, sampling: Sampling, cancel: Cancel, progress: Progress,
+               budget: ThinkingBudget | None = None) -> Iterator[int]:
+        """The queued text's tokens; where a thinking budget cuts in, its tokens first, then the text goes on."""
         self.prompts.append(prompt)
         text = self.replies.popleft() if self.replies else self.default
-        ids = [*self.tokenizer.encode(text, add_special_tokens=False), self.end_of_turn]
+        script = iter([*self.tokenizer.encode(text, add_special_tokens=False), self.end_of_turn])
         progress.started = time.perf_counter()
-        for count, token in enumerate(ids, start=1):
+        count = 0
+        while True:
             if cancel.is_set():
                 progress.finish = Finish.CANCELLED
                 return
+            token = budget.forced() if budget is not None else None
+            if token is None:
+                token = next(script)
+            if budget is not None:
+                budget.observe(token)
+            count += 1
             yield token
-            if count >= sampling.max_new_tokens:
-                progress.finish = Finish.LENGTH if token != self.end_of_turn else Finish.STOP
+            if token == self.end_of_turn:
+                progress.finish = Finish.STOP
                 return
-        progress.finish = Finish.STOP
+            if count >= sampling.max_new_tokens:
+                progress.finish = Finish.LENGTH
+                return
 
     def close(self) -> None:
         pass

@@ -41,6 +41,7 @@ from playground.catalog import Sampling
 from playground.devices import is_out_of_memory, release_memory
 from playground.errors import OutOfMemory, PlaygroundError
 from playground.requests import Cancel, Finish
+from playground.tasks.thinking import ThinkingBudget
 
 log = logging.getLogger(__name__)
 
@@ -179,10 +180,11 @@ class BatchedDecoder:
 
     # --- the caller's side ---------------------------------------------------------------
 
-    def tokens(self, prompt: Prompt, sampling: Sampling, cancel: Cancel, progress: Progress) -> Iterator[int]:
+    def tokens(self, prompt: Prompt, sampling: Sampling, cancel: Cancel, progress: Progress,
+               budget: ThinkingBudget | None = None) -> Iterator[int]:
         if prompt.model_inputs:
             raise PlaygroundError("The batched decoder takes text prompts only.")
-        row = _Row(prompt, RowSampler(sampling, self.model.device), cancel, progress)
+        row = _Row(prompt, RowSampler(sampling, self.model.device, budget), cancel, progress)
         with self._wake:
             if self._closed:
                 raise PlaygroundError("This model was unloaded; send the message again to load it.")

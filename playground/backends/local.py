@@ -3,7 +3,7 @@
 `LocalBackend.stream(request, cancel)` renders the prompt (`backends.prompt`), hands it to a
 `Decoder` that produces token ids (`SerialDecoder`: one `generate` per request; `BatchedDecoder`:
 many requests in one batch), turns the ids into text as they come (`Detokenizer`), splits thinking
-from the answer (`playground.thinking`) and ends with `Metrics`. The decoders differ only in how
+from the answer (`playground.tasks.thinking`) and ends with `Metrics`. The decoders differ only in how
 they schedule the model; everything a user sees is made here, once.
 """
 
@@ -12,16 +12,15 @@ from __future__ import annotations
 import resource
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import torch
 
 from playground.backends.prompt import Prompt, build_prompt, tokenizer_of
 from playground.catalog import ModelSpec, Precision, Sampling
-from playground.errors import PromptTooLongError
 from playground.requests import Answer, Cancel, Event, Finish, Metrics, Notice, NoticeCode, Request, Thinking
-from playground.thinking import ThinkingSplitter
+from playground.tasks.thinking import CLOSE, EARLY_STOP, OPEN, ThinkingBudget, ThinkingSplitter
 
 
 @dataclass
@@ -35,9 +34,11 @@ class Progress:
 class Decoder(Protocol):
     name: str  # "serial" or "batched", shown in metrics
 
-    def tokens(self, prompt: Prompt, sampling: Sampling, cancel: Cancel, progress: Progress) -> Iterator[int]:
+    def tokens(self, prompt: Prompt, sampling: Sampling, cancel: Cancel, progress: Progress,
+               budget: ThinkingBudget | None = None) -> Iterator[int]:
         """Generated token ids, end-of-turn token included, until the end of turn, max_new_tokens or `cancel`.
 
+        `budget`, if given, writes its tokens where it cuts the thinking (see `backends.sampler`).
         Closing the iterator stops the request. Raises `OutOfMemory` or `PlaygroundError` on failure.
         """
         ...
@@ -110,18 +111,19 @@ class LocalBackend:
     def stream(self, request: Request, cancel: Cancel) -> Iterator[Event]:
         """Events of one reply; `cancel` receives the final metrics, also when the caller stops listening."""
         arrived = time.perf_counter()
-        sampling = request.sampling
         window = self.window()
-        budget = window - sampling.max_new_tokens
-        if budget <= 0:
-            raise PromptTooLongError(
-                f"Max new tokens ({sampling.max_new_tokens}) is at least the context window ({window}). Lower it."
-            )
-        thinking = request.thinking if self.spec.thinks else None
-        prompt = build_prompt(self.processor, request.messages, thinking, budget, vision=self.spec.is_vision)
+        # The reply may use what the window leaves after the prompt, up to max new tokens; to fit a
+        # long history, at most half the window is kept for the reply.
+        room = window - min(request.sampling.max_new_tokens, window // 2)
+        switch = request.thinking if self.spec.hybrid else None  # what the template is told
+        thinking = switch if self.spec.hybrid else (True if self.spec.thinks else None)
+        prompt = build_prompt(self.processor, request.messages, switch, room, vision=self.spec.is_vision)
         if prompt.dropped:
             yield Notice(NoticeCode.DROPPED_TURNS, {"dropped": prompt.dropped, "window": window})
+        sampling = replace(request.sampling,
+                           max_new_tokens=min(request.sampling.max_new_tokens, window - prompt.tokens))
 
+        budget = self._budget(request, thinking, prompt)
         progress = Progress()
         detokenizer = Detokenizer(self.tokenizer)
         splitter = ThinkingSplitter(in_thinking=prompt.opens_thinking)
@@ -140,6 +142,7 @@ class LocalBackend:
                 prompt_tokens=prompt.tokens,
                 tokens=tokens,
                 thinking_tokens=thinking_tokens,
+                thinking_cut=budget is not None and budget.cut,
                 queued_s=started - arrived,
                 time_to_first_token_s=None if first_at is None else first_at - arrived,
                 seconds=now - arrived,
@@ -147,7 +150,7 @@ class LocalBackend:
                 finish=Finish.CANCELLED if cancel.is_set() else (progress.finish or Finish.STOP),
             )
 
-        ids = self.decoder.tokens(prompt, sampling, cancel, progress)
+        ids = self.decoder.tokens(prompt, sampling, cancel, progress, budget)
         try:
             for token in ids:
                 tokens += 1
@@ -168,6 +171,17 @@ class LocalBackend:
         final = metrics()
         cancel.finish(final)
         yield final
+
+    def _budget(self, request: Request, thinking: bool | None, prompt: Prompt) -> ThinkingBudget | None:
+        """The request's thinking budget, where the model thinks this time and has thinking tags."""
+        thinks = self.spec.thinks and (not self.spec.hybrid or thinking is not False)
+        if request.thinking_budget is None or not thinks:
+            return None
+        open_id, close_id = self.tokenizer.convert_tokens_to_ids([OPEN, CLOSE])
+        if self.tokenizer.unk_token_id in (open_id, close_id) or None in (open_id, close_id):
+            return None
+        stop_ids = self.tokenizer.encode(EARLY_STOP, add_special_tokens=False)
+        return ThinkingBudget(request.thinking_budget, open_id, close_id, stop_ids, thinking=prompt.opens_thinking)
 
     def _peak_memory(self) -> int | None:
         if self.device == "cuda":

@@ -24,7 +24,7 @@ import torch
 
 from playground.errors import InvalidRequestError, PromptTooLongError
 from playground.requests import Message, has_media, message_text
-from playground.thinking import OPEN
+from playground.tasks.thinking import OPEN
 
 
 @dataclass(frozen=True)

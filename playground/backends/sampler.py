@@ -20,15 +20,17 @@ from __future__ import annotations
 import torch
 
 from playground.catalog import Sampling
+from playground.tasks.thinking import ThinkingBudget
 
 NEG_INF = float("-inf")
 
 
 class RowSampler:
-    """One request's sampling settings and its own random generator."""
+    """One request's sampling settings, its own random generator and its thinking budget, if any."""
 
-    def __init__(self, sampling: Sampling, device: torch.device | str):
+    def __init__(self, sampling: Sampling, device: torch.device | str, budget: ThinkingBudget | None = None):
         self.sampling = sampling
+        self.budget = budget
         self.generator: torch.Generator | None = None
         if not sampling.greedy:
             self.generator = torch.Generator(device="cpu" if sampling.top_k > 0 else device)
@@ -81,11 +83,27 @@ def _draw(scores: torch.Tensor, row: RowSampler) -> int:
 
 
 def sample(scores: torch.Tensor, seen: torch.Tensor | None, rows: list[RowSampler]) -> list[int]:
-    """The next token of each row: `scores` is [rows, vocab], `seen` a [rows, vocab] mask or None."""
+    """The next token of each row: `scores` is [rows, vocab], `seen` a [rows, vocab] mask or None.
+
+    A row whose thinking budget is cutting in writes the budget's token instead of drawing one
+    (its generator is not touched, so what it draws later does not depend on the cut).
+    """
+    tokens = _pick(scores, seen, rows)
+    for i, row in enumerate(rows):
+        if row.budget is not None:
+            forced = row.budget.forced()
+            if forced is not None:
+                tokens[i] = forced
+            row.budget.observe(tokens[i])
+    return tokens
+
+
+def _pick(scores: torch.Tensor, seen: torch.Tensor | None, rows: list[RowSampler]) -> list[int]:
     scores = penalize(scores.float(), seen, rows)
     vocab = scores.shape[-1]
     tokens = scores.argmax(dim=-1).tolist()
-    small = [i for i, row in enumerate(rows) if row.candidates(vocab) is not None]
+    forced = {i for i, row in enumerate(rows) if row.budget is not None and row.budget.forced() is not None}
+    small = [i for i, row in enumerate(rows) if row.candidates(vocab) is not None and i not in forced]
     if small:
         width = max(rows[i].candidates(vocab) for i in small)
         values, indices = torch.topk(scores[small], width)
@@ -94,6 +112,6 @@ def sample(scores: torch.Tensor, seen: torch.Tensor | None, rows: list[RowSample
             k = rows[i].candidates(vocab)
             tokens[i] = int(indices[j, _draw(values[j, :k], rows[i])])
     for i, row in enumerate(rows):
-        if row.generator is not None and row.candidates(vocab) is None:
+        if row.generator is not None and row.candidates(vocab) is None and i not in forced:
             tokens[i] = _draw(scores[i], row)
     return tokens

@@ -31,6 +31,7 @@ from playground.catalog import Sampling
 from playground.devices import is_out_of_memory, release_memory
 from playground.errors import OutOfMemory, PlaygroundError
 from playground.requests import Cancel, Finish
+from playground.tasks.thinking import ThinkingBudget
 
 _DONE = object()
 WAIT_POLL_S = 0.05
@@ -101,18 +102,20 @@ class SerialDecoder:
             for _token in self.tokens(prompt, Sampling(temperature=0, max_new_tokens=8), Cancel(), Progress()):
                 pass
 
-    def tokens(self, prompt: Prompt, sampling: Sampling, cancel: Cancel, progress: Progress) -> Iterator[int]:
+    def tokens(self, prompt: Prompt, sampling: Sampling, cancel: Cancel, progress: Progress,
+               budget: ThinkingBudget | None = None) -> Iterator[int]:
         while not self._slots.acquire(timeout=WAIT_POLL_S):
             if cancel.is_set() or self._closed.is_set():
                 progress.finish = Finish.CANCELLED
                 return
         try:
             progress.started = time.perf_counter()
-            yield from self._generate(prompt, sampling, cancel, progress)
+            yield from self._generate(prompt, RowSampler(sampling, self.model.device, budget), cancel, progress)
         finally:
             self._slots.release()
 
-    def _generate(self, prompt: Prompt, sampling: Sampling, cancel: Cancel, progress: Progress) -> Iterator[int]:
+    def _generate(self, prompt: Prompt, row: RowSampler, cancel: Cancel, progress: Progress) -> Iterator[int]:
+        sampling = row.sampling
         streamer = _TokenQueue()
         failure: list[BaseException] = []
         inputs = {k: v.to(self.model.device) if hasattr(v, "to") else v for k, v in prompt.model_inputs.items()}
@@ -126,7 +129,7 @@ class SerialDecoder:
                         input_ids=as_tensor(prompt.input_ids, self.model.device),
                         **inputs,
                         generation_config=config,
-                        logits_processor=LogitsProcessorList([_PickOne(RowSampler(sampling, self.model.device))]),
+                        logits_processor=LogitsProcessorList([_PickOne(row)]),
                         stopping_criteria=StoppingCriteriaList([_StopOnCancel(cancel)]),
                         streamer=streamer,
                     )

@@ -31,7 +31,7 @@ def test_api_lists_the_public_endpoints(client: Client) -> None:
     assert set(endpoints) == {"/chat", "/models"}
     names = [p["parameter_name"] for p in endpoints["/chat"]["parameters"]]
     assert names == ["message", "model", "system_prompt", "thinking", "temperature", "top_p", "top_k", "min_p",
-                     "repetition_penalty", "max_new_tokens", "seed"]
+                     "repetition_penalty", "max_new_tokens", "seed", "thinking_budget"]
 
 
 def test_chat_streams_a_reply_with_metrics(client: Client) -> None:

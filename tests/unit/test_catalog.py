@@ -42,7 +42,7 @@ def test_builtin_catalogue_validates_and_covers_the_families() -> None:
 def test_builtin_catalogue_facts_hold_together() -> None:
     for spec in load_catalog():
         arch = spec.architecture
-        assert spec.thinks == (spec.thinking_sampling is not None), spec.key
+        assert spec.hybrid == (spec.thinking_sampling is not None), spec.key  # thinking-only models have one preset
         assert spec.is_vision == (spec.family in {"qwen2.5-vl", "qwen3-vl"}), spec.key
         assert bool(arch.experts) == (spec.active_params_billion is not None), spec.key
         # Embeddings (and experts) are part of the total, never more than it.

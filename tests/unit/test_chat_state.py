@@ -76,8 +76,9 @@ def test_conversations_are_saved_renamed_and_deleted_newest_first() -> None:
 
 def test_a_model_switch_keeps_what_the_user_set_and_follows_the_preset_elsewhere() -> None:
     reg = registry(100 * GB)
-    _, temperature, top_p, *rest, tokens, info = follow_model(CATALOG, reg, None, "qwen3-small", True,
-                                                              ["top_p"], 1024)
+    toggle, budget, temperature, top_p, *rest, tokens, info = follow_model(CATALOG, reg, None, "qwen3-small",
+                                                                           True, ["top_p"], 1024)
+    assert toggle.visible is True and budget.visible is True  # a hybrid Qwen3: switch and budget
     assert temperature == 0.6 and top_p.__class__.__name__ != "float"  # top_p untouched by the switch (a skip)
     assert tokens.value == 32768 and tokens.maximum == 32768  # 38,912 from the card, capped by the window
     _, *_, tokens, _ = follow_model(CATALOG, reg, 2048, "qwen3-small", False, ["max_new_tokens"], 500)

@@ -33,7 +33,7 @@ from tests.fakes import scripted_registry
 
 def metrics(**changes) -> Metrics:
     values = dict(model="m", precision=Precision.NF4, backend="serial", thinking=None, window=4096, prompt_tokens=3,
-                  tokens=10, thinking_tokens=0,
+                  tokens=10, thinking_tokens=0, thinking_cut=False,
                   queued_s=0.0, time_to_first_token_s=0.5, seconds=2.0, peak_memory=2 * 1024**3,
                   finish=Finish.CANCELLED)
     return Metrics(**{**values, **changes})
@@ -84,6 +84,16 @@ def test_a_thinking_reply_shows_a_folded_block_the_answer_and_metrics(scripted) 
     assert line["content"].startswith("<sub>scripted-qwen3 · bf16 · ") and " tokens · " in line["content"]
 
 
+def test_a_thinking_budget_cuts_the_thinking_with_qwens_sentence(scripted) -> None:
+    engine, loader = scripted
+    loader.decoder("scripted-qwen3").enqueue("<think>\nOne two three four five six seven eight.\n</think>\n\nDone.")
+    thinking, *_, line = final(engine, "Count", thinking=True, thinking_budget=3, max_new_tokens=200)
+    assert thinking["content"].endswith("I have to give the solution based on the thinking directly now.")
+    assert "thinking budget reached" in line["content"]
+    (error,) = final(engine, "Count", thinking=True, thinking_budget=300, max_new_tokens=200)
+    assert "thinking budget (300) must be less than Max new tokens (200)" in error["content"]
+
+
 def test_the_model_gets_the_conversation_through_its_template(scripted, qwen3_tokenizer) -> None:
     engine, loader = scripted
     history = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]
@@ -128,8 +138,9 @@ def test_empty_message_gets_a_message(scripted) -> None:
 def test_changing_model_or_mode_sets_that_presets_sliders(scripted) -> None:
     engine, _ = scripted
     catalog = engine.registry.catalog
-    visible, *values, tokens, info = follow_model(catalog, engine.registry, None, "scripted-qwen2", True, [], 1024)
-    assert visible.visible is False
+    visible, budget, *values, tokens, info = follow_model(catalog, engine.registry, None, "scripted-qwen2", True, [],
+                                                          1024)
+    assert visible.visible is False and budget.visible is False  # it does not think
     preset = Sampling()
     assert values == [preset.temperature, preset.top_p, preset.top_k, preset.min_p, preset.repetition_penalty]
     assert tokens.maximum == 4096 and tokens.value == preset.max_new_tokens

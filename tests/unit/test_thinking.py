@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from playground.thinking import ThinkingSplitter, split_thinking
+from playground.tasks.thinking import EARLY_STOP, ThinkingBudget, ThinkingSplitter, split_thinking
 
 CASES = [
     pytest.param("Hello there.", False, "", "Hello there.", True, id="no_think_block"),
@@ -64,3 +64,46 @@ def test_answer_mode_after_close_passes_text_through() -> None:
     splitter = ThinkingSplitter(in_thinking=True)
     splitter.feed("x</think>")
     assert splitter.feed("a<") == ("", "a<")
+
+
+# --- the thinking budget ---------------------------------------------------------------------------
+
+OPEN_ID, CLOSE_ID = 1, 2
+STOP = [7, 8, CLOSE_ID]  # stands for EARLY_STOP, tokenized
+
+
+def write(budget: ThinkingBudget, model_tokens: list[int], steps: int) -> list[int]:
+    """What gets written in `steps` steps: a forced token where the budget says so, else the model's next."""
+    written, wants = [], iter(model_tokens)
+    for _ in range(steps):
+        token = budget.forced()
+        if token is None:
+            token = next(wants)
+        budget.observe(token)
+        written.append(token)
+    return written
+
+
+@pytest.mark.parametrize(
+    ("thinking", "limit", "model", "expected", "cut"),
+    [
+        pytest.param(False, 3, [OPEN_ID, 5, 5, 5, 5, 5, 5, 5], [OPEN_ID, 5, 5, 5, 7, 8, CLOSE_ID, 5], True,
+                     id="hybrid_cut_after_three"),
+        pytest.param(True, 3, [5, 5, 5, 5, 5, 5, 5], [5, 5, 5, 7, 8, CLOSE_ID, 5], True, id="thinking_only_cut"),
+        pytest.param(False, 5, [OPEN_ID, 5, 5, CLOSE_ID, 6, 6], [OPEN_ID, 5, 5, CLOSE_ID, 6, 6], False,
+                     id="closed_within_the_limit"),
+        pytest.param(False, 2, [6, 6, 6, 6], [6, 6, 6, 6], False, id="no_block_at_all"),
+        pytest.param(True, 0, [5, 5], [7, 8, CLOSE_ID, 5, 5], True, id="zero_budget_thinking_only"),
+        pytest.param(False, 2, [OPEN_ID, 5, 5, 6, OPEN_ID, 6], [OPEN_ID, 5, 5, 7, 8, CLOSE_ID], True,
+                     id="hybrid_cut_after_two"),
+    ],
+)
+def test_thinking_budget(thinking, limit, model, expected, cut) -> None:
+    budget = ThinkingBudget(limit, OPEN_ID, CLOSE_ID, STOP, thinking=thinking)
+    assert write(budget, model, len(expected)) == expected
+    assert budget.cut is cut and budget.used <= limit
+
+
+def test_the_early_stop_sentence_is_qwens() -> None:
+    assert EARLY_STOP == ("\n\nConsidering the limited time by the user, I have to give the solution based on the "
+                          "thinking directly now.\n</think>\n\n")

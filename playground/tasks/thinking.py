@@ -1,4 +1,4 @@
-"""Splits Qwen3 output into thinking and answer, as text streams in.
+"""Qwen3's thinking: splitting it from the answer as text streams in, and the thinking budget.
 
 Qwen3 thinks inside one `<think> ... </think>` block at the start of its reply, then answers.
 `ThinkingSplitter` is fed decoded chunks as they stream and returns what each chunk adds to
@@ -23,7 +23,9 @@ Edge cases (each one is a row of the table in `tests/unit/test_thinking.py`):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 OPEN = "<think>"
 CLOSE = "</think>"
@@ -123,3 +125,75 @@ def split_thinking(text: str, in_thinking: bool = False) -> Split:
     t2, a2 = splitter.flush()
     finished = splitter.finished or not splitter.saw_block
     return Split(thinking=t1 + t2, answer=a1 + a2, finished=finished)
+
+
+# Qwen's thinking-budget recipe (Qwen3 docs, quickstart "Thinking Budget"; the Qwen3 technical
+# report has the same sentence): once the thinking is cut, this is appended and the model goes on
+# with the answer.
+EARLY_STOP = (
+    "\n\nConsidering the limited time by the user, I have to give the solution based on the thinking directly "
+    "now.\n</think>\n\n"
+)
+
+
+@dataclass
+class ThinkingBudget:
+    """Caps the thinking at `limit` tokens, token by token, as the model writes them.
+
+    Call `forced()` before picking each token: while the budget is cutting in it returns the
+    next token of `stop_ids` (EARLY_STOP, tokenized) to write instead of a sampled one. Then
+    `observe(token)` with the token actually written. Pure: token ids in, token ids out.
+
+    Edge cases (each a row of the table in `tests/unit/test_thinking.py`):
+
+    - Hybrid model: the thinking starts when the model writes `open_id`; that tag is not counted.
+    - Thinking-only model (the prompt already opened the block): pass `thinking=True`; every
+      token counts from the first.
+    - The model closes the block itself (`close_id`) within the limit: nothing is forced.
+    - The model never opens a block (thinking off, or it answers at once): nothing is forced.
+    - At `limit` model-written thinking tokens without `close_id`, the next tokens are
+      `stop_ids` (ending with `close_id`), then the model answers.
+    - `limit` 0 on a thinking-only model: the stop sentence comes first.
+    """
+
+    limit: int
+    open_id: int
+    close_id: int
+    stop_ids: Sequence[int]
+    thinking: bool = False  # inside the thinking block now
+    used: int = 0  # thinking tokens the model wrote
+    cut: bool = False  # the budget cut in
+    ended: bool = False  # the thinking block is closed
+    _forcing: deque[int] = field(default_factory=deque)
+
+    def __post_init__(self) -> None:
+        if self.thinking and self.limit <= 0:
+            self._cut()
+
+    def forced(self) -> int | None:
+        return self._forcing[0] if self._forcing else None
+
+    def observe(self, token: int) -> None:
+        if self._forcing:
+            self._forcing.popleft()
+            if token == self.close_id:
+                self.thinking, self.ended = False, True
+            return
+        if self.ended:
+            return
+        if not self.thinking:
+            if token == self.open_id and self.used == 0:
+                self.thinking = True
+                if self.limit <= 0:
+                    self._cut()
+            return
+        if token == self.close_id:
+            self.thinking, self.ended = False, True
+            return
+        self.used += 1
+        if self.used >= self.limit:
+            self._cut()
+
+    def _cut(self) -> None:
+        self.cut = True
+        self._forcing.extend(self.stop_ids)
