@@ -26,8 +26,8 @@ from playground.catalog import Precision, Sampling
 from playground.errors import InvalidRequestError
 
 __all__ = [
-    "Answer", "Cancel", "Event", "Finish", "Loading", "Message", "Metrics", "Notice", "NoticeCode", "Request",
-    "Sampling", "Thinking", "has_media", "message_text",
+    "Answer", "Cancel", "Event", "Finish", "Loading", "Message", "Metrics", "Notice", "NoticeCode", "PromptText",
+    "Request", "Sampling", "Thinking", "has_media", "message_text",
 ]
 
 Message = Mapping[str, Any]  # {"role": "system" | "user" | "assistant", "content": str | list of parts}
@@ -109,6 +109,14 @@ class Loading:
     seconds: float
 
 
+@dataclass(frozen=True)
+class PromptText:
+    """The exact prompt the model received, special tokens and all, for a learner to inspect."""
+
+    text: str
+    tokens: int
+
+
 class NoticeCode(str, Enum):
     DROPPED_TURNS = "dropped_turns"  # params: dropped (messages), window (tokens)
     OOM_RETRY = "oom_retry"  # params: model, precision (the one retried at)
@@ -165,7 +173,7 @@ class Metrics:
         return self.tokens / busy if busy > 0 else 0.0
 
 
-Event = Answer | Thinking | Loading | Notice | Metrics
+Event = Answer | Thinking | Loading | PromptText | Notice | Metrics
 
 
 class Cancel:

@@ -40,6 +40,7 @@ from tabs.reply import (
     Stops,
     error_message,
     is_display_only,
+    preset_updates,
     preset_values,
     sampling_of,
     session_of,
@@ -49,7 +50,6 @@ from tabs.reply import (
 
 TITLE = "Chat"
 SLOT = "chat"
-PRESET_FIELDS = [f.name for f in fields(Sampling) if f.name not in ("seed", "max_new_tokens")]
 SETTINGS_KEY = "qwen-playground-chat-settings"
 CONVERSATIONS_KEY = "qwen-playground-conversations"
 SECRET_FILE = Path(".gradio") / "browser-state-secret"
@@ -302,8 +302,7 @@ def follow_model(catalog: Catalog, registry: Registry, context_limit: int | None
     max-new-tokens bounds, and the line about the model."""
     spec = catalog.get(model)
     preset = spec.sampling_for(thinking and spec.thinks)
-    values = [gr.skip() if name in touched else value
-              for name, value in zip(PRESET_FIELDS, preset_values(spec, thinking), strict=True)]
+    values = preset_updates(spec, thinking, touched)
     window = window_of(spec, context_limit)
     limit = preset.max_new_tokens if "max_new_tokens" not in touched else int(max_new_tokens or preset.max_new_tokens)
     if window:

@@ -36,6 +36,7 @@ from playground.requests import (
     Metrics,
     Notice,
     NoticeCode,
+    PromptText,
     Request,
     Thinking,
     sampling_from,
@@ -150,6 +151,7 @@ class ReplyView:
     loading: Loading | None = None  # while the model loads
     loaded_s: float | None = None  # how long it took, once it did
     notices: list[str] = field(default_factory=list)
+    prompt: PromptText | None = None  # what the model received, for inspectors
 
     def meter(self) -> str | None:
         """How much of the context window the conversation now uses, once the reply has ended."""
@@ -245,6 +247,9 @@ def stream_reply(engine: Engine, request: Request, stops: Stops, key: tuple[str,
                     view.metrics = event
                 elif isinstance(event, Notice):
                     view.notices.append(notice_text(event))
+                elif isinstance(event, PromptText):
+                    view.prompt = event
+                    continue
                 now = time.monotonic()
                 if view.metrics is None and now - shown_at < UPDATE_INTERVAL_S:
                     continue
@@ -297,6 +302,19 @@ SEED_INFO = "-1 = random"
 MAX_TOKENS_STEP = 256  # the number box's arrows; any whole number can be typed
 
 
+PRESET_FIELDS = tuple(f.name for f in fields(Sampling) if f.name not in ("seed", "max_new_tokens"))
+
+
+def preset_sliders(preset: Sampling, render: bool = True) -> list[gr.Slider]:
+    """Sliders for the numbers a model's preset sets (temperature, top-p, top-k, min-p, repetition penalty)."""
+    sliders = []
+    for name in PRESET_FIELDS:
+        c = CONTROLS[name]
+        sliders.append(gr.Slider(c.low, c.high, value=getattr(preset, name), step=c.step, label=c.label, info=c.info,
+                                 render=render))
+    return sliders
+
+
 @dataclass(frozen=True)
 class SamplingControls:
     """One component per `Sampling` field, in field order (the seed last, as a number box)."""
@@ -308,19 +326,18 @@ class SamplingControls:
               render: bool = True) -> SamplingControls:
         """Sliders for the preset's numbers; max new tokens as a number box bounded by the model's window."""
         components = []
+        sliders = iter(preset_sliders(preset, render))
         for f in fields(Sampling):
+            if f.name in PRESET_FIELDS:
+                components.append(next(sliders))
+                continue
             if f.name == "seed":
                 components.append(gr.Number(value=-1, precision=0, label="Seed", info=SEED_INFO, render=render))
                 continue
-            if f.name == "max_new_tokens":
-                value = min(preset.max_new_tokens, max_tokens) if max_tokens else preset.max_new_tokens
-                components.append(gr.Number(value=value, precision=0, minimum=1, maximum=max_tokens,
-                                            step=MAX_TOKENS_STEP, label="Max new tokens", info=info, render=render,
-                                            elem_id="max-new-tokens"))
-                continue
-            c = CONTROLS[f.name]
-            components.append(gr.Slider(c.low, c.high, value=getattr(preset, f.name), step=c.step, label=c.label,
-                                        info=c.info, render=render))
+            value = min(preset.max_new_tokens, max_tokens) if max_tokens else preset.max_new_tokens
+            components.append(gr.Number(value=value, precision=0, minimum=1, maximum=max_tokens,
+                                        step=MAX_TOKENS_STEP, label="Max new tokens", info=info, render=render,
+                                        elem_id="max-new-tokens"))
         return SamplingControls(tuple(components))
 
     @property
@@ -337,7 +354,13 @@ class SamplingControls:
 def preset_values(spec: ModelSpec, thinking: bool) -> tuple[float, ...]:
     """Values for `SamplingControls.preset_components`: the model's recommended preset for the mode."""
     preset = spec.sampling_for(thinking and spec.thinks)
-    return tuple(getattr(preset, f.name) for f in fields(Sampling) if f.name not in ("seed", "max_new_tokens"))
+    return tuple(getattr(preset, name) for name in PRESET_FIELDS)
+
+
+def preset_updates(spec: ModelSpec, thinking: bool, touched: list[str]) -> list[Any]:
+    """The preset's values for the controls the user has not touched; the touched ones stay (a skip)."""
+    return [gr.skip() if name in touched else value
+            for name, value in zip(PRESET_FIELDS, preset_values(spec, thinking), strict=True)]
 
 
 def sampling_of(values: Sequence[Any]) -> Sampling:

@@ -19,7 +19,18 @@ import torch
 
 from playground.backends.prompt import Prompt, build_prompt, tokenizer_of
 from playground.catalog import ModelSpec, Precision, Sampling
-from playground.requests import Answer, Cancel, Event, Finish, Metrics, Notice, NoticeCode, Request, Thinking
+from playground.requests import (
+    Answer,
+    Cancel,
+    Event,
+    Finish,
+    Metrics,
+    Notice,
+    NoticeCode,
+    PromptText,
+    Request,
+    Thinking,
+)
 from playground.tasks.thinking import CLOSE, EARLY_STOP, OPEN, ThinkingBudget, ThinkingSplitter
 
 
@@ -118,6 +129,7 @@ class LocalBackend:
         switch = request.thinking if self.spec.hybrid else None  # what the template is told
         thinking = switch if self.spec.hybrid else (True if self.spec.thinks else None)
         prompt = build_prompt(self.processor, request.messages, switch, room, vision=self.spec.is_vision)
+        yield PromptText(self.tokenizer.decode(prompt.input_ids, skip_special_tokens=False), prompt.tokens)
         if prompt.dropped:
             yield Notice(NoticeCode.DROPPED_TURNS, {"dropped": prompt.dropped, "window": window})
         sampling = replace(request.sampling,
