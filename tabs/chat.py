@@ -27,7 +27,7 @@ import gradio as gr
 
 from playground.catalog import Catalog, ModelSpec, Sampling, Task
 from playground.engine import Engine
-from playground.errors import InvalidRequestError, PlaygroundError
+from playground.errors import PlaygroundError
 from playground.registry import Registry
 from playground.requests import Message, Request
 from tabs import history as store
@@ -38,6 +38,8 @@ from tabs.reply import (
     RETRY_NO_THINKING,
     SamplingControls,
     Stops,
+    budget_box,
+    budget_of,
     error_message,
     is_display_only,
     preset_updates,
@@ -104,22 +106,6 @@ class ChatTab:
 
 
 # --- conversation <-> model messages --------------------------------------------------------
-
-
-BUDGET_INFO = "Most thinking tokens; then the model is told to answer (Qwen's recipe). Empty: no limit."
-
-
-def budget_of(value: Any) -> int | None:
-    """The thinking budget a box or API caller gave: empty or negative means none."""
-    if value is None or value == "":
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise InvalidRequestError(f"The thinking budget must be a whole number of tokens, got {value!r}.") from None
-    if number != int(number):
-        raise InvalidRequestError(f"The thinking budget must be a whole number of tokens, got {value!r}.")
-    return None if number < 0 else int(number)
 
 
 def history_to_messages(history: list[dict[str, Any]], system_prompt: str) -> list[Message]:
@@ -433,8 +419,7 @@ def build(catalog: Catalog, engine: Engine, registry: Registry, demo: gr.Blocks,
         model_info = gr.Markdown(picker.info(registry, first), elem_id="model-info")
         thinking = gr.Checkbox(value=True, label="Thinking", visible=first.hybrid, elem_id="chat-thinking",
                                info="Qwen3 thinks before answering; off answers at once.")
-        budget = gr.Number(value=None, precision=0, minimum=0, label="Thinking budget", visible=first.thinks,
-                           info=BUDGET_INFO, elem_id="thinking-budget")
+        budget = budget_box(visible=first.thinks, elem_id="chat-budget")
         system_prompt = gr.Textbox(value="", label="System prompt", placeholder="Optional", lines=2)
         window = window_of(first, context_limit)
         controls = SamplingControls.build(preset, max_tokens=window, info=tokens_info(window))

@@ -27,7 +27,7 @@ import gradio as gr
 
 from playground.catalog import LIMITS, ModelSpec, Sampling
 from playground.engine import Engine
-from playground.errors import PlaygroundError
+from playground.errors import InvalidRequestError, PlaygroundError
 from playground.memory import format_bytes
 from playground.requests import (
     Answer,
@@ -366,3 +366,32 @@ def preset_updates(spec: ModelSpec, thinking: bool, touched: list[str]) -> list[
 def sampling_of(values: Sequence[Any]) -> Sampling:
     """The `Sampling` the controls show (values in field order, as `SamplingControls.components`)."""
     return sampling_from(dict(zip((f.name for f in fields(Sampling)), values, strict=True)))
+
+
+# --- the thinking budget -------------------------------------------------------------------------------
+
+NO_BUDGET = -1
+BUDGET_INFO = "Most thinking tokens; then the model is told to answer (Qwen's recipe). -1: no limit."
+
+
+def budget_box(**kwargs: Any) -> gr.Number:
+    """The thinking budget box, -1 (no limit) at first.
+
+    Not empty at first: an untouched empty number box sends 0, a budget that would cut every
+    thinking at once.
+    """
+    return gr.Number(value=NO_BUDGET, precision=0, minimum=NO_BUDGET, label="Thinking budget", info=BUDGET_INFO,
+                     **kwargs)
+
+
+def budget_of(value: Any) -> int | None:
+    """The thinking budget a box or API caller gave: empty or negative means none."""
+    if value is None or value == "":
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InvalidRequestError(f"The thinking budget must be a whole number of tokens, got {value!r}.") from None
+    if number != int(number):
+        raise InvalidRequestError(f"The thinking budget must be a whole number of tokens, got {value!r}.")
+    return None if number < 0 else int(number)

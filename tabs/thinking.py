@@ -39,6 +39,8 @@ from tabs.reply import (
     UPDATE_INTERVAL_S,
     ReplyView,
     Stops,
+    budget_box,
+    budget_of,
     error_message,
     preset_sliders,
     preset_updates,
@@ -106,27 +108,31 @@ def compare(engine: Engine, stops: Stops, session: str, prompt: str, system_prom
         return
     messages: list[Message] = [{"role": "system", "content": system_prompt.strip()}] if system_prompt.strip() else []
     messages.append({"role": "user", "content": prompt})
-    updates: queue.Queue[tuple[str, ReplyView | None]] = queue.Queue()
-
-    def run(side: str, column: Column) -> None:
+    requests: dict[str, Request] = {}
+    for side, column in columns.items():  # a column that cannot run says why; the other still runs
         try:
             error = column_error(engine.registry.catalog, column)
             if error:
                 raise InvalidRequestError(error)
-            request = Request(column.model, messages, column.sampling, thinking=column.thinking,
-                              thinking_budget=thinking_budget if column.thinking else None)
+            requests[side] = Request(column.model, messages, column.sampling, thinking=column.thinking,
+                                     thinking_budget=thinking_budget if column.thinking else None)
+        except PlaygroundError as exc:
+            state.views[side].error = str(exc)
+            state.done.add(side)
+    updates: queue.Queue[tuple[str, ReplyView | None]] = queue.Queue()
+
+    def run(side: str, request: Request) -> None:
+        try:
             for view in stream_reply(engine, request, stops, (session, f"{TITLE}-{side}")):
                 updates.put((side, view))
-        except PlaygroundError as exc:
-            view = ReplyView(error=str(exc))
-            updates.put((side, view))
         finally:
             updates.put((side, None))
 
-    for side in SIDES:
-        threading.Thread(target=run, args=(side, columns[side]), name=f"compare-{side}", daemon=True).start()
+    for side, request in requests.items():
+        threading.Thread(target=run, args=(side, request), name=f"compare-{side}", daemon=True).start()
     last_shown = 0.0
     try:
+        yield state
         while not state.finished:
             side, view = updates.get()
             if view is None:
@@ -166,18 +172,20 @@ def figures(view: ReplyView) -> dict[str, Any]:
 
 
 def figures_text(view: ReplyView) -> str:
-    f = figures(view)
+    """One column's figures as a one-row table (empty until the column ends)."""
     if view.metrics is None:
         return ""
-    rows = [("Time to first token", f"{f['time_to_first_token_s']:.2f} s" if f["time_to_first_token_s"] else "–"),
-            ("Time thinking", f"{f['thinking_s']:.1f} s" if f["thinking_s"] is not None else "–"),
-            ("Thinking tokens", f"{f['thinking_tokens']:,}"),
-            ("Answer tokens", f"{f['answer_tokens']:,}"),
-            ("Speed", f"{f['tokens_per_s']:.1f} tok/s")]
+    f = figures(view)
+    ttft, thought = f["time_to_first_token_s"], f["thinking_s"]
+    cells = {"First token": "–" if ttft is None else f"{ttft:.2f} s",
+             "Thinking": "–" if thought is None else f"{thought:.1f} s",
+             "Thinking tokens": f"{f['thinking_tokens']:,}",
+             "Answer tokens": f"{f['answer_tokens']:,}",
+             "Speed": f"{f['tokens_per_s']:.1f} tok/s"}
+    table = "\n".join("| " + " | ".join(row) + " |" for row in (cells, ["---"] * len(cells), cells.values()))
     if f["thinking_budget_reached"]:
-        rows.append(("Thinking budget", "reached: the thinking was cut short"))
-    table = "\n".join(f"| {name} | {value} |" for name, value in rows)
-    return f"| | |\n|---|---|\n{table}"
+        table += "\n\nThe thinking budget cut the thinking short."
+    return table
 
 
 def summary(state: Comparison, columns: dict[str, Column]) -> dict[str, Any]:
@@ -221,15 +229,6 @@ def sampling_values(side_values: list[Any], max_new_tokens: Any, seed: Any) -> l
     named = dict(zip(PRESET_FIELDS, side_values, strict=True))
     named.update(max_new_tokens=max_new_tokens, seed=seed)
     return [named[f.name] for f in fields(Sampling)]
-
-
-def budget_of(value: Any) -> int | None:
-    if value is None or value == "":
-        return None
-    number = float(value)
-    if number != int(number):
-        raise InvalidRequestError(f"The thinking budget must be a whole number of tokens, got {value!r}.")
-    return None if number < 0 else int(number)
 
 
 def compare_thinking(
@@ -379,9 +378,7 @@ def build(catalog: Catalog, engine: Engine, registry: Registry) -> None:
     with gr.Accordion("System prompt, budget, length, seed", open=False):
         system_prompt = gr.Textbox(label="System prompt", placeholder="Optional", lines=2)
         with gr.Row():
-            budget = gr.Number(value=None, precision=0, minimum=0, label="Thinking budget",
-                               info="Most thinking tokens, then the model is told to answer. Empty: no limit.",
-                               elem_id="thinking-budget")
+            budget = budget_box(elem_id="thinking-budget")
             max_new_tokens = gr.Number(value=DEFAULT_MAX_NEW_TOKENS, precision=0, minimum=1, step=256,
                                        label="Max new tokens", elem_id="thinking-max-new-tokens")
             seed = gr.Number(value=-1, precision=0, label="Seed", info="-1 = random; the same for both columns")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +105,8 @@ class ScriptedDecoder:
     """A decoder that "generates" the tokens of queued texts, one reply per text, then ends its turn.
 
     `enqueue("<think>...</think>The answer")` sets what the next request writes; with nothing
-    queued it writes `default`. `max_new_tokens` and Stop are honoured as a model's would be.
+    queued it writes `default`. Where requests race (two columns on one model), `respond` picks each
+    reply from the prompt text instead. `max_new_tokens` and Stop are honoured as a model's would be.
     """
 
     name = "scripted"
@@ -115,6 +116,7 @@ class ScriptedDecoder:
         self.default = default
         self.replies: deque[str] = deque()
         self.prompts: list[Prompt] = []  # what each request was given, for tests to inspect
+        self.respond: Callable[[str], str] | None = None  # the reply for a prompt text, where order is unknown
         self.end_of_turn = tokenizer.convert_tokens_to_ids("<|im_end|>")
 
     def enqueue(self, *texts: str) -> None:
@@ -124,7 +126,10 @@ class ScriptedDecoder:
                budget: ThinkingBudget | None = None) -> Iterator[int]:
         """The queued text's tokens; where a thinking budget cuts in, its tokens first, then the text goes on."""
         self.prompts.append(prompt)
-        text = self.replies.popleft() if self.replies else self.default
+        if self.respond is not None:
+            text = self.respond(self.tokenizer.decode(prompt.input_ids, skip_special_tokens=False))
+        else:
+            text = self.replies.popleft() if self.replies else self.default
         script = iter([*self.tokenizer.encode(text, add_special_tokens=False), self.end_of_turn])
         progress.started = time.perf_counter()
         count = 0
@@ -186,8 +191,11 @@ class ScriptedLoader:
 
 
 SCRIPTED_CATALOG = {
-    "scripted-qwen3": {"source": "./scripted", "tasks": ["chat", "thinking", "math", "code"], "context_length": 4096},
+    "scripted-qwen3": {"source": "./scripted", "tasks": ["chat", "thinking", "math", "code"], "context_length": 4096,
+                       "sampling": {"thinking": QWEN3_THINKING_PRESET}},
     "scripted-qwen2": {"source": "./scripted", "tasks": ["chat", "math", "code"], "context_length": 4096},
+    "scripted-qwen3-thinking": {"source": "./scripted", "tasks": ["chat", "thinking"], "context_length": 4096,
+                                "thinking_mode": "always"},
 }
 
 

@@ -1,0 +1,191 @@
+"""The Thinking tab's handlers without a browser, on scripted models.
+
+Both columns often use one model, so their requests race: the scripted model picks each reply
+from the prompt it was given (thinking off puts an empty think block in the prompt).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import gradio as gr
+import pytest
+
+from playground.catalog import Sampling
+from playground.engine import Engine
+from tabs.reply import Stops
+from tabs.thinking import SIDES, Column, compare, compare_thinking, figures_text, follow, summary_text
+from tests.fakes import QWEN3_THINKING_PRESET, scripted_registry
+
+EMPTY_THINK = "<think>\n\n</think>"
+THINKS = "<think>\nstraw-berry: r, r, r. Three.\n</think>\n\nThere are $\\boxed{3}$ r's."
+
+
+def thinking_on_or_off(on: str, off: str):
+    """Replies by mode: `off` where the prompt holds the empty think block, else `on`."""
+    return lambda prompt: off if prompt.rstrip().endswith(EMPTY_THINK) else on
+
+
+@pytest.fixture
+def scripted(qwen3_tokenizer):
+    registry, loader = scripted_registry(qwen3_tokenizer)
+    yield Engine(registry), loader
+    registry.close()
+
+
+def columns(left="scripted-qwen3", right="scripted-qwen3", left_on=True, right_on=False, max_new_tokens=200):
+    sampling = Sampling(temperature=0, max_new_tokens=max_new_tokens)
+    return {"left": Column(left, left_on, sampling), "right": Column(right, right_on, sampling)}
+
+
+def last(engine, prompt="How many r in strawberry?", cols=None, budget=None, stops=None, system=""):
+    states = list(compare(engine, stops or Stops(), "session", prompt, system, cols or columns(), budget))
+    assert states[-1].finished
+    return states[-1]
+
+
+def test_both_columns_run_and_the_comparison_counts_what_thinking_cost(scripted) -> None:
+    engine, loader = scripted
+    loader.decoder("scripted-qwen3").respond = thinking_on_or_off(THINKS, "There are 2 r's.")
+    state = last(engine)
+    on, off = state.views["left"], state.views["right"]
+    assert on.thinking == "straw-berry: r, r, r. Three." and on.answer == "There are $\\boxed{3}$ r's."
+    assert off.thinking == "" and off.answer == "There are 2 r's."
+    # The inspector: thinking off puts the empty block in the prompt; thinking on leaves the model to open it.
+    assert off.prompt.text.rstrip().endswith("<|im_start|>assistant\n" + EMPTY_THINK)
+    assert on.prompt.text.rstrip().endswith("<|im_start|>assistant")
+    assert on.metrics.thinking_tokens > 0 and off.metrics.thinking_tokens == 0
+    extra = on.metrics.tokens - off.metrics.tokens
+    assert extra > 0
+    text = summary_text(state, columns())
+    assert f"cost **+{extra:,} tokens**" in text and "Thinking (left)" in text
+    assert "`3` and `2`" in text and "they **differ**" in text
+    table = figures_text(on)
+    assert "| First token | Thinking | Thinking tokens | Answer tokens | Speed |" in table
+    assert f"| {on.metrics.thinking_tokens:,} | {on.metrics.answer_tokens:,} |" in table
+
+
+def test_answers_agree_when_the_boxed_answer_and_the_last_number_match(scripted) -> None:
+    engine, loader = scripted
+    loader.decoder("scripted-qwen3").respond = thinking_on_or_off(THINKS, "Three: 3.")
+    assert "they **agree**" in summary_text(last(engine), columns())
+
+
+def test_the_system_prompt_reaches_both_columns(scripted) -> None:
+    engine, loader = scripted
+    state = last(engine, system="  Answer in French. ")
+    for side in SIDES:
+        assert "<|im_start|>system\nAnswer in French.<|im_end|>" in state.views[side].prompt.text
+
+
+def test_a_budget_cuts_only_the_thinking_column_and_it_says_so(scripted) -> None:
+    engine, loader = scripted
+    long_thought = "<think>\n" + "Let me count again. " * 40 + "\n</think>\n\n3"
+    loader.decoder("scripted-qwen3").respond = thinking_on_or_off(long_thought, "2")
+    state = last(engine, budget=12)
+    on, off = state.views["left"], state.views["right"]
+    assert on.metrics.thinking_cut and not off.metrics.thinking_cut
+    assert "Considering the limited time by the user" in on.thinking
+    assert "The thinking budget cut the thinking short." in figures_text(on)
+    assert "budget" not in figures_text(off)
+
+
+def test_a_thinking_only_model_against_an_instruct_one(scripted) -> None:
+    engine, loader = scripted
+    loader.decoder("scripted-qwen3-thinking").enqueue(THINKS)
+    loader.decoder("scripted-qwen2").enqueue("3")
+    state = last(engine, cols=columns(left="scripted-qwen3-thinking", right="scripted-qwen2"))
+    assert state.views["left"].thinking and state.views["right"].answer == "3"
+    assert state.views["left"].error is None and state.views["right"].error is None
+
+
+@pytest.mark.parametrize(("cols", "budget", "side", "message"), [
+    (columns(left="scripted-qwen2"), None, "left", "scripted-qwen2 does not think"),
+    (columns(right="scripted-qwen3-thinking"), None, "right", "always thinks"),
+    (columns(max_new_tokens=100), 100, "left", "must be less than Max new tokens"),
+])
+def test_a_column_that_cannot_run_says_why_and_the_other_still_runs(scripted, cols, budget, side, message) -> None:
+    engine, loader = scripted
+    state = last(engine, cols=cols, budget=budget)
+    other = "right" if side == "left" else "left"
+    assert message in state.views[side].error
+    assert state.views[other].error is None and state.views[other].answer == "Hello."
+    assert summary_text(state, cols) == ""  # nothing to compare
+
+
+@pytest.mark.parametrize("prompt", ["", "   \n"])
+def test_an_empty_prompt_asks_for_one_and_runs_nothing(scripted, prompt) -> None:
+    engine, loader = scripted
+    state = last(engine, prompt=prompt)
+    assert all(state.views[side].error == "Type a prompt first." for side in SIDES)
+    assert loader.decoder("scripted-qwen3").prompts == []
+
+
+def test_stop_stops_both_columns(scripted) -> None:
+    engine, loader = scripted
+    started = threading.Event()
+
+    def slow(prompt: str) -> str:
+        started.set()
+        return "word " * 4000
+
+    loader.decoder("scripted-qwen3").respond = slow
+    stops = Stops()
+    stream = compare(engine, stops, "session", "Go on forever", "", columns(max_new_tokens=4000), None)
+    next(stream)
+    assert started.wait(10)
+    stops.stop(("session", "Thinking-left"))  # what the Stop button does, for both sides
+    stops.stop(("session", "Thinking-right"))
+    state = list(stream)[-1]
+    assert state.finished
+    for side in SIDES:
+        assert state.views[side].metrics.finish.value == "cancelled"
+        assert state.views[side].metrics.tokens < 4000
+
+
+def test_the_api_returns_both_columns_and_the_comparison_as_numbers(scripted) -> None:
+    engine, loader = scripted
+    loader.decoder("scripted-qwen3").respond = thinking_on_or_off(THINKS, "Three: 3.")
+    out = list(compare_thinking(engine, Stops(), "How many r?", left_model="scripted-qwen3",
+                                right_model="scripted-qwen3", left_temperature=0, right_temperature=0))[-1]
+    assert out["done"] and out["comparison"]["answers_agree"] is True
+    left, right = out["left"], out["right"]
+    assert left["thinking_mode"] is True and left["thinking"] == "straw-berry: r, r, r. Three."
+    assert right["thinking_mode"] is False and right["prompt"].rstrip().endswith(EMPTY_THINK)
+    assert left["figures"]["thinking_tokens"] > 0 and right["figures"]["thinking_tokens"] == 0
+    assert left["figures"]["final_answer"] == "3" and right["figures"]["final_answer"] == "3"
+    assert out["comparison"]["extra_tokens"] == left["figures"]["thinking_tokens"] + (
+        left["figures"]["answer_tokens"] - right["figures"]["answer_tokens"])
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"left_model": "no-such-model"}, "no-such-model"),
+    ({"thinking_budget": 2.5}, "whole number"),
+])
+def test_the_api_says_what_is_wrong_with_its_input(scripted, changes, message) -> None:
+    engine, _ = scripted
+    kwargs = {"left_model": "scripted-qwen3", "right_model": "scripted-qwen3", **changes}
+    out = list(compare_thinking(engine, Stops(), "Hi", **kwargs))
+    assert len(out) == 1 and message in out[0]["error"]
+
+
+def test_the_api_reports_a_column_with_bad_sampling_in_that_column(scripted) -> None:
+    engine, _ = scripted
+    out = list(compare_thinking(engine, Stops(), "Hi", left_model="scripted-qwen3", right_model="scripted-qwen3",
+                                left_temperature=9))[-1]
+    assert "emperature" in out["left"]["error"] and out["right"]["answer"] == "Hello."
+
+
+def test_picking_a_model_shows_the_switch_only_for_hybrid_models_and_follows_its_preset(scripted) -> None:
+    engine, _ = scripted
+    catalog = engine.registry.catalog
+    switch, mode, *values = follow(catalog, "scripted-qwen3-thinking", False, [])
+    assert switch.visible is False and switch.value is True and mode.startswith("Always thinks")
+    switch, mode, *_ = follow(catalog, "scripted-qwen2", True, [])
+    assert switch.visible is False and switch.value is False and mode == "Never thinks."
+    switch, mode, *_ = follow(catalog, "scripted-qwen3", True, [])
+    assert switch.visible is True and mode == ""
+    thinking = Sampling(**QWEN3_THINKING_PRESET)
+    assert follow(catalog, "scripted-qwen3", True, [])[2:5] == (thinking.temperature, thinking.top_p, thinking.top_k)
+    plain = Sampling()
+    assert follow(catalog, "scripted-qwen3", False, ["top_p"])[2:5] == (plain.temperature, gr.skip(), plain.top_k)
