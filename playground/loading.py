@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 from urllib.parse import urlparse
 
 import huggingface_hub
@@ -26,6 +27,11 @@ from playground.registry import LoadedModel, LoadProgress
 from playground.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# `from_pretrained` sets torch's process-wide default dtype while it builds a model, so two
+# loads at once (two columns, two users) can build one model half in the other's dtype. Loads
+# take turns; decoding meanwhile is unaffected (its tensors are given their dtypes).
+_FROM_PRETRAINED = threading.Lock()
 
 
 def quantization_config(precision: Precision, compute_dtype: torch.dtype) -> BitsAndBytesConfig | None:
@@ -85,7 +91,7 @@ class TransformersLoader:
         log.info("loading %s (%s) at %s on %s%s", spec.key, spec.source, precision, self.device,
                  " from the local cache: the Hub is unreachable" if offline else "")
         try:
-            with reporting(progress or LoadProgress()) as bar:
+            with _FROM_PRETRAINED, reporting(progress or LoadProgress()) as bar:
                 processor = processor_class.from_pretrained(spec.source, local_files_only=offline)
                 model = model_class.from_pretrained(spec.source, local_files_only=offline, tqdm_class=bar, **kwargs)
         except Exception as exc:

@@ -245,6 +245,8 @@ def stream_reply(engine: Engine, request: Request, stops: Stops, key: tuple[str,
                         view.thought_s = time.monotonic() - thinking_since
                 elif isinstance(event, Metrics):
                     view.metrics = event
+                    if thinking_since is not None and view.thought_s is None:  # it thought to the end
+                        view.thought_s = time.monotonic() - thinking_since
                 elif isinstance(event, Notice):
                     view.notices.append(notice_text(event))
                 elif isinstance(event, PromptText):

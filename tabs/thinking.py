@@ -171,8 +171,8 @@ def figures(view: ReplyView) -> dict[str, Any]:
     }
 
 
-def figures_text(view: ReplyView) -> str:
-    """One column's figures as a one-row table (empty until the column ends)."""
+def figures_html(view: ReplyView) -> str:
+    """One column's figures, each a label over its number (empty until the column ends)."""
     if view.metrics is None:
         return ""
     f = figures(view)
@@ -182,10 +182,10 @@ def figures_text(view: ReplyView) -> str:
              "Thinking tokens": f"{f['thinking_tokens']:,}",
              "Answer tokens": f"{f['answer_tokens']:,}",
              "Speed": f"{f['tokens_per_s']:.1f} tok/s"}
-    table = "\n".join("| " + " | ".join(row) + " |" for row in (cells, ["---"] * len(cells), cells.values()))
-    if f["thinking_budget_reached"]:
-        table += "\n\nThe thinking budget cut the thinking short."
-    return table
+    items = "".join(f"<div><dt>{name}</dt><dd>{value}</dd></div>" for name, value in cells.items())
+    cut = f["thinking_budget_reached"]
+    note = '<p class="figures-note">The thinking budget cut the thinking short.</p>' if cut else ""
+    return f'<dl class="figures">{items}</dl>{note}'
 
 
 def summary(state: Comparison, columns: dict[str, Column]) -> dict[str, Any]:
@@ -213,8 +213,9 @@ def summary_text(state: Comparison, columns: dict[str, Column]) -> str:
                      f"**{s['extra_seconds']:+.1f} s** against the other column.")
     left, right = s["final_answers"]
     if s["answers_agree"] is None:
-        parts.append("No final answer to compare in " + ("both columns." if not left and not right else
-                                                          "one column."))
+        parts.append("Neither column gave a final answer (a `\\boxed{}` one or a number) to compare."
+                     if left is None and right is None else
+                     "Only one column gave a final answer (a `\\boxed{}` one or a number): nothing to compare.")
     else:
         verdict = "agree" if s["answers_agree"] else "differ"
         parts.append(f"Final answers: `{left}` and `{right}`: they **{verdict}**.")
@@ -308,7 +309,7 @@ def run_ui(engine: Engine, stops: Stops, prompt: str, system_prompt: str, thinki
         outputs: list[Any] = []
         for side in SIDES:
             view = state.views[side]
-            outputs += [view.messages(), figures_text(view), view.prompt.text if view.prompt else ""]
+            outputs += [view.messages(), figures_html(view), view.prompt.text if view.prompt else ""]
         yield (*outputs, summary_text(state, columns))
 
 
@@ -320,8 +321,14 @@ def follow(catalog: Catalog, model: str, thinking: bool, touched: list[str]) -> 
     """After a column's model or mode changes: its switch (hybrid only), its mode line, its preset values."""
     spec = catalog.get(model)
     thinking = thinking if spec.hybrid else spec.thinks
-    mode = "" if spec.hybrid else ("Always thinks (a Thinking model)." if spec.thinks else "Never thinks.")
-    return (gr.Checkbox(visible=spec.hybrid, value=thinking), mode, *preset_updates(spec, thinking, touched))
+    mode = mode_line(spec)
+    return (gr.Checkbox(visible=spec.hybrid, value=thinking), gr.Markdown(mode, visible=bool(mode)),
+            *preset_updates(spec, thinking, touched))
+
+
+def mode_line(spec: ModelSpec) -> str:
+    """Said where a model has no thinking switch."""
+    return "" if spec.hybrid else ("Always thinks." if spec.thinks else "Never thinks.")
 
 
 def touch(name: str, touched: list[str]) -> list[str]:
@@ -340,13 +347,16 @@ def default_model(registry: Registry, specs: list[ModelSpec]) -> ModelSpec:
 def build_column(side: str, catalog: Catalog, registry: Registry, models: list[ModelSpec], first: ModelSpec,
                  thinking: bool) -> dict[str, Any]:
     with gr.Column(elem_id=f"thinking-{side}"):
-        model = gr.Dropdown(choices=picker.choices(registry, models), value=first.key, label="Model",
-                            elem_id=f"thinking-{side}-model", filterable=True)
-        switch = gr.Checkbox(value=thinking, label="Thinking", visible=first.hybrid, elem_id=f"thinking-{side}-switch")
-        mode = gr.Markdown("" if first.hybrid else ("Always thinks." if first.thinks else "Never thinks."))
+        with gr.Group():
+            model = gr.Dropdown(choices=picker.choices(registry, models), value=first.key, label="Model",
+                                elem_id=f"thinking-{side}-model", filterable=True)
+            switch = gr.Checkbox(value=thinking, label="Thinking", visible=first.hybrid,
+                                 elem_id=f"thinking-{side}-switch")
+            mode = gr.Markdown(mode_line(first), padding=True, visible=bool(mode_line(first)),
+                               elem_id=f"thinking-{side}-mode")
         chat = gr.Chatbot(label=f"{side.title()} column", show_label=False, latex_delimiters=LATEX_DELIMITERS,
                           height="50vh", elem_id=f"thinking-{side}-chat", buttons=["copy"])
-        numbers = gr.Markdown(elem_id=f"thinking-{side}-figures")
+        numbers = gr.HTML(elem_id=f"thinking-{side}-figures", padding=False)
         with gr.Accordion("Prompt the model received", open=False, elem_id=f"thinking-{side}-inspector"):
             prompt_text = gr.Code(language=None, show_label=False, elem_id=f"thinking-{side}-prompt", wrap_lines=True)
         with gr.Accordion("Sampling", open=False):  # max new tokens and the seed are shared, above
@@ -376,7 +386,7 @@ def build(catalog: Catalog, engine: Engine, registry: Registry) -> None:
         send = gr.Button("Send", variant="primary", elem_id="thinking-send")
         stop_button = gr.Button("Stop", variant="stop", elem_id="thinking-stop")
     with gr.Accordion("System prompt, budget, length, seed", open=False):
-        system_prompt = gr.Textbox(label="System prompt", placeholder="Optional", lines=2)
+        system_prompt = gr.Textbox(value="", label="System prompt", placeholder="Optional", lines=2)
         with gr.Row():
             budget = budget_box(elem_id="thinking-budget")
             max_new_tokens = gr.Number(value=DEFAULT_MAX_NEW_TOKENS, precision=0, minimum=1, step=256,

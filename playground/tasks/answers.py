@@ -5,7 +5,7 @@ Pure functions over text, for comparing two answers (the Thinking tab) and, late
 
 - `\\boxed{\\frac{1}{2}}`: nested braces are kept whole: `\\frac{1}{2}`.
 - Several boxes: the last one is the answer.
-- An unclosed `\\boxed{` (a cut-off reply): no boxed answer; the last number is used instead.
+- An unclosed `\\boxed{` (a cut-off reply) is skipped: an earlier complete box, else the last number.
 - No box: the last number, with its sign and decimals, thousands separators dropped ("1,000" -> "1000").
 - Nothing at all: None.
 - Comparing: whitespace and a trailing period do not matter; "0.50" equals "0.5", "3" equals "3.0".

@@ -64,7 +64,7 @@ def e2e_catalog_path(tiny_checkpoints: dict[str, Path], tmp_path_factory: pytest
         weights.write_bytes(weights.read_bytes()[:1000])
     entries = {
         **tiny_entries(tiny_checkpoints),
-        THINKING_MODEL: {"source": thinking, "tasks": ["chat", "thinking"]},
+        THINKING_MODEL: {"source": thinking, "tasks": ["chat", "thinking"], "thinking_mode": "always"},
         BROKEN_MODEL: {"source": broken, "tasks": ["chat"]},
     }
     return write_catalog(root / "e2e.toml", entries)

@@ -132,16 +132,19 @@ def max_tokens_box(page: Page) -> Locator:
 
 
 def set_max_new_tokens(page: Page, value: int) -> None:
-    """Type into the Max new tokens box; retyped if a freshly loaded page resets it (see set_slider)."""
-    box = max_tokens_box(page)
     with settings(page):
-        for _ in range(3):
-            expect(box).to_be_editable()
-            box.fill(str(value))
-            box.press("Tab")
-            if stays_true(page, lambda: box.input_value() == str(value), seconds=0.5):
-                return
-        expect(box).to_have_value(str(value))
+        type_number(page, max_tokens_box(page), value)
+
+
+def type_number(page: Page, box: Locator, value: int) -> None:
+    """Type into a number box; retyped if a freshly loaded page resets it (see set_slider)."""
+    for _ in range(3):
+        expect(box).to_be_editable()
+        box.fill(str(value))
+        box.press("Tab")
+        if stays_true(page, lambda: box.input_value() == str(value), seconds=0.5):
+            return
+    expect(box).to_have_value(str(value))
 
 
 def send(page: Page, text: str) -> None:
@@ -293,3 +296,66 @@ def models_tab_action(page: Page, key: str, button: str, precision: str | None =
     page.get_by_role("button", name=button, exact=True).click()
 
 
+
+
+# --- the Thinking tab --------------------------------------------------------------------------------
+
+
+def open_thinking_tab(page: Page) -> None:
+    page.get_by_role("tab", name="Thinking", exact=True).click()
+    expect(page.locator("#thinking-prompt textarea")).to_be_visible()
+
+
+def column_chat(page: Page, side: str) -> Locator:
+    return page.locator(f"#thinking-{side}-chat")
+
+
+def column_figures(page: Page, side: str) -> Locator:
+    """A column's figures (there once the column has ended)."""
+    return page.locator(f"#thinking-{side}-figures")
+
+
+def figure(page: Page, side: str, name: str) -> str:
+    """One of a column's figures, as shown under its label ("Thinking tokens" -> "30")."""
+    item = column_figures(page, side).locator(".figures > div").filter(has=page.get_by_text(name, exact=True))
+    return item.locator("dd").inner_text().replace(",", "")
+
+
+def column_text(page: Page, side: str) -> str:
+    """What a column shows so far (thinking, answer, metrics line, errors)."""
+    return "\n".join(column_chat(page, side).locator("[data-testid='bot']").all_inner_texts())
+
+
+def pick_column_model(page: Page, side: str, key: str) -> None:
+    combo = page.locator(f"#thinking-{side}-model").get_by_role("combobox")
+    combo.click()
+    page.get_by_role("option", name=re.compile(rf"· {re.escape(key)} ·")).click()
+    expect(combo).to_have_value(re.compile(rf"· {re.escape(key)} ·"))
+
+
+@contextmanager
+def comparison_settings(page: Page) -> Iterator[None]:
+    """The accordion with the system prompt, budget, max new tokens and seed, open for the block's duration."""
+    accordion = page.get_by_text("System prompt, budget, length, seed", exact=True)
+    accordion.click()
+    expect(page.locator("#thinking-max-new-tokens input")).to_be_visible()
+    yield
+    accordion.click()
+
+
+def compare(page: Page, prompt: str, max_new_tokens: int, budget: int | None = None) -> None:
+    """Type the prompt, set the shared limits, press Send."""
+    with comparison_settings(page):
+        type_number(page, page.locator("#thinking-max-new-tokens input"), max_new_tokens)
+        if budget is not None:
+            type_number(page, page.locator("#thinking-budget input"), budget)
+    page.locator("#thinking-prompt textarea").fill(prompt)
+    page.locator("#thinking-send").click()
+
+
+def inspector_text(page: Page, side: str) -> str:
+    """The prompt the column's model received, as the folded inspector shows it once opened."""
+    page.locator(f"#thinking-{side}-inspector").get_by_text("Prompt the model received").click()
+    lines = page.locator(f"#thinking-{side}-prompt .cm-line")
+    expect(lines.first).to_be_visible()
+    return "\n".join(lines.evaluate_all("lines => lines.map(line => line.textContent)"))

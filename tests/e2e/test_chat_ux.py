@@ -95,6 +95,8 @@ def test_thinking_that_runs_out_of_tokens_says_so_and_offers_a_larger_limit(page
     thinking_block = conversation(page).get_by_text("Thinking", exact=True)
     expect(thinking_block).to_be_visible()
     expect(conversation(page).get_by_text(re.compile("spent all 16 new tokens thinking"))).to_be_visible()
+    # The budget box starts at "no limit": the model thought all 16 tokens itself, nothing cut in.
+    expect(metrics_lines(page).first).not_to_contain_text("thinking budget reached")
     shot(page, "chat-out-of-tokens")
     conversation(page).get_by_role("button", name="Retry with 64 new tokens").click()
     with settings(page):

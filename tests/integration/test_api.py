@@ -28,10 +28,36 @@ def metrics_line(messages: list[dict]) -> str:
 
 def test_api_lists_the_public_endpoints(client: Client) -> None:
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert set(endpoints) == {"/chat", "/models"}
+    assert set(endpoints) == {"/chat", "/models", "/compare_thinking"}
     names = [p["parameter_name"] for p in endpoints["/chat"]["parameters"]]
     assert names == ["message", "model", "system_prompt", "thinking", "temperature", "top_p", "top_k", "min_p",
                      "repetition_penalty", "max_new_tokens", "seed", "thinking_budget"]
+
+
+def test_compare_thinking_returns_both_columns_and_the_comparison(client: Client) -> None:
+    out = client.predict(prompt="Is 91 prime?", left_model="tiny-qwen3", right_model="tiny-qwen3", seed=5,
+                         max_new_tokens=12, api_name="/compare_thinking")
+    assert out["done"] and set(out) == {"left", "right", "comparison", "done"}
+    left, right = out["left"], out["right"]
+    assert (left["thinking_mode"], right["thinking_mode"]) == (True, False)  # the defaults: left on, right off
+    assert right["prompt"].rstrip().endswith("<|im_start|>assistant\n<think>\n\n</think>")
+    assert left["prompt"].rstrip().endswith("<|im_start|>assistant")
+    for column in (left, right):
+        assert column["error"] is None and column["answer"] + column["thinking"]
+        figures = column["figures"]
+        assert figures["thinking_tokens"] + figures["answer_tokens"] == 12
+        assert figures["tokens_per_s"] > 0 and figures["time_to_first_token_s"] > 0
+    assert out["comparison"]["extra_tokens"] == 0  # both wrote 12 tokens
+
+
+def test_compare_thinking_says_which_column_cannot_run(client: Client) -> None:
+    out = client.predict(prompt="Hi", left_model="tiny-qwen2", right_model="tiny-qwen3", max_new_tokens=8,
+                         api_name="/compare_thinking")
+    assert "tiny-qwen2 does not think" in out["left"]["error"]
+    assert out["right"]["error"] is None and out["right"]["figures"]["answer_tokens"] == 8
+    with pytest.raises(AppError) as info:  # as for /chat: the valid keys are listed
+        client.predict(prompt="Hi", left_model="qwen-nope", right_model="tiny-qwen3", api_name="/compare_thinking")
+    assert "qwen-nope" in str(info.value) and "tiny-qwen3" in str(info.value)
 
 
 def test_chat_streams_a_reply_with_metrics(client: Client) -> None:

@@ -319,3 +319,31 @@ def test_the_first_event_for_an_unloaded_model_is_loading(tiny_catalog_path: Pat
     assert isinstance(events[0], Loading) and events[0].model == "tiny-qwen3"
     assert not any(isinstance(e, Loading) for e in engine.stream(request(max_new_tokens=4)))  # loaded now
     engine.registry.close()
+
+
+def test_two_models_loading_at_once_each_get_their_own_dtype(tiny_catalog_path: Path) -> None:
+    """from_pretrained sets torch's process-wide default dtype while it builds a model: loads at once
+    (the Thinking tab's two columns) must not build one model partly in the other's dtype."""
+    registry = cpu_registry(tiny_catalog_path)
+    engine, results = Engine(registry), {}
+    models = {"tiny-qwen3": Precision.BF16, "tiny-qwen2": Precision.FP32, "tiny-qwen3-moe": Precision.BF16}
+
+    def answer(model: str) -> None:
+        try:
+            results[model] = run(engine, model=model, precision=models[model], max_new_tokens=4)[2]
+        except PlaygroundError as exc:
+            results[model] = exc
+
+    try:
+        threads = [threading.Thread(target=answer, args=(model,)) for model in models]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        for model, precision in models.items():
+            assert isinstance(results[model], Metrics), f"{model}: {results[model]}"
+            with registry.acquire(model) as lease:
+                dtypes = {p.dtype for p in lease.loaded.model.parameters()}
+            assert dtypes == {torch.float32 if precision is Precision.FP32 else torch.bfloat16}, model
+    finally:
+        registry.close()

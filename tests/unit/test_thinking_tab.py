@@ -14,7 +14,7 @@ import pytest
 from playground.catalog import Sampling
 from playground.engine import Engine
 from tabs.reply import Stops
-from tabs.thinking import SIDES, Column, compare, compare_thinking, figures_text, follow, summary_text
+from tabs.thinking import SIDES, Column, compare, compare_thinking, figures_html, follow, summary_text
 from tests.fakes import QWEN3_THINKING_PRESET, scripted_registry
 
 EMPTY_THINK = "<think>\n\n</think>"
@@ -60,9 +60,10 @@ def test_both_columns_run_and_the_comparison_counts_what_thinking_cost(scripted)
     text = summary_text(state, columns())
     assert f"cost **+{extra:,} tokens**" in text and "Thinking (left)" in text
     assert "`3` and `2`" in text and "they **differ**" in text
-    table = figures_text(on)
-    assert "| First token | Thinking | Thinking tokens | Answer tokens | Speed |" in table
-    assert f"| {on.metrics.thinking_tokens:,} | {on.metrics.answer_tokens:,} |" in table
+    shown = figures_html(on)
+    assert f"<dt>Thinking tokens</dt><dd>{on.metrics.thinking_tokens:,}</dd>" in shown
+    assert f"<dt>Answer tokens</dt><dd>{on.metrics.answer_tokens:,}</dd>" in shown
+    assert figures_html(off).count("<dt>") == 5
 
 
 def test_answers_agree_when_the_boxed_answer_and_the_last_number_match(scripted) -> None:
@@ -86,8 +87,8 @@ def test_a_budget_cuts_only_the_thinking_column_and_it_says_so(scripted) -> None
     on, off = state.views["left"], state.views["right"]
     assert on.metrics.thinking_cut and not off.metrics.thinking_cut
     assert "Considering the limited time by the user" in on.thinking
-    assert "The thinking budget cut the thinking short." in figures_text(on)
-    assert "budget" not in figures_text(off)
+    assert "The thinking budget cut the thinking short." in figures_html(on)
+    assert "budget" not in figures_html(off)
 
 
 def test_a_thinking_only_model_against_an_instruct_one(scripted) -> None:
@@ -138,6 +139,7 @@ def test_stop_stops_both_columns(scripted) -> None:
     stops.stop(("session", "Thinking-right"))
     state = list(stream)[-1]
     assert state.finished
+    assert "Neither column gave a final answer" in summary_text(state, columns())  # "word word ..." has none
     for side in SIDES:
         assert state.views[side].metrics.finish.value == "cancelled"
         assert state.views[side].metrics.tokens < 4000
@@ -180,12 +182,21 @@ def test_picking_a_model_shows_the_switch_only_for_hybrid_models_and_follows_its
     engine, _ = scripted
     catalog = engine.registry.catalog
     switch, mode, *values = follow(catalog, "scripted-qwen3-thinking", False, [])
-    assert switch.visible is False and switch.value is True and mode.startswith("Always thinks")
+    assert switch.visible is False and switch.value is True and mode.value == "Always thinks." and mode.visible
     switch, mode, *_ = follow(catalog, "scripted-qwen2", True, [])
-    assert switch.visible is False and switch.value is False and mode == "Never thinks."
+    assert switch.visible is False and switch.value is False and mode.value == "Never thinks."
     switch, mode, *_ = follow(catalog, "scripted-qwen3", True, [])
-    assert switch.visible is True and mode == ""
+    assert switch.visible is True and mode.visible is False
     thinking = Sampling(**QWEN3_THINKING_PRESET)
     assert follow(catalog, "scripted-qwen3", True, [])[2:5] == (thinking.temperature, thinking.top_p, thinking.top_k)
     plain = Sampling()
     assert follow(catalog, "scripted-qwen3", False, ["top_p"])[2:5] == (plain.temperature, gr.skip(), plain.top_k)
+
+
+def test_thinking_that_runs_to_the_end_still_gets_its_time(scripted) -> None:
+    engine, loader = scripted
+    loader.decoder("scripted-qwen3-thinking").enqueue("<think>\n" + "hmm " * 100)
+    state = last(engine, cols=columns(left="scripted-qwen3-thinking", max_new_tokens=20))
+    view = state.views["left"]
+    assert view.answer == "" and view.metrics.thinking_tokens == 20
+    assert view.thought_s is not None and "<dt>Thinking</dt><dd>–</dd>" not in figures_html(view)
