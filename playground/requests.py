@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from enum import Enum
@@ -51,6 +52,23 @@ def has_media(message: Message) -> bool:
 
 
 @dataclass(frozen=True)
+class Written:
+    """The start of a reply: its thinking and its answer so far. Thinking with no answer yet is still open."""
+
+    thinking: str = ""
+    answer: str = ""
+
+    def text(self, opened_by_prompt: bool) -> str:
+        """As the model wrote it, after a prompt that did or did not open `<think>` itself."""
+        head = "" if opened_by_prompt else "<think>\n"
+        if self.thinking and not self.answer:
+            return head + self.thinking
+        if self.thinking or opened_by_prompt:
+            return f"{head}{self.thinking}\n</think>\n\n{self.answer}"
+        return self.answer
+
+
+@dataclass(frozen=True)
 class Request:
     """One reply to generate. `thinking` None means the template's default (ignored by models that don't think)."""
 
@@ -60,6 +78,9 @@ class Request:
     thinking: bool | None = None
     precision: Precision | None = None
     thinking_budget: int | None = None  # at most this many thinking tokens (Qwen's recipe), None: no limit
+    # The start of the reply, already written (by the model, plus what a tool added, e.g. a Python
+    # block's output): the model goes on from its end, and events carry only what comes after it.
+    continuation: Written | None = None
 
     def validated(self) -> Request:
         """This request, or `InvalidRequestError` saying what is wrong with it."""
@@ -183,19 +204,29 @@ class Cancel:
     (closed the stream) can no longer be yielded them.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, parent: Cancel | None = None) -> None:
         self._event = threading.Event()
         self._done = threading.Event()
+        self._parent = parent
         self.metrics: Metrics | None = None
+
+    def child(self) -> Cancel:
+        """A Cancel for one step of a longer job: set when this one is, and settable on its own."""
+        return Cancel(parent=self)
 
     def set(self) -> None:
         self._event.set()
 
     def is_set(self) -> bool:
-        return self._event.is_set()
+        return self._event.is_set() or (self._parent is not None and self._parent.is_set())
 
     def wait_set(self, timeout: float) -> bool:
-        return self._event.wait(timeout)
+        if self._parent is None:
+            return self._event.wait(timeout)
+        deadline = time.monotonic() + timeout
+        while not self.is_set() and (left := deadline - time.monotonic()) > 0:
+            self._event.wait(min(left, 0.05))
+        return self.is_set()
 
     @property
     def ended(self) -> bool:

@@ -17,8 +17,9 @@ from typing import Any, Protocol
 
 import torch
 
-from playground.backends.prompt import Prompt, build_prompt, tokenizer_of
+from playground.backends.prompt import Prompt, build_prompt, continued, tokenizer_of
 from playground.catalog import ModelSpec, Precision, Sampling
+from playground.errors import PromptTooLongError
 from playground.requests import (
     Answer,
     Cancel,
@@ -129,16 +130,23 @@ class LocalBackend:
         switch = request.thinking if self.spec.hybrid else None  # what the template is told
         thinking = switch if self.spec.hybrid else (True if self.spec.thinks else None)
         prompt = build_prompt(self.processor, request.messages, switch, room, vision=self.spec.is_vision)
+        splitter = ThinkingSplitter(in_thinking=prompt.opens_thinking)
+        if request.continuation is not None:
+            written = request.continuation.text(opened_by_prompt=prompt.opens_thinking)
+            splitter.skip(written)
+            prompt = continued(prompt, self.tokenizer.encode(written, add_special_tokens=False), splitter.in_thinking)
         yield PromptText(self.tokenizer.decode(prompt.input_ids, skip_special_tokens=False), prompt.tokens)
         if prompt.dropped:
             yield Notice(NoticeCode.DROPPED_TURNS, {"dropped": prompt.dropped, "window": window})
+        if prompt.tokens >= window:  # only a long continuation gets here: build_prompt fits the messages
+            raise PromptTooLongError(f"The reply so far fills this model's context window ({window:,} tokens): "
+                                     "it cannot go on. Ask for fewer steps, or pick a model with a longer window.")
         sampling = replace(request.sampling,
                            max_new_tokens=min(request.sampling.max_new_tokens, window - prompt.tokens))
 
         budget = self._budget(request, thinking, prompt)
         progress = Progress()
         detokenizer = Detokenizer(self.tokenizer)
-        splitter = ThinkingSplitter(in_thinking=prompt.opens_thinking)
         tokens = thinking_tokens = 0
         first_at: float | None = None
 

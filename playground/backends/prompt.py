@@ -16,7 +16,7 @@ the template's per-message cost measured from the first render, that is two or t
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import accumulate
 from typing import Any
 
@@ -102,6 +102,11 @@ def build_prompt(
     encoded.pop("attention_mask", None)
     tail = tokenizer_of(processor).decode(ids[-4:], skip_special_tokens=False)
     return Prompt(input_ids=ids, model_inputs=encoded, dropped=cut, opens_thinking=tail.rstrip().endswith(OPEN))
+
+
+def continued(prompt: Prompt, ids: list[int], in_thinking: bool) -> Prompt:
+    """The prompt with the start of the reply (`ids`) after it; `in_thinking`: that start leaves a think block open."""
+    return replace(prompt, input_ids=prompt.input_ids + ids, opens_thinking=in_thinking) if ids else prompt
 
 
 def _savings(processor: Any, messages: list[dict[str, Any]], total: int) -> list[int]:

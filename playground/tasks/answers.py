@@ -3,7 +3,8 @@
 Pure functions over text, for comparing two answers (the Thinking tab) and, later, checking one
 (the Math tab). Edge cases (each a row of the table in `tests/unit/test_answers.py`):
 
-- `\\boxed{\\frac{1}{2}}`: nested braces are kept whole: `\\frac{1}{2}`.
+- `\\boxed{\\frac{1}{2}}`: nested braces are kept whole: `\\frac{1}{2}`. `\\fbox{...}` counts too, and
+  `\\boxed 5` (no braces, as TeX allows for one token) gives `5`.
 - Several boxes: the last one is the answer.
 - An unclosed `\\boxed{` (a cut-off reply) is skipped: an earlier complete box, else the last number.
 - No box: the last number, with its sign and decimals, thousands separators dropped ("1,000" -> "1000").
@@ -15,21 +16,25 @@ from __future__ import annotations
 
 import re
 
-BOXED = "\\boxed{"
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
+_BOX = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])\s*")
 
 
 def boxed(text: str) -> str | None:
-    """The content of the last complete `\\boxed{...}`, or None."""
-    start = text.rfind(BOXED)
-    while start >= 0:
-        depth, i = 1, start + len(BOXED)
-        while i < len(text) and depth:
-            depth += {"{": 1, "}": -1}.get(text[i], 0)
-            i += 1
-        if depth == 0:
-            return text[start + len(BOXED) : i - 1].strip()
-        start = text.rfind(BOXED, 0, start)  # unclosed: look for an earlier, complete one
+    """The content of the last complete `\\boxed{...}` / `\\fbox{...}` (or `\\boxed 5`), or None."""
+    for match in reversed(list(_BOX.finditer(text))):
+        i = match.end()
+        if i < len(text) and text[i] == "{":
+            depth, start = 0, i
+            while i < len(text):
+                depth += {"{": 1, "}": -1}.get(text[i], 0)
+                i += 1
+                if depth == 0:
+                    return text[start + 1 : i - 1].strip()
+            continue  # unclosed: look for an earlier, complete one
+        bare = re.match(r"[^\s$]+", text[i:])  # `\boxed 5$`: up to a space or the closing $
+        if bare and match.group().endswith((" ", "\t")):
+            return bare.group().rstrip(".,")
     return None
 
 

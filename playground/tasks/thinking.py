@@ -60,6 +60,10 @@ class ThinkingSplitter:
     def finished(self) -> bool:
         return self._mode == "answer"
 
+    @property
+    def in_thinking(self) -> bool:
+        return self._mode == "thinking"
+
     def feed(self, chunk: str) -> tuple[str, str]:
         self._buffer += chunk
         thinking, answer = "", ""
@@ -93,6 +97,16 @@ class ThinkingSplitter:
             self._buffer = ""
             break
         return thinking, answer
+
+    def skip(self, text: str) -> None:
+        """Take in text already shown (the start of a continued reply): the state follows it, and nothing
+        of it is returned or held back, so what comes next is split as if it had streamed on."""
+        self.feed(text)
+        if self._mode == "thinking" and not self._buffer.strip():
+            self._buffer = ""  # whitespace held back in case `</think>` followed: it was shown already
+        if text.strip():
+            self._thinking_started = self._thinking_started or self._mode == "thinking"
+            self._answer_started = self._answer_started or self._mode == "answer"
 
     def flush(self) -> tuple[str, str]:
         """End of stream: whatever is held back is released where it belongs."""

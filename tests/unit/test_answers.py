@@ -13,6 +13,11 @@ from playground.tasks.answers import boxed, final_answer, last_number, same_answ
     pytest.param("First \\boxed{1}, then \\boxed{2}", "2", id="last_box"),
     pytest.param("\\boxed{3} and then \\boxed{4", "3", id="unclosed_last_box"),
     pytest.param("no box here", None, id="no_box"),
+    pytest.param("so $\\boxed 5$.", "5", id="no_braces"),
+    pytest.param("\\fbox{\\sqrt{2}}", "\\sqrt{2}", id="fbox"),
+    pytest.param("\\boxed{1} then \\fbox{2}", "2", id="fbox_last"),
+    pytest.param("\\boxed{\\{1, 2\\}}", "\\{1, 2\\}", id="set_braces_escaped"),
+    pytest.param("\\boxeds{3}", None, id="not_a_box_command"),
 ])
 def test_boxed(text: str, expected: str | None) -> None:
     assert boxed(text) == expected
