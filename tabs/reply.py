@@ -16,16 +16,17 @@ everywhere:
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 import gradio as gr
 
-from playground.catalog import LIMITS, ModelSpec, Sampling
+from playground.catalog import LIMITS, Catalog, ModelSpec, Sampling
 from playground.engine import Engine
 from playground.errors import InvalidRequestError, PlaygroundError
 from playground.memory import format_bytes
@@ -41,6 +42,7 @@ from playground.requests import (
     Thinking,
     sampling_from,
 )
+from playground.tasks.tir import ToolCall, output_block
 
 THINKING_TITLE = "Thinking"
 # Display-only messages: never sent back to the model.
@@ -125,6 +127,14 @@ def metrics_message(metrics: Metrics, loaded_s: float | None = None) -> gr.ChatM
                           metadata={"id": METRICS_ID})
 
 
+def call_message(call: ToolCall) -> gr.ChatMessage:
+    """A Python block the app ran, folded: its code, then its output."""
+    title = f"Python ({call.number})" if call.ok else f"Python ({call.number}): failed"
+    content = f"```python\n{call.code}\n```\n\n**Output**\n\n```\n{call.output.rstrip() or '(nothing printed)'}\n```"
+    return gr.ChatMessage(role="assistant", content=content,
+                          metadata={"title": title, "status": "done", "duration": round(call.seconds, 2)})
+
+
 def error_message(text: str) -> gr.ChatMessage:
     return gr.ChatMessage(role="assistant", content=f"⚠️ {text}", metadata={"id": ERROR_ID})
 
@@ -152,6 +162,17 @@ class ReplyView:
     loaded_s: float | None = None  # how long it took, once it did
     notices: list[str] = field(default_factory=list)
     prompt: PromptText | None = None  # what the model received, for inspectors
+    calls: list[tuple[int, ToolCall]] = field(default_factory=list)  # Python blocks run, at their place in the answer
+
+    def add_call(self, call: ToolCall) -> None:
+        """A block the app ran: shown folded with its output where it was (the block's text leaves the answer)."""
+        if call.in_thinking:
+            self.thinking += output_block(call.output)
+            return
+        start = self.answer.rfind("```python")
+        if start >= 0:
+            self.answer = self.answer[:start].rstrip() + "\n"
+        self.calls.append((len(self.answer), call))
 
     def meter(self) -> str | None:
         """How much of the context window the conversation now uses, once the reply has ended."""
@@ -173,8 +194,14 @@ class ReplyView:
             if self.thought_s is not None:
                 metadata["duration"] = round(self.thought_s, 1)
             messages.append(gr.ChatMessage(role="assistant", content=self.thinking, metadata=metadata))
-        if self.answer:
-            messages.append(gr.ChatMessage(role="assistant", content=self.answer))
+        shown = 0
+        for at, call in self.calls:
+            if self.answer[shown:at].strip():
+                messages.append(gr.ChatMessage(role="assistant", content=self.answer[shown:at]))
+            messages.append(call_message(call))
+            shown = at
+        if self.answer[shown:].strip():
+            messages.append(gr.ChatMessage(role="assistant", content=self.answer[shown:]))
         if self.metrics is not None:
             messages.append(metrics_message(self.metrics, self.loaded_s))
         if self.metrics is not None and self.metrics.out_of_tokens_thinking:
@@ -221,14 +248,21 @@ def session_of(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or "default"
 
 
-def stream_reply(engine: Engine, request: Request, stops: Stops, key: tuple[str, str]) -> Iterator[ReplyView]:
-    """The reply so far, as it streams (`.messages()` shows it); the last yield is the whole reply."""
+Run = Callable[[Request, Cancel], Iterator[Any]]  # a reply's events: `Engine.stream`, or a task's loop around it
+
+
+def stream_reply(engine: Engine, request: Request, stops: Stops, key: tuple[str, str],
+                 run: Run | None = None) -> Iterator[ReplyView]:
+    """The reply so far, as it streams (`.messages()` shows it); the last yield is the whole reply.
+
+    `run` makes the events (default `engine.stream`); a task's loop may add `ToolCall`s to them.
+    """
     view = ReplyView()
     cancel = stops.start(key)
     shown_at = 0.0
     thinking_since: float | None = None
     try:
-        with closing(engine.stream(request, cancel)) as events:
+        with closing((run or engine.stream)(request, cancel)) as events:
             for event in events:
                 if isinstance(event, Loading):
                     view.loading = event
@@ -252,6 +286,8 @@ def stream_reply(engine: Engine, request: Request, stops: Stops, key: tuple[str,
                 elif isinstance(event, PromptText):
                     view.prompt = event
                     continue
+                elif isinstance(event, ToolCall):
+                    view.add_call(event)
                 now = time.monotonic()
                 if view.metrics is None and now - shown_at < UPDATE_INTERVAL_S:
                     continue
@@ -266,6 +302,67 @@ def stream_reply(engine: Engine, request: Request, stops: Stops, key: tuple[str,
         view.loading = None
         view.notices.append("Stopped while the model was loading; it goes on loading for the next message.")
         yield view
+
+
+@dataclass
+class Replies:
+    """Several replies streaming at once (the Thinking tab's columns, the Math tab's samples)."""
+
+    views: dict[str, ReplyView]
+    done: set[str] = field(default_factory=set)
+
+    @property
+    def finished(self) -> bool:
+        return self.done == set(self.views)
+
+
+def stream_many(engine: Engine, requests: Mapping[str, Request | str], stops: Stops, session: str, slot: str,
+                run: Run | None = None) -> Iterator[Replies]:
+    """Run the requests at once (a string instead of a request: why that one cannot run, shown as its error);
+    yield them all as they grow, at most 20 times a second, then once all have ended.
+
+    Each streams under the Stop key `many_key(session, slot, name)`; leaving early stops them all.
+    """
+    state = Replies({name: ReplyView() for name in requests})
+    updates: queue.Queue[tuple[str, ReplyView | None]] = queue.Queue()
+
+    def one(name: str, request: Request) -> None:
+        try:
+            for view in stream_reply(engine, request, stops, many_key(session, slot, name), run):
+                updates.put((name, view))
+        finally:
+            updates.put((name, None))
+
+    for name, request in requests.items():
+        if isinstance(request, str):
+            state.views[name].error = request
+            state.done.add(name)
+        else:
+            threading.Thread(target=one, args=(name, request), name=f"reply-{name}", daemon=True).start()
+    last_shown = 0.0
+    try:
+        yield state
+        while not state.finished:
+            name, view = updates.get()
+            if view is None:
+                state.done.add(name)
+            else:
+                state.views[name] = view
+            now = time.monotonic()
+            if state.finished or now - last_shown >= UPDATE_INTERVAL_S:
+                last_shown = now
+                yield state
+    finally:
+        stop_many(stops, session, slot, requests)  # a caller that went away stops them all
+
+
+def many_key(session: str, slot: str, name: str) -> tuple[str, str]:
+    return session, f"{slot}-{name}"
+
+
+def stop_many(stops: Stops, session: str, slot: str, names: Iterable[str]) -> None:
+    for name in names:
+        stops.stop(many_key(session, slot, name))
 
 
 def stop_reply(stops: Stops, key: tuple[str, str], shown: list[dict[str, Any]]) -> Any:
@@ -363,6 +460,25 @@ def preset_updates(spec: ModelSpec, thinking: bool, touched: list[str]) -> list[
     """The preset's values for the controls the user has not touched; the touched ones stay (a skip)."""
     return [gr.skip() if name in touched else value
             for name, value in zip(PRESET_FIELDS, preset_values(spec, thinking), strict=True)]
+
+
+def follow(catalog: Catalog, model: str, thinking: bool, touched: list[str]) -> tuple[Any, ...]:
+    """After a model or mode changes: the thinking switch (hybrid models only), the line said instead of it,
+    and the preset's values for the sliders the user left alone."""
+    spec = catalog.get(model)
+    thinking = thinking if spec.hybrid else spec.thinks
+    mode = mode_line(spec)
+    return (gr.Checkbox(visible=spec.hybrid, value=thinking), gr.Markdown(mode, visible=bool(mode)),
+            *preset_updates(spec, thinking, touched))
+
+
+def mode_line(spec: ModelSpec) -> str:
+    """Said where a model has no thinking switch."""
+    return "" if spec.hybrid else ("Always thinks." if spec.thinks else "Never thinks.")
+
+
+def touch(name: str, touched: list[str]) -> list[str]:
+    return touched if name in touched else [*touched, name]
 
 
 def sampling_of(values: Sequence[Any]) -> Sampling:

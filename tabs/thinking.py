@@ -17,11 +17,8 @@ model always thinks, an instruct model never does. `/compare_thinking` is the pu
 from __future__ import annotations
 
 import functools
-import queue
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 import gradio as gr
@@ -36,17 +33,20 @@ from tabs import picker
 from tabs.reply import (
     LATEX_DELIMITERS,
     PRESET_FIELDS,
-    UPDATE_INTERVAL_S,
+    Replies,
     ReplyView,
     Stops,
     budget_box,
     budget_of,
     error_message,
+    follow,
+    mode_line,
     preset_sliders,
-    preset_updates,
     sampling_of,
     session_of,
-    stream_reply,
+    stop_many,
+    stream_many,
+    touch,
 )
 
 TITLE = "Thinking"
@@ -70,18 +70,6 @@ class Column:
     sampling: Sampling
 
 
-@dataclass
-class Comparison:
-    """Both columns as they stream, and what they add up to once both have ended."""
-
-    views: dict[str, ReplyView] = field(default_factory=lambda: {side: ReplyView() for side in SIDES})
-    done: set[str] = field(default_factory=set)
-
-    @property
-    def finished(self) -> bool:
-        return self.done == set(SIDES)
-
-
 # --- the comparison ---------------------------------------------------------------------------------
 
 
@@ -97,59 +85,27 @@ def column_error(catalog: Catalog, column: Column) -> str | None:
 
 
 def compare(engine: Engine, stops: Stops, session: str, prompt: str, system_prompt: str, columns: dict[str, Column],
-            thinking_budget: int | None) -> Iterator[Comparison]:
-    """Run both columns at once; yield the comparison as it grows (at most 20 times a second), then once done."""
-    state = Comparison()
+            thinking_budget: int | None) -> Iterator[Replies]:
+    """Run both columns at once; yield them as they grow (at most 20 times a second), then once both have ended.
+
+    A column that cannot run as asked says why in its place; the other still runs.
+    """
     if not prompt or not prompt.strip():
-        for view in state.views.values():
-            view.error = "Type a prompt first."
-        state.done.update(SIDES)
-        yield state
+        yield Replies({side: ReplyView(error="Type a prompt first.") for side in SIDES}, set(SIDES))
         return
     messages: list[Message] = [{"role": "system", "content": system_prompt.strip()}] if system_prompt.strip() else []
     messages.append({"role": "user", "content": prompt})
-    requests: dict[str, Request] = {}
-    for side, column in columns.items():  # a column that cannot run says why; the other still runs
+    requests: dict[str, Request | str] = {}
+    for side, column in columns.items():
         try:
             error = column_error(engine.registry.catalog, column)
             if error:
                 raise InvalidRequestError(error)
             requests[side] = Request(column.model, messages, column.sampling, thinking=column.thinking,
-                                     thinking_budget=thinking_budget if column.thinking else None)
+                                     thinking_budget=thinking_budget if column.thinking else None).validated()
         except PlaygroundError as exc:
-            state.views[side].error = str(exc)
-            state.done.add(side)
-    updates: queue.Queue[tuple[str, ReplyView | None]] = queue.Queue()
-
-    def run(side: str, request: Request) -> None:
-        try:
-            for view in stream_reply(engine, request, stops, (session, f"{TITLE}-{side}")):
-                updates.put((side, view))
-        finally:
-            updates.put((side, None))
-
-    for side, request in requests.items():
-        threading.Thread(target=run, args=(side, request), name=f"compare-{side}", daemon=True).start()
-    last_shown = 0.0
-    try:
-        yield state
-        while not state.finished:
-            side, view = updates.get()
-            if view is None:
-                state.done.add(side)
-            else:
-                state.views[side] = view
-            now = time.monotonic()
-            if state.finished or now - last_shown >= UPDATE_INTERVAL_S:
-                last_shown = now
-                yield state
-    finally:
-        stop(stops, session)  # a caller that went away stops both columns
-
-
-def stop(stops: Stops, session: str) -> None:
-    for side in SIDES:
-        stops.stop((session, f"{TITLE}-{side}"))
+            requests[side] = str(exc)
+    yield from stream_many(engine, requests, stops, session, TITLE)
 
 
 # --- words and numbers ---------------------------------------------------------------------------------
@@ -188,7 +144,7 @@ def figures_html(view: ReplyView) -> str:
     return f'<dl class="figures">{items}</dl>{note}'
 
 
-def summary(state: Comparison, columns: dict[str, Column]) -> dict[str, Any]:
+def summary(state: Replies, columns: dict[str, Column]) -> dict[str, Any]:
     """What thinking cost, and whether the answers agree (None where a column has no metrics)."""
     left, right = (state.views[side].metrics for side in SIDES)
     if left is None or right is None:
@@ -201,7 +157,7 @@ def summary(state: Comparison, columns: dict[str, Column]) -> dict[str, Any]:
             "answers_agree": same_answer(*answers), "final_answers": answers, "thinking_side": thinking_side}
 
 
-def summary_text(state: Comparison, columns: dict[str, Column]) -> str:
+def summary_text(state: Replies, columns: dict[str, Column]) -> str:
     if not state.finished:
         return ""
     s = summary(state, columns)
@@ -279,7 +235,7 @@ def compare_thinking(
         yield as_json(state, columns)
 
 
-def as_json(state: Comparison, columns: dict[str, Column]) -> dict[str, Any]:
+def as_json(state: Replies, columns: dict[str, Column]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for side in SIDES:
         view = state.views[side]
@@ -314,25 +270,7 @@ def run_ui(engine: Engine, stops: Stops, prompt: str, system_prompt: str, thinki
 
 
 def stop_both(stops: Stops, request: gr.Request | None = None) -> None:
-    stop(stops, session_of(request))
-
-
-def follow(catalog: Catalog, model: str, thinking: bool, touched: list[str]) -> tuple[Any, ...]:
-    """After a column's model or mode changes: its switch (hybrid only), its mode line, its preset values."""
-    spec = catalog.get(model)
-    thinking = thinking if spec.hybrid else spec.thinks
-    mode = mode_line(spec)
-    return (gr.Checkbox(visible=spec.hybrid, value=thinking), gr.Markdown(mode, visible=bool(mode)),
-            *preset_updates(spec, thinking, touched))
-
-
-def mode_line(spec: ModelSpec) -> str:
-    """Said where a model has no thinking switch."""
-    return "" if spec.hybrid else ("Always thinks." if spec.thinks else "Never thinks.")
-
-
-def touch(name: str, touched: list[str]) -> list[str]:
-    return touched if name in touched else [*touched, name]
+    stop_many(stops, session_of(request), TITLE, SIDES)
 
 
 # --- layout -------------------------------------------------------------------------------------------------

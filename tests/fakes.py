@@ -116,7 +116,8 @@ class ScriptedDecoder:
         self.default = default
         self.replies: deque[str] = deque()
         self.prompts: list[Prompt] = []  # what each request was given, for tests to inspect
-        self.respond: Callable[[str], str] | None = None  # the reply for a prompt text, where order is unknown
+        # The reply for (prompt text, sampling), where the order of requests is unknown (samples differ by seed).
+        self.respond: Callable[[str, Sampling], str] | None = None
         self.end_of_turn = tokenizer.convert_tokens_to_ids("<|im_end|>")
 
     def enqueue(self, *texts: str) -> None:
@@ -127,7 +128,7 @@ class ScriptedDecoder:
         """The queued text's tokens; where a thinking budget cuts in, its tokens first, then the text goes on."""
         self.prompts.append(prompt)
         if self.respond is not None:
-            text = self.respond(self.tokenizer.decode(prompt.input_ids, skip_special_tokens=False))
+            text = self.respond(self.tokenizer.decode(prompt.input_ids, skip_special_tokens=False), sampling)
         else:
             text = self.replies.popleft() if self.replies else self.default
         script = iter([*self.tokenizer.encode(text, add_special_tokens=False), self.end_of_turn])

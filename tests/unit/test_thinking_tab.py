@@ -13,8 +13,8 @@ import pytest
 
 from playground.catalog import Sampling
 from playground.engine import Engine
-from tabs.reply import Stops
-from tabs.thinking import SIDES, Column, compare, compare_thinking, figures_html, follow, summary_text
+from tabs.reply import Stops, follow
+from tabs.thinking import SIDES, Column, compare, compare_thinking, figures_html, summary_text
 from tests.fakes import QWEN3_THINKING_PRESET, scripted_registry
 
 EMPTY_THINK = "<think>\n\n</think>"
@@ -23,7 +23,7 @@ THINKS = "<think>\nstraw-berry: r, r, r. Three.\n</think>\n\nThere are $\\boxed{
 
 def thinking_on_or_off(on: str, off: str):
     """Replies by mode: `off` where the prompt holds the empty think block, else `on`."""
-    return lambda prompt: off if prompt.rstrip().endswith(EMPTY_THINK) else on
+    return lambda prompt, sampling: off if prompt.rstrip().endswith(EMPTY_THINK) else on
 
 
 @pytest.fixture
@@ -126,7 +126,7 @@ def test_stop_stops_both_columns(scripted) -> None:
     engine, loader = scripted
     started = threading.Event()
 
-    def slow(prompt: str) -> str:
+    def slow(prompt: str, sampling: Sampling) -> str:
         started.set()
         return "word " * 4000
 
@@ -135,7 +135,7 @@ def test_stop_stops_both_columns(scripted) -> None:
     stream = compare(engine, stops, "session", "Go on forever", "", columns(max_new_tokens=4000), None)
     next(stream)
     assert started.wait(10)
-    stops.stop(("session", "Thinking-left"))  # what the Stop button does, for both sides
+    stops.stop(("session", "Thinking-left"))  # what the Stop button does (stop_many), for both sides
     stops.stop(("session", "Thinking-right"))
     state = list(stream)[-1]
     assert state.finished

@@ -1,0 +1,139 @@
+"""The Math tab's handlers on scripted models: modes, the boxed answer and its check, the vote, bad input.
+
+The scripted model picks its reply from its prompt and sampling (its seed tells samples apart), so
+what depends on what a model writes (a box, a Python block) is exact here.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from playground.catalog import Sampling
+from playground.engine import Engine
+from playground.errors import InvalidRequestError
+from tabs.math import COT, TIR, Problem, answer_markdown, math_api, outcome, problem_of, run_ui, solve
+from tabs.reply import Stops
+from tests.fakes import scripted_registry
+
+DERIVATIVE = "Find the derivative of f(x) = x³ + 2x² − 5x + 3."
+
+
+@pytest.fixture
+def scripted(qwen3_tokenizer):
+    registry, loader = scripted_registry(qwen3_tokenizer)
+    yield Engine(registry), loader
+    registry.close()
+
+
+def problem(mode: str = "Step by step", samples: int = 1, expected: str | None = None, **sampling) -> Problem:
+    return Problem(DERIVATIVE, mode, samples, "scripted-qwen2", False,
+                   Sampling(**{"temperature": 0.7, "max_new_tokens": 300, "seed": 10, **sampling}), expected)
+
+
+def last(engine: Engine, asked: Problem):
+    replies = list(solve(engine, Stops(), "session", asked))[-1]
+    assert replies.finished
+    return replies
+
+
+def test_step_by_step_sends_qwens_prompt_and_checks_the_boxed_answer(scripted) -> None:
+    engine, loader = scripted
+    decoder = loader.decoder("scripted-qwen2")
+    decoder.enqueue("Differentiate term by term: $$f'(x) = \\boxed{3x^2 + 4x - 5}$$")
+    replies = last(engine, problem(expected="4x + 3x^2 - 5"))
+    prompt = loader.tokenizer.decode(decoder.prompts[0].input_ids, skip_special_tokens=False)
+    assert f"<|im_start|>system\n{COT}<|im_end|>" in prompt and DERIVATIVE in prompt
+    result = outcome(replies, "4x + 3x^2 - 5")
+    assert result.answers == ["3x^2 + 4x - 5"] and result.winner == "3x^2 + 4x - 5" and result.correct is True
+    shown = answer_markdown(replies, result, "4x + 3x^2 - 5")
+    assert shown.startswith("$$\\boxed{3x^2 + 4x - 5}$$") and "✓ Correct" in shown
+
+
+def test_a_wrong_answer_gets_a_cross(scripted) -> None:
+    engine, loader = scripted
+    loader.decoder("scripted-qwen2").enqueue("So $\\boxed{3x^2 + 4x}$.")
+    replies = last(engine, problem(expected="3x^2 + 4x - 5"))
+    assert "✗ Not the expected answer" in answer_markdown(replies, outcome(replies, "3x^2 + 4x - 5"), "3x^2 + 4x - 5")
+
+
+def test_no_box_says_so(scripted) -> None:
+    engine, loader = scripted
+    loader.decoder("scripted-qwen2").enqueue("I think it is 3x^2.")
+    replies = last(engine, problem())
+    result = outcome(replies, None)
+    assert result.winner is None and answer_markdown(replies, result, None).startswith("No `\\boxed{}` answer")
+
+
+def test_samples_vote_by_equivalent_answers_each_with_its_own_seed(scripted) -> None:
+    engine, loader = scripted
+    seeds = []
+
+    def by_seed(prompt: str, sampling: Sampling) -> str:
+        seeds.append(sampling.seed)
+        return {0: "\\boxed{0.5}", 1: "\\boxed{\\frac{1}{2}}", 2: "\\boxed{2}", 3: "no idea"}[sampling.seed % 4]
+
+    loader.decoder("scripted-qwen2").respond = by_seed
+    replies = last(engine, problem(samples=8, expected="1/2", seed=100))
+    assert sorted(seeds) == list(range(100, 108))  # sample i: seed + i
+    result = outcome(replies, "1/2")
+    assert result.votes == [("0.5", 4), ("2", 2), ("(no answer)", 2)]  # 0.5 and \frac{1}{2} are one answer
+    assert result.winner == "0.5" and result.correct is True
+    assert result.winners == [s % 4 in (0, 1) for s in range(100, 108)]
+    assert "4 of 8 samples give this answer." in answer_markdown(replies, result, "1/2")
+
+
+def test_the_ui_shows_the_winning_sample_and_the_chart(scripted) -> None:
+    engine, loader = scripted
+    loader.decoder("scripted-qwen2").respond = lambda prompt, sampling: (
+        "\\boxed{7}" if sampling.seed % 3 else "\\boxed{8}")
+    updates = list(run_ui(engine, Stops(), "What is 3 + 4?", "7", "Step by step", 3, "scripted-qwen2", False,
+                          200, 3, 0.7, 0.8, 20, 0.0, 1.0))
+    answer, shown, chart, picker, solutions = updates[-1]
+    assert answer.startswith("$$\\boxed{7}$$") and "2 of 3 samples" in answer and "✓" in answer
+    assert picker.value == "2"  # seeds 3, 4, 5: sample 1 (seed 3) says 8, sample 2 is the first to say 7
+    assert shown == solutions[1] and len(solutions) == 3
+    assert chart.visible and chart.value["data"] == [["7", 2], ["8", 1]]
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"text": "  "}, "Type a problem first."),
+    ({"samples": 0}, "Samples must be a whole number from 1 to 16"),
+    ({"samples": 17}, "Samples must be a whole number from 1 to 16"),
+    ({"samples": 2.5}, "Samples must be a whole number from 1 to 16"),
+    ({"samples": 4, "sampling": Sampling(temperature=0)}, "A majority vote needs different samples"),
+    ({"expected": "x^2+"}, "Could not read the expected answer"),
+    ({"mode": "Guess"}, "Unknown mode 'Guess'"),
+    ({"text": "1" * 20_001}, "at most 20,000"),
+])
+def test_bad_input_gets_a_clear_message(scripted, changes, message) -> None:
+    engine, _ = scripted
+    asked = {"text": DERIVATIVE, "mode": "Step by step", "samples": 1, "model": "scripted-qwen2", "thinking": False,
+             "sampling": Sampling(), "expected": None, **changes}
+    with pytest.raises(InvalidRequestError, match=message.replace("(", r"\(")):
+        problem_of(engine.registry.catalog, **asked)
+    ui = list(run_ui(engine, Stops(), asked["text"], asked["expected"] or "", asked["mode"], asked["samples"],
+                     "scripted-qwen2", False, 200, -1, asked["sampling"].temperature, 0.8, 20, 0.0, 1.0))
+    assert len(ui) == 1 and message in ui[0][1][0].content
+
+
+def test_tir_runs_the_models_python_in_the_sandbox_and_shows_it_folded(scripted) -> None:
+    engine, loader = scripted
+    decoder = loader.decoder("scripted-qwen2")
+    decoder.respond = lambda prompt, sampling: (
+        "So the answer is $\\boxed{1024}$." if "```output\n1024\n```" in prompt
+        else "Let me compute it.\n```python\nx = 2 ** 10\nprint(x)\n```")
+    out = list(math_api(engine, Stops(), "What is 2 to the 10th?", "1024", "With Python (TIR)", 1,
+                        "scripted-qwen2", False, 300, 1))[-1]
+    prompt = loader.tokenizer.decode(decoder.prompts[0].input_ids, skip_special_tokens=False)
+    assert f"<|im_start|>system\n{TIR}<|im_end|>" in prompt
+    solution = out["solutions"][0]
+    assert solution["python"][0]["code"] == "x = 2 ** 10\nprint(x)" and solution["python"][0]["output"] == "1024\n"
+    assert solution["python"][0]["ok"] is True
+    assert out["answer"] == "1024" and out["correct"] is True and out["done"]
+    assert solution["answer"].endswith("So the answer is $\\boxed{1024}$.")
+    updates = list(run_ui(engine, Stops(), "What is 2 to the 10th?", "", "With Python (TIR)", 1, "scripted-qwen2",
+                          False, 300, 1, 0.7, 0.8, 20, 0.0, 1.0))
+    messages = updates[-1][1]
+    folded = [m for m in messages if (m.metadata or {}).get("title", "").startswith("Python")]
+    assert len(folded) == 1 and "x = 2 ** 10" in folded[0].content and "1024" in folded[0].content
+    assert not any("```python" in m.content for m in messages if not (m.metadata or {}).get("title"))
