@@ -27,12 +27,16 @@ def free_port() -> int:
 class AppProcess:
     """A running app; `url` once started. Use as a context manager to stop it afterwards."""
 
-    def __init__(self, catalog: Path, log_path: Path, *extra: str, timeout_s: float = 120):
+    def __init__(self, catalog: Path | None, log_path: Path, *extra: str, timeout_s: float = 120,
+                 entry: Path = ROOT / "app.py"):
+        """`entry`: the script to run (`app.py`, or one that builds the same app over other services)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log_path = log_path
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
-        command = [sys.executable, str(ROOT / "app.py"), "--catalog", str(catalog), "--port", str(self.port), *extra]
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1",
+               "PYTHONPATH": str(ROOT)}
+        catalog_flag = ["--catalog", str(catalog)] if catalog is not None else []
+        command = [sys.executable, str(entry), *catalog_flag, "--port", str(self.port), *extra]
         self.started_at = time.perf_counter()
         with log_path.open("w") as log:
             self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -79,6 +79,14 @@ def e2e_app(e2e_catalog_path: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 @pytest.fixture(scope="session")
+def scripted_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """(url, log path) of the app over scripted models (`scripted_app.py`), for tests marked `scripted`."""
+    log_path = tmp_path_factory.mktemp("scripted-app") / "app.log"
+    with AppProcess(None, log_path, entry=E2E_DIR / "scripted_app.py") as app:
+        yield app.url, log_path
+
+
+@pytest.fixture(scope="session")
 def e2e_app_url(e2e_app: tuple[str, Path]) -> str:
     return e2e_app[0]
 
@@ -114,7 +122,7 @@ def page(browser, e2e_app: tuple[str, Path], request: pytest.FixtureRequest, tmp
     """A fresh browser context with the app loaded: a new Gradio session, an empty chat, nothing kept in the
     browser. Desktop and light by default; `@pytest.mark.parametrize("page", ["phone", "dark", "phone-dark"],
     indirect=True)` for the others."""
-    url, log_path = e2e_app
+    url, log_path = request.getfixturevalue("scripted_app") if request.node.get_closest_marker("scripted") else e2e_app
     request.node.stash[SHOT_DIR] = tmp_path
     request.node.stash[APP_LOG] = log_path
     variant = getattr(request, "param", "desktop")

@@ -11,7 +11,7 @@ import pytest
 from playground.catalog import Sampling
 from playground.engine import Engine
 from playground.errors import InvalidRequestError
-from tabs.math import COT, TIR, Problem, answer_markdown, math_api, outcome, problem_of, run_ui, solve
+from tabs.math_tab import COT, TIR, Problem, answer_markdown, math_api, outcome, problem_of, run_ui, solve
 from tabs.reply import Stops
 from tests.fakes import scripted_registry
 

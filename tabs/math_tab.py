@@ -10,7 +10,7 @@ grouped by equivalence, as a bar chart; every sample's solution can be opened.
 The two modes use Qwen2.5-Math's system prompts from its model card; Qwen3 gets the same ones
 with its thinking mode. `/math` is the public API.
 
-    python -m tabs.math   # this tab alone, for development
+    python -m tabs.math_tab   # this tab alone, for development
 """
 
 from __future__ import annotations
@@ -227,7 +227,8 @@ def run_ui(engine: Engine, stops: Stops, text: str, expected: str, mode: str, sa
         shown = next((n for n, won in zip(names, result.winners, strict=True) if won), names[0]) if result else names[0]
         choices = [(sample_label(name, replies.views[name]), name) for name in names]
         yield (answer_markdown(replies, result, problem.expected), solutions[names.index(shown)],
-               gr.BarPlot(vote_frame(result), visible=problem.samples > 1 and result is not None),
+               gr.BarPlot(vote_frame(result), y_lim=[0, problem.samples],
+                          visible=problem.samples > 1 and result is not None),
                gr.Dropdown(choices=choices, value=shown, visible=problem.samples > 1), solutions)
 
 
