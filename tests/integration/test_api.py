@@ -28,7 +28,10 @@ def metrics_line(messages: list[dict]) -> str:
 
 def test_api_lists_the_public_endpoints(client: Client) -> None:
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert set(endpoints) == {"/chat", "/models", "/compare_thinking"}
+    assert set(endpoints) == {"/chat", "/models", "/compare_thinking", "/math"}
+    names = [p["parameter_name"] for p in endpoints["/math"]["parameters"]]
+    assert names == ["problem", "expected_answer", "mode", "samples", "model", "thinking", "max_new_tokens", "seed",
+                     "temperature", "top_p", "top_k", "min_p", "repetition_penalty"]
     names = [p["parameter_name"] for p in endpoints["/chat"]["parameters"]]
     assert names == ["message", "model", "system_prompt", "thinking", "temperature", "top_p", "top_k", "min_p",
                      "repetition_penalty", "max_new_tokens", "seed", "thinking_budget"]
@@ -58,6 +61,25 @@ def test_compare_thinking_says_which_column_cannot_run(client: Client) -> None:
     with pytest.raises(AppError) as info:  # as for /chat: the valid keys are listed
         client.predict(prompt="Hi", left_model="qwen-nope", right_model="tiny-qwen3", api_name="/compare_thinking")
     assert "qwen-nope" in str(info.value) and "tiny-qwen3" in str(info.value)
+
+
+def test_math_runs_samples_of_a_real_tiny_model_in_both_modes(client: Client) -> None:
+    """Random weights write no box and no Python block: the solutions come back whole, with nothing to vote on."""
+    for mode in ("Step by step", "With Python (TIR)"):
+        out = client.predict(problem="What is 2 + 2?", expected_answer="4", mode=mode, samples=2, model="tiny-qwen3",
+                             thinking=False, max_new_tokens=16, seed=1, temperature=1.0, api_name="/math")
+        assert out["done"] and len(out["solutions"]) == 2, out
+        for solution in out["solutions"]:
+            assert solution["error"] is None and solution["tokens"] == 16 and solution["finish"] == "length"
+        assert out["vote"] == [{"answer": "(no answer)", "samples": 2}] and out["answer"] is None
+        assert out["expected_answer"] == "4" and out["correct"] is None
+
+
+def test_math_says_what_is_wrong_with_its_input(client: Client) -> None:
+    out = client.predict(problem="What is 2 + 2?", samples=4, model="tiny-qwen3", temperature=0, api_name="/math")
+    assert "majority vote needs different samples" in out["error"]
+    out = client.predict(problem="", model="tiny-qwen3", api_name="/math")
+    assert out["error"] == "Type a problem first."
 
 
 def test_chat_streams_a_reply_with_metrics(client: Client) -> None:
