@@ -116,9 +116,9 @@ _worker = _Worker()
 
 def read_expected(text: str | None) -> str | None:
     """The expected answer as given (None if empty); refused with a clear message if math-verify cannot read it."""
-    if text is None or not text.strip():
+    if text is None or not text.strip("$ \n\t"):
         return None
-    text = text.strip()
+    text = text.strip().strip("$").strip()  # "$\frac{1}{2}$" is "\frac{1}{2}": the tab adds its own delimiters
     if len(text) > LONGEST:
         raise InvalidRequestError(f"The expected answer is {len(text):,} characters long; at most {LONGEST} are read.")
     try:

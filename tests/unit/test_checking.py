@@ -40,7 +40,8 @@ def test_an_unreadable_expected_answer_is_refused_with_how_to_write_one(text: st
 
 
 def test_an_empty_expected_answer_means_no_check_and_a_huge_one_is_refused() -> None:
-    assert read_expected("  ") is None and read_expected(None) is None
+    assert read_expected("  ") is None and read_expected(None) is None and read_expected("$$") is None
+    assert read_expected(" $\\frac{1}{2}$ ") == "\\frac{1}{2}"
     with pytest.raises(InvalidRequestError, match="at most 500"):
         read_expected("1" * 501)
 
