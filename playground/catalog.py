@@ -33,7 +33,7 @@ class Task(StrEnum):
     CODE = "code"
     VISION = "vision"
     THINKING = "thinking"
-    FIM = "fim"  # fill in the middle: the tokenizer's <|fim_prefix|> / <|fim_suffix|> / <|fim_middle|>, no chat template
+    FIM = "fim"  # fill in the middle with the tokenizer's <|fim_prefix|> <|fim_suffix|> <|fim_middle|>, no template
 
 
 @dataclass(frozen=True)

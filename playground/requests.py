@@ -81,10 +81,16 @@ class Request:
     # The start of the reply, already written (by the model, plus what a tool added, e.g. a Python
     # block's output): the model goes on from its end, and events carry only what comes after it.
     continuation: Written | None = None
+    # Raw text for the model to go on from, instead of `messages` through the chat template: fill in the
+    # middle (`playground.tasks.code.fim_prompt`). The reply is all answer, whitespace included.
+    completion: str | None = None
 
     def validated(self) -> Request:
         """This request, or `InvalidRequestError` saying what is wrong with it."""
-        if not any(m.get("role") == "user" and (message_text(m).strip() or has_media(m)) for m in self.messages):
+        if self.completion is not None:
+            if not self.completion:
+                raise InvalidRequestError("There is no text to go on from.")
+        elif not any(m.get("role") == "user" and (message_text(m).strip() or has_media(m)) for m in self.messages):
             raise InvalidRequestError("Type a message first: the request has no user message.")
         for message in self.messages:
             if message.get("role") not in ("system", "user", "assistant"):

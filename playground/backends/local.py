@@ -129,8 +129,12 @@ class LocalBackend:
         room = window - min(request.sampling.max_new_tokens, window // 2)
         switch = request.thinking if self.spec.hybrid else None  # what the template is told
         thinking = switch if self.spec.hybrid else (True if self.spec.thinks else None)
-        prompt = build_prompt(self.processor, request.messages, switch, room, vision=self.spec.is_vision)
-        splitter = ThinkingSplitter(in_thinking=prompt.opens_thinking)
+        if request.completion is not None:  # raw text to go on from (fill in the middle): no template, no thinking
+            prompt = Prompt(self.tokenizer.encode(request.completion, add_special_tokens=False))
+            splitter, thinking = ThinkingSplitter(plain=True), None
+        else:
+            prompt = build_prompt(self.processor, request.messages, switch, room, vision=self.spec.is_vision)
+            splitter = ThinkingSplitter(in_thinking=prompt.opens_thinking)
         if request.continuation is not None:
             written = request.continuation.text(opened_by_prompt=prompt.opens_thinking)
             splitter.skip(written)
@@ -138,9 +142,9 @@ class LocalBackend:
         yield PromptText(self.tokenizer.decode(prompt.input_ids, skip_special_tokens=False), prompt.tokens)
         if prompt.dropped:
             yield Notice(NoticeCode.DROPPED_TURNS, {"dropped": prompt.dropped, "window": window})
-        if prompt.tokens >= window:  # only a long continuation gets here: build_prompt fits the messages
-            raise PromptTooLongError(f"The reply so far fills this model's context window ({window:,} tokens): "
-                                     "it cannot go on. Ask for fewer steps, or pick a model with a longer window.")
+        if prompt.tokens >= window:  # build_prompt fits the messages; a continuation or raw text may not fit
+            raise PromptTooLongError(f"The prompt is {prompt.tokens:,} tokens; this model's context window is "
+                                     f"{window:,}: shorten it, or pick a model with a longer window.")
         sampling = replace(request.sampling,
                            max_new_tokens=min(request.sampling.max_new_tokens, window - prompt.tokens))
 

@@ -49,11 +49,12 @@ def _partial_suffix(text: str, tag: str) -> int:
 class ThinkingSplitter:
     """Incremental splitter. `feed(chunk)` returns (thinking_delta, answer_delta)."""
 
-    def __init__(self, in_thinking: bool = False):
-        self._mode = "thinking" if in_thinking else "start"
+    def __init__(self, in_thinking: bool = False, plain: bool = False):
+        """`plain`: text that is all answer, whitespace and tags included (a completion, e.g. code to fill in)."""
+        self._mode = "thinking" if in_thinking else ("answer" if plain else "start")
         self._buffer = ""
         self._thinking_started = False  # leading newlines of the thinking are dropped
-        self._answer_started = False  # leading whitespace of the answer is dropped
+        self._answer_started = plain  # leading whitespace of the answer is dropped
         self.saw_block = in_thinking
 
     @property
