@@ -15,7 +15,7 @@ import gradio as gr
 
 from playground.services import Services, create_services
 from playground.settings import Settings
-from tabs import chat, math_tab, models, thinking
+from tabs import chat, code, math_tab, models, thinking
 
 CSS_FILE = Path(__file__).parent / "assets" / "style.css"
 
@@ -27,6 +27,8 @@ def build_app(services: Services) -> gr.Blocks:
                                  services.settings.context_limit)
         with gr.Tab(math_tab.TITLE, id="math") as math_page:
             math_tab.build(services.catalog, services.engine, services.registry)
+        with gr.Tab(code.TITLE, id="code") as code_page:
+            code.build(services.catalog, services.engine, services.registry)
         with gr.Tab(thinking.TITLE, id="thinking") as thinking_tab:
             thinking.build(services.catalog, services.engine, services.registry)
         with gr.Tab(models.TITLE, id="models") as models_tab:
@@ -36,7 +38,7 @@ def build_app(services: Services) -> gr.Blocks:
         if sidebars:
             chat_tab.select(lambda: [gr.Sidebar(visible=True)] * len(sidebars), None, sidebars,
                             api_visibility="private", queue=False)
-            for other in (math_page, thinking_tab, models_tab):
+            for other in (math_page, code_page, thinking_tab, models_tab):
                 other.select(lambda: [gr.Sidebar(visible=False)] * len(sidebars), None, sidebars,
                              api_visibility="private", queue=False)
     # As many requests as the backends decode at once go through; the queue holds the rest, up to

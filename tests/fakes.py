@@ -197,6 +197,8 @@ SCRIPTED_CATALOG = {
     "scripted-qwen2": {"source": "./scripted", "tasks": ["chat", "math", "code"], "context_length": 4096},
     "scripted-qwen3-thinking": {"source": "./scripted", "tasks": ["chat", "thinking"], "context_length": 4096,
                                 "thinking_mode": "always"},
+    "scripted-coder": {"source": "./scripted", "tasks": ["code", "fim"], "context_length": 4096,
+                       "sampling": {"temperature": 0.0, "top_p": 1.0, "top_k": 1}},
 }
 
 

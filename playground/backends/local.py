@@ -32,6 +32,7 @@ from playground.requests import (
     Request,
     Thinking,
 )
+from playground.tasks.code import FIM_TOKENS, check_fim_tokens
 from playground.tasks.thinking import CLOSE, EARLY_STOP, OPEN, ThinkingBudget, ThinkingSplitter
 
 
@@ -130,6 +131,8 @@ class LocalBackend:
         switch = request.thinking if self.spec.hybrid else None  # what the template is told
         thinking = switch if self.spec.hybrid else (True if self.spec.thinks else None)
         if request.completion is not None:  # raw text to go on from (fill in the middle): no template, no thinking
+            if FIM_TOKENS[0] in request.completion:
+                check_fim_tokens(self.tokenizer, self.spec.key)
             prompt = Prompt(self.tokenizer.encode(request.completion, add_special_tokens=False))
             splitter, thinking = ThinkingSplitter(plain=True), None
         else:

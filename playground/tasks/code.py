@@ -12,8 +12,8 @@ block still open at the end (a stopped stream): kept, with `closed` False; inden
 three spaces); tildes.
 
 `fim_prompt` writes the text a base Qwen2.5-Coder model completes for fill in the middle:
-`<|fim_prefix|>{prefix}<|fim_suffix|>{suffix}<|fim_middle|>` with no chat template, after checking
-the tokenizer has those three tokens as single special tokens.
+`<|fim_prefix|>{prefix}<|fim_suffix|>{suffix}<|fim_middle|>` with no chat template;
+`check_fim_tokens` refuses a tokenizer that lacks those three as single special tokens.
 """
 
 from __future__ import annotations
@@ -184,11 +184,15 @@ def has_fim_tokens(tokenizer: Any) -> bool:
     return True
 
 
-def fim_prompt(tokenizer: Any, model: str, prefix: str, suffix: str) -> str:
-    """The text the model completes with the middle; refused with a reason where FIM cannot work."""
+def fim_prompt(prefix: str, suffix: str) -> str:
+    """The text a base Coder model completes with the middle (the backend checks its tokenizer has the tokens)."""
     if not prefix.strip() and not suffix.strip():
         raise InvalidRequestError("Type the code before the gap (prefix), after it (suffix), or both.")
+    return f"{FIM_TOKENS[0]}{prefix}{FIM_TOKENS[1]}{suffix}{FIM_TOKENS[2]}"
+
+
+def check_fim_tokens(tokenizer: Any, model: str) -> None:
+    """Refuse, with a reason, a FIM prompt for a model whose tokenizer lacks the tokens."""
     if not has_fim_tokens(tokenizer):
         raise InvalidRequestError(f"{model} has no fill-in-the-middle tokens ({', '.join(FIM_TOKENS)}): pick a "
                                   "Qwen2.5-Coder base model.")
-    return f"{FIM_TOKENS[0]}{prefix}{FIM_TOKENS[1]}{suffix}{FIM_TOKENS[2]}"

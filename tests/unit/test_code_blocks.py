@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from playground.errors import InvalidRequestError
-from playground.tasks.code import FIM_TOKENS, code_blocks, fim_prompt, has_fim_tokens, prose
+from playground.tasks.code import FIM_TOKENS, check_fim_tokens, code_blocks, fim_prompt, has_fim_tokens, prose
 
 
 def test_blocks_get_their_language_code_and_a_file_name() -> None:
@@ -72,7 +72,7 @@ def test_prose_keeps_the_words_and_names_the_files() -> None:
 
 
 def test_the_fim_prompt_uses_the_real_special_tokens(qwen3_tokenizer) -> None:
-    prompt = fim_prompt(qwen3_tokenizer, "m", "def add(a, b):\n", "\n    return c\n")
+    prompt = fim_prompt("def add(a, b):\n", "\n    return c\n")
     assert prompt == "<|fim_prefix|>def add(a, b):\n<|fim_suffix|>\n    return c\n<|fim_middle|>"
     ids = qwen3_tokenizer.encode(prompt, add_special_tokens=False)
     for token in FIM_TOKENS:  # each one token, the tokenizer's own special token
@@ -89,7 +89,8 @@ class NoFim:
 
 def test_fim_is_refused_for_a_model_without_fim_tokens_and_for_empty_input(qwen3_tokenizer) -> None:
     assert has_fim_tokens(qwen3_tokenizer) and not has_fim_tokens(NoFim())
+    check_fim_tokens(qwen3_tokenizer, "coder")
     with pytest.raises(InvalidRequestError, match="chat-model has no fill-in-the-middle tokens"):
-        fim_prompt(NoFim(), "chat-model", "a", "b")
+        check_fim_tokens(NoFim(), "chat-model")
     with pytest.raises(InvalidRequestError, match="Type the code before the gap"):
-        fim_prompt(qwen3_tokenizer, "m", " \n", "")
+        fim_prompt(" \n", "")

@@ -1,0 +1,419 @@
+"""Code tab: the code, not a wall of chat text; a live preview, runnable Python, fill in the middle.
+
+"Write code": a multi-turn chat with a code model whose system prompt names the language picked.
+Every fenced block of the reply becomes a file (`playground.tasks.code`): a highlighted panel
+with copy and download; the chat keeps the prose. An HTML reply (with its CSS and JS blocks
+inlined) renders in a sandboxed iframe (`sandbox="allow-scripts"`, never `allow-same-origin`:
+its scripts cannot reach this page, its cookies or its API). Run executes a Python file in the
+sandbox the Math tab uses (`playground.tasks.sandbox`). "Copy as code" gives the transformers
+snippet that reproduces the last request (`playground.snippets`).
+
+"Fill in the middle": a base Qwen2.5-Coder writes the code between a prefix and a suffix,
+streamed into place, from the tokenizer's own FIM tokens (no chat template).
+
+`/code` and `/fim` are the public API.
+
+    python -m tabs.code   # this tab alone, for development
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+from collections.abc import Iterator
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from playground.catalog import Catalog, Sampling, Task
+from playground.engine import Engine
+from playground.errors import InvalidRequestError, PlaygroundError
+from playground.registry import Registry
+from playground.requests import Message, Request
+from playground.snippets import transformers_snippet
+from playground.tasks.code import Block, code_blocks, fim_prompt, prose
+from playground.tasks.sandbox import Limits, Sandbox
+from tabs import picker
+from tabs.reply import (
+    LATEX_DELIMITERS,
+    PRESET_FIELDS,
+    Stops,
+    error_message,
+    follow,
+    mode_line,
+    preset_sliders,
+    sampling_of,
+    session_of,
+    stop_reply,
+    stream_reply,
+    touch,
+)
+
+TITLE = "Code"
+SLOT = "code"
+FIM_SLOT = "fim"
+LANGUAGES = ["Python", "JavaScript", "TypeScript", "HTML/CSS/JS", "C++", "Java", "Go", "Rust", "SQL", "Bash"]
+DEFAULT_MAX_NEW_TOKENS = 2048
+LONGEST_INPUT = 50_000  # characters of a message, a prefix or a suffix
+# gr.Code highlights these; other languages show as plain text.
+HIGHLIGHT = {"python": "python", "javascript": "javascript", "typescript": "typescript", "html": "html", "css": "css",
+             "cpp": "cpp", "c": "c", "sql": "sql", "bash": "shell", "json": "json", "yaml": "yaml",
+             "markdown": "markdown", "r": "r", "dockerfile": "dockerfile"}
+EXAMPLES = [
+    ["Create a class that manages a simple in-memory cache with TTL (time-to-live) support.", "Python"],
+    ["Write a binary search function with unit tests (pytest).", "Python"],
+    ["A small HTML page with a button and a counter that goes up on each click.", "HTML/CSS/JS"],
+    ["Écris une fonction qui vérifie si une chaîne est un palindrome.", "JavaScript"],
+    ["写一个 SQL 查询：找出每个部门工资最高的员工。", "SQL"],
+]
+FIM_EXAMPLE = ("def is_prime(n: int) -> bool:\n", "\n    return True\n")
+
+
+def system_prompt(language: str) -> str:
+    """Qwen's default system prompt, plus how to lay out code in the language picked."""
+    return ("You are Qwen, created by Alibaba Cloud. You are a helpful assistant. "
+            f"Write {language} code. Put each file in its own fenced code block with its language, and give its "
+            "file name in a comment on the block's first line. Keep explanations short.")
+
+
+def sampling_values(presets: Any, max_new_tokens: Any, seed: Any) -> list[Any]:
+    named = dict(zip(PRESET_FIELDS, presets, strict=True))
+    named.update(max_new_tokens=max_new_tokens, seed=seed)
+    return [named[f.name] for f in fields(Sampling)]
+
+
+# --- files, preview, run ---------------------------------------------------------------------------------
+
+
+def files_update(blocks: list[Block], chosen: str | None = None, folder: Path | None = None) -> tuple[Any, ...]:
+    """The file picker, the code panel, the download and the Run button for `blocks` (the `chosen` file shown).
+
+    With a `folder` (once the reply has ended), the file is written there for the download button.
+    """
+    if not blocks:
+        return (gr.Dropdown(choices=[], value=None, visible=False), gr.Code(value="", visible=False),
+                gr.DownloadButton(visible=False), gr.Button(visible=False))
+    names = [b.filename for b in blocks]
+    block = blocks[names.index(chosen)] if chosen in names else blocks[0]
+    path = None
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / Path(block.filename).name  # the model's name, never a path out of the folder
+        path.write_text(block.code + "\n", encoding="utf-8")
+    return (gr.Dropdown(choices=names, value=block.filename, visible=True),
+            gr.Code(value=block.code, language=HIGHLIGHT.get(block.language), label=block.filename, visible=True),
+            gr.DownloadButton(f"Download {Path(block.filename).name}", value=str(path) if path else None,
+                              visible=path is not None),
+            gr.Button(visible=block.language == "python" and block.closed))
+
+
+def downloads(request: gr.Request | None) -> Path:
+    """Where this browser session's files are written for download."""
+    return Path(".gradio") / "code-downloads" / session_of(request)
+
+
+def preview_html(blocks: list[Block]) -> str:
+    """The reply's web page in a sandboxed iframe (its CSS and JS blocks inlined), or "" when it has none."""
+    pages = [b for b in blocks if b.language == "html"]
+    if not pages:
+        return ""
+    page = pages[0].code
+    styles = "".join(f"<style>\n{b.code}\n</style>\n" for b in blocks if b.language == "css")
+    scripts = "".join(f"<script>\n{b.code}\n</script>\n" for b in blocks if b.language == "javascript")
+    page = page.replace("</head>", styles + "</head>", 1) if "</head>" in page else styles + page
+    page = page.replace("</body>", scripts + "</body>", 1) if "</body>" in page else page + scripts
+    # allow-scripts without allow-same-origin: the page runs in an opaque origin, cut off from this one.
+    return (f'<iframe id="code-preview-frame" title="Preview" sandbox="allow-scripts" referrerpolicy="no-referrer" '
+            f'style="width:100%;height:420px;border:1px solid var(--border-color-primary);border-radius:8px;'
+            f'background:white" srcdoc="{html.escape(page, quote=True)}"></iframe>')
+
+
+def run_python(code: str, limits: Limits | None = None) -> tuple[str, str]:
+    """Run a file in a fresh sandbox: (what it printed, a status line with the exit status and the time)."""
+    if not code or not code.strip():
+        return "", "Nothing to run."
+    with Sandbox(limits or Limits()) as sandbox:
+        result = sandbox.run(code)
+    status = "exit status 0" if result.ok else "exit status 1 (failed)"
+    return result.output, f"{status} · {result.seconds:.2f} s"
+
+
+# --- write code ---------------------------------------------------------------------------------------------------
+
+
+def request_for(catalog: Catalog, message: str, history: list[Message], model: str, language: str, thinking: Any,
+                sampling: Sampling) -> Request:
+    if not message or not message.strip():
+        raise InvalidRequestError("Type a request first.")
+    if len(message) > LONGEST_INPUT:
+        raise InvalidRequestError(f"The message is {len(message):,} characters; at most {LONGEST_INPUT:,} are taken.")
+    if language not in LANGUAGES:
+        raise InvalidRequestError(f"Unknown language {language!r}: pick one of {', '.join(LANGUAGES)}.")
+    spec = catalog.get(model)
+    messages: list[Message] = [{"role": "system", "content": system_prompt(language)}, *history,
+                               {"role": "user", "content": message}]
+    return Request(model, messages, sampling, thinking=bool(thinking) if spec.hybrid else None).validated()
+
+
+def default_language_of(language: str) -> str:
+    return "html" if language == "HTML/CSS/JS" else language.lower().replace("c++", "cpp")
+
+
+def write(engine: Engine, stops: Stops, message: str, history: list[Message], shown: list[Any], model: str,
+          language: str, thinking: Any, max_new_tokens: Any, seed: Any, *presets: Any,
+          request: gr.Request | None = None) -> Iterator[tuple[Any, ...]]:
+    """Send: the chat (prose), the files, the preview (once the reply ends), the history, the last request."""
+    try:
+        sampling = sampling_of(sampling_values(presets, max_new_tokens, seed))
+        asked = request_for(engine.registry.catalog, message, history, model, language, thinking, sampling)
+    except (PlaygroundError, ValueError) as exc:
+        yield ([*shown, error_message(str(exc))], *files_update([]), gr.skip(), history, gr.skip(), [], gr.skip())
+        return
+    shown = [*shown, gr.ChatMessage(role="user", content=message)]
+    blocks: list[Block] = []
+    for view in stream_reply(engine, asked, stops, (session_of(request), SLOT)):
+        blocks = code_blocks(view.answer, default_language_of(language))
+        display = replace(view, answer=prose(view.answer, blocks))
+        done = view.metrics is not None or view.error is not None
+        out = [*shown, *display.messages()]
+        preview = gr.HTML(preview_html(blocks), visible=bool(preview_html(blocks))) if done else gr.skip()
+        answered = [*history, {"role": "user", "content": message}, {"role": "assistant", "content": view.answer}]
+        files = files_update(blocks, folder=downloads(request) if done else None)
+        yield (out, *files, preview, answered if done else history, asked, blocks, gr.Markdown(visible=bool(blocks)))
+
+
+def show_file(name: str, blocks: list[Block], request: gr.Request | None = None) -> tuple[Any, ...]:
+    return files_update(blocks, name, downloads(request))
+
+
+def run_file(name: str, blocks: list[Block]) -> tuple[Any, Any]:
+    block = next((b for b in blocks if b.filename == name), None)
+    if block is None:
+        return gr.Code(visible=False), ""
+    output, status = run_python(block.code)
+    return gr.Code(value=output or "(nothing printed)", visible=True, label=f"Output of {block.filename}"), status
+
+
+def stop(stops: Stops, slot: str, request: gr.Request | None = None) -> None:
+    stop_reply(stops, (session_of(request), slot), [])
+
+
+def copy_as_code(catalog: Catalog, last: Request | None) -> Any:
+    if last is None:
+        return gr.Code(value="# Send a request first: the snippet reproduces the last one.", visible=True)
+    return gr.Code(value=transformers_snippet(catalog.get(last.model), last), visible=True)
+
+
+def clear() -> tuple[Any, ...]:
+    return ([], [], *files_update([]), gr.HTML("", visible=False), None, [], gr.Markdown(visible=False))
+
+
+def code_api(engine: Engine, stops: Stops, request: str, model: str = "", language: str = "Python",
+             thinking: bool = False, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, seed: int = -1,
+             temperature: float = 0.7, top_p: float = 0.8, top_k: int = 20, min_p: float = 0.0,
+             repetition_penalty: float = 1.05, session: gr.Request | None = None) -> Iterator[dict[str, Any]]:
+    """Ask a code model for code (one turn): the reply text and the files in it (name, language, code, whether
+    its block was closed), as they stream."""
+    try:
+        sampling = sampling_of(sampling_values([temperature, top_p, top_k, min_p, repetition_penalty],
+                                               max_new_tokens, seed))
+        asked = request_for(engine.registry.catalog, request, [], model, language, thinking, sampling)
+    except (PlaygroundError, ValueError) as exc:
+        yield {"error": str(exc)}
+        return
+    for view in stream_reply(engine, asked, stops, (session_of(session), f"{SLOT}-api")):
+        blocks = code_blocks(view.answer, default_language_of(language))
+        yield {"reply": view.answer, "thinking": view.thinking, "error": view.error,
+               "files": [{"filename": b.filename, "language": b.language, "code": b.code, "closed": b.closed}
+                         for b in blocks],
+               "done": view.metrics is not None or view.error is not None}
+
+
+# --- fill in the middle ------------------------------------------------------------------------------------------
+
+
+def fim_request(engine: Engine, prefix: str, suffix: str, model: str, sampling: Sampling) -> Request:
+    catalog = engine.registry.catalog
+    spec = catalog.get(model)
+    if Task.FIM not in spec.tasks:
+        able = ", ".join(s.key for s in catalog.with_task(Task.FIM)) or "none in this catalogue"
+        raise InvalidRequestError(f"{model} is not trained to fill in the middle: pick a Qwen2.5-Coder base model "
+                                  f"({able}).")
+    if len(prefix) + len(suffix) > LONGEST_INPUT:
+        raise InvalidRequestError(f"The prefix and suffix are {len(prefix) + len(suffix):,} characters; at most "
+                                  f"{LONGEST_INPUT:,} are taken.")
+    return Request(model, [], sampling, completion=fim_prompt(prefix, suffix)).validated()
+
+
+def fill(engine: Engine, stops: Stops, prefix: str, suffix: str, model: str, max_new_tokens: Any, seed: Any,
+         *presets: Any, request: gr.Request | None = None) -> Iterator[tuple[Any, str]]:
+    """Fill: the code with the middle streaming into place, and a status line."""
+    prefix, suffix = prefix or "", suffix or ""
+    try:
+        sampling = sampling_of(sampling_values(presets, max_new_tokens, seed))
+        asked = fim_request(engine, prefix, suffix, model, sampling)
+    except (PlaygroundError, ValueError) as exc:
+        yield gr.skip(), f"⚠️ {exc}"
+        return
+    for view in stream_reply(engine, asked, stops, (session_of(request), FIM_SLOT)):
+        if view.error:
+            yield gr.skip(), f"⚠️ {view.error}"
+            return
+        status = "Loading the model…" if view.loading else "Writing the middle…"
+        if view.metrics is not None:
+            status = f"The middle: {view.metrics.tokens} tokens in {view.metrics.seconds:.1f} s."
+        yield prefix + view.answer + suffix, status
+
+
+def fim_api(engine: Engine, stops: Stops, prefix: str, suffix: str, model: str = "", max_new_tokens: int = 256,
+            seed: int = -1, temperature: float = 0.0, top_p: float = 1.0, top_k: int = 1, min_p: float = 0.0,
+            repetition_penalty: float = 1.0, session: gr.Request | None = None) -> Iterator[dict[str, Any]]:
+    """Fill in the middle with a base Coder model: the code between `prefix` and `suffix`, as it streams."""
+    try:
+        sampling = sampling_of(sampling_values([temperature, top_p, top_k, min_p, repetition_penalty],
+                                               max_new_tokens, seed))
+        asked = fim_request(engine, prefix or "", suffix or "", model, sampling)
+    except (PlaygroundError, ValueError) as exc:
+        yield {"error": str(exc)}
+        return
+    for view in stream_reply(engine, asked, stops, (session_of(session), f"{FIM_SLOT}-api")):
+        yield {"middle": view.answer, "error": view.error,
+               "done": view.metrics is not None or view.error is not None}
+
+
+# --- layout -------------------------------------------------------------------------------------------------------
+
+
+def build(catalog: Catalog, engine: Engine, registry: Registry) -> None:
+    writers = [s for s in catalog.with_task(Task.CODE) if Task.CHAT in s.tasks]
+    fillers = catalog.with_task(Task.FIM)
+    with gr.Tabs():
+        with gr.Tab("Write code", id="code-write"):
+            if writers:
+                build_writer(catalog, engine, registry, writers)
+            else:
+                gr.Markdown("The catalogue has no chat model with the `code` task.")
+        with gr.Tab("Fill in the middle", id="code-fim"):
+            build_filler(catalog, engine, registry, fillers)
+
+
+def build_writer(catalog: Catalog, engine: Engine, registry: Registry, models: list) -> None:
+    first = picker.default_model(registry, models)
+    stops = Stops()
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3):
+            chat = gr.Chatbot(show_label=False, latex_delimiters=LATEX_DELIMITERS, height="55vh", elem_id="code-chat",
+                              buttons=["copy"])
+            message = gr.Textbox(show_label=False, placeholder="Ask for code… (\"now add tests\" goes on from it)",
+                                 lines=2, elem_id="code-input")
+            with gr.Row():
+                send = gr.Button("Send", variant="primary", elem_id="code-send")
+                stop_button = gr.Button("Stop", variant="stop", elem_id="code-stop")
+                new = gr.Button("New", elem_id="code-new")
+        with gr.Column(scale=2):
+            with gr.Group():
+                model = gr.Dropdown(choices=picker.choices(registry, models), value=first.key, label="Model",
+                                    elem_id="code-model", filterable=True)
+                language = gr.Dropdown(LANGUAGES, value="Python", label="Language", elem_id="code-language")
+                switch = gr.Checkbox(value=False, label="Thinking", visible=first.hybrid, elem_id="code-thinking")
+                said = gr.Markdown(mode_line(first), padding=True, visible=False)
+            with gr.Accordion("Sampling", open=False):
+                with gr.Row():
+                    max_new_tokens = gr.Number(value=DEFAULT_MAX_NEW_TOKENS, precision=0, minimum=1, step=256,
+                                               label="Max new tokens")
+                    seed = gr.Number(value=-1, precision=0, label="Seed", info="-1 = random")
+                presets = preset_sliders(first.sampling_for(False))
+            files_title = gr.Markdown("**Files**", visible=False)
+            file_picker = gr.Dropdown(label="File", visible=False, elem_id="code-file")
+            panel = gr.Code(visible=False, elem_id="code-panel", interactive=False, wrap_lines=False)
+            with gr.Row():
+                download_button = gr.DownloadButton("Download", visible=False, elem_id="code-download")
+                run_button = gr.Button("Run", visible=False, elem_id="code-run", variant="secondary")
+            run_output = gr.Code(visible=False, label="Output", elem_id="code-run-output", interactive=False)
+            run_status = gr.Markdown(elem_id="code-run-status")
+            with gr.Accordion("Copy as code", open=False):
+                snippet_button = gr.Button("Show the transformers code for the last request", size="sm",
+                                           elem_id="code-snippet-button")
+                snippet = gr.Code(language="python", visible=False, elem_id="code-snippet", interactive=False)
+    preview = gr.HTML(visible=False, elem_id="code-preview", padding=False)
+    gr.Examples(examples=EXAMPLES, inputs=[message, language], label="Examples")
+
+    history = gr.State([])
+    blocks = gr.State([])
+    last = gr.State(None)
+    touched = gr.State([])
+    follow_fn = functools.partial(follow, catalog)
+    for trigger in (model.input, switch.input):
+        trigger(follow_fn, [model, switch, touched], [switch, said, *presets], api_visibility="private", queue=False)
+    for name, component in zip(PRESET_FIELDS, presets, strict=True):
+        component.input(functools.partial(touch, name), touched, touched, api_visibility="private", queue=False)
+
+    inputs = [message, history, chat, model, language, switch, max_new_tokens, seed, *presets]
+    outputs = [chat, file_picker, panel, download_button, run_button, preview, history, last, blocks, files_title]
+    for trigger in (send.click, message.submit):
+        trigger(functools.partial(write, engine, stops), inputs, outputs, api_visibility="private",
+                trigger_mode="once").then(lambda: "", None, message, api_visibility="private", queue=False)
+    stop_button.click(functools.partial(stop, stops, SLOT), None, None, api_visibility="private", queue=False)
+    new.click(clear, None, [chat, history, file_picker, panel, download_button, run_button, preview, last, blocks,
+                            files_title], api_visibility="private", queue=False)
+    file_picker.input(show_file, [file_picker, blocks], [file_picker, panel, download_button, run_button],
+                      api_visibility="private", queue=False)
+    run_button.click(run_file, [file_picker, blocks], [run_output, run_status], api_visibility="private",
+                     concurrency_limit=4)
+    snippet_button.click(functools.partial(copy_as_code, catalog), last, snippet, api_visibility="private",
+                         queue=False)
+
+    api_result = gr.JSON(visible=False)
+    api_button = gr.Button(visible=False)
+    api_inputs = [message, model, language, switch, max_new_tokens, seed, *presets]
+    api_button.click(functools.partial(code_api, engine, stops), api_inputs, api_result, api_name="code")
+
+
+def build_filler(catalog: Catalog, engine: Engine, registry: Registry, models: list) -> None:
+    stops = Stops()
+    if models:
+        gr.Markdown("A base Qwen2.5-Coder writes the code that goes between the prefix and the suffix, from its "
+                    "fill-in-the-middle tokens (no chat). Models that can: " + ", ".join(f"`{s.key}`" for s in models))
+        first = picker.default_model(registry, models)
+        choices, value = picker.choices(registry, models), first.key
+        preset = first.sampling_for(False)
+    else:
+        gr.Markdown("No model in this catalogue is trained to fill in the middle: add a Qwen2.5-Coder base model "
+                    "with the `fim` task.")
+        choices, value, preset = [], None, Sampling(temperature=0)
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3):
+            prefix = gr.Code(value=FIM_EXAMPLE[0], language="python", label="Before the gap (prefix)",
+                             interactive=True, elem_id="fim-prefix")
+            suffix = gr.Code(value=FIM_EXAMPLE[1], language="python", label="After the gap (suffix)",
+                             interactive=True, elem_id="fim-suffix")
+            with gr.Row():
+                go = gr.Button("Fill", variant="primary", elem_id="fim-go")
+                stop_button = gr.Button("Stop", variant="stop", elem_id="fim-stop")
+        with gr.Column(scale=2):
+            model = gr.Dropdown(choices=choices, value=value, label="Model", elem_id="fim-model")
+            with gr.Accordion("Sampling", open=False):
+                max_new_tokens = gr.Number(value=256, precision=0, minimum=1, label="Max new tokens")
+                seed = gr.Number(value=-1, precision=0, label="Seed", info="-1 = random")
+                presets = preset_sliders(preset)
+    status = gr.Markdown(elem_id="fim-status")
+    result = gr.Code(language="python", label="With the middle filled in", interactive=False, elem_id="fim-result")
+    inputs = [prefix, suffix, model, max_new_tokens, seed, *presets]
+    go.click(functools.partial(fill, engine, stops), inputs, [result, status], api_visibility="private",
+             trigger_mode="once")
+    stop_button.click(functools.partial(stop, stops, FIM_SLOT), None, None, api_visibility="private", queue=False)
+    api_result = gr.JSON(visible=False)
+    api_button = gr.Button(visible=False)
+    api_button.click(functools.partial(fim_api, engine, stops), inputs, api_result, api_name="fim")
+
+
+if __name__ == "__main__":
+    from playground.services import create_services
+    from playground.settings import Settings
+
+    services = create_services(Settings.from_sources())
+    with gr.Blocks(title=TITLE) as app:
+        build(services.catalog, services.engine, services.registry)
+    app.launch()

@@ -1,0 +1,129 @@
+"""The Code tab's handlers on scripted models: files out of the reply, the preview, Run, FIM, copy as code."""
+
+from __future__ import annotations
+
+import pytest
+
+from playground.catalog import Sampling
+from playground.engine import Engine
+from playground.requests import Request
+from playground.snippets import transformers_snippet
+from playground.tasks.sandbox import Limits
+from tabs.code import code_api, copy_as_code, fill, fim_api, preview_html, run_python, write
+from tabs.reply import Stops
+from tests.fakes import scripted_registry
+
+PAGE = ("Here is the page:\n```html\n<!-- index.html -->\n<button id=\"b\">+1</button> <span id=\"n\">0</span>\n"
+        "<script src=\"app.js\"></script>\n```\n\nAnd its script:\n```javascript\n// app.js\n"
+        "b.onclick = () => n.textContent = +n.textContent + 1;\n```\nOpen it in a browser.")
+SAMPLING = [0.7, 0.8, 20, 0.0, 1.05]  # the preset sliders: temperature, top-p, top-k, min-p, repetition penalty
+
+
+@pytest.fixture
+def scripted(qwen3_tokenizer):
+    registry, loader = scripted_registry(qwen3_tokenizer)
+    yield Engine(registry), loader
+    registry.close()
+
+
+def send(engine, message, history=(), language="HTML/CSS/JS", model="scripted-qwen3"):
+    return list(write(engine, Stops(), message, list(history), [], model, language, False, 400, 1, *SAMPLING))[-1]
+
+
+def test_the_reply_becomes_files_prose_and_a_sandboxed_preview(scripted) -> None:
+    engine, loader = scripted
+    loader.decoder("scripted-qwen3").enqueue(PAGE)
+    chat, picker, panel, download, run, preview, history, last, blocks, title = send(engine, "A counter page")
+    assert [b.filename for b in blocks] == ["index.html", "app.js"] and picker.choices[0][0] == "index.html"
+    assert panel.value.startswith("<!-- index.html -->") and panel.language == "html"
+    assert "index.html" in str(download.value) and not run.visible  # Run is for Python files
+    answer = chat[-2].content  # the prose, then the metrics line
+    assert "📄 `index.html` (3 lines)" in answer and "📄 `app.js` (2 lines)" in answer and "<button" not in answer
+    frame = preview.value
+    assert 'sandbox="allow-scripts"' in frame and "allow-same-origin" not in frame
+    assert "&lt;button id=&quot;b&quot;&gt;" in frame and "b.onclick" in frame  # escaped page, its script inlined
+    assert history[-1] == {"role": "assistant", "content": PAGE} and last.model == "scripted-qwen3"
+
+
+def test_a_second_turn_goes_on_from_the_first(scripted) -> None:
+    engine, loader = scripted
+    decoder = loader.decoder("scripted-qwen3")
+    decoder.enqueue("```python\ndef search(xs, x): ...\n```", "```python\ndef test_search(): ...\n```")
+    first = send(engine, "Binary search", language="Python")
+    second = send(engine, "now add tests", history=first[6], language="Python")
+    prompt = loader.tokenizer.decode(decoder.prompts[1].input_ids, skip_special_tokens=False)
+    assert "def search(xs, x)" in prompt and "now add tests" in prompt and "Write Python code" in prompt
+    assert [b.filename for b in second[8]] == ["main.py"] and second[4].visible  # a Python file can run
+
+
+def test_a_python_file_runs_in_the_sandbox_with_its_output_and_status() -> None:
+    output, status = run_python("for i in range(3):\n    print(i * i)")
+    assert output == "0\n1\n4\n" and status.startswith("exit status 0")
+    output, status = run_python("while True:\n    pass", Limits(wall_s=1, cpu_s=1))
+    assert "TimeoutError" in output or "CPU time" in output
+    assert status.startswith("exit status 1")
+    output, status = run_python("print('x' * 5_000_000)")
+    assert len(output) < 5000 and "more characters cut" in output and status.startswith("exit status 0")
+    assert run_python("  ") == ("", "Nothing to run.")
+
+
+def test_fill_in_the_middle_streams_the_middle_into_place(scripted) -> None:
+    engine, loader = scripted
+    decoder = loader.decoder("scripted-coder")
+    decoder.enqueue("\n    if n < 2:\n        return False")
+    prefix, suffix = "def is_prime(n):", "\n    return True\n"
+    code, status = list(fill(engine, Stops(), prefix, suffix, "scripted-coder", 64, 1, 0.0, 1.0, 1, 0.0, 1.0))[-1]
+    assert code == prefix + "\n    if n < 2:\n        return False" + suffix  # whitespace kept, in place
+    assert status.startswith("The middle:")
+    prompt = loader.tokenizer.decode(decoder.prompts[0].input_ids, skip_special_tokens=False)
+    assert prompt == f"<|fim_prefix|>{prefix}<|fim_suffix|>{suffix}<|fim_middle|>"  # no chat template
+
+
+@pytest.mark.parametrize(("prefix", "suffix", "model", "message"), [
+    ("def f():", "", "scripted-qwen3", "scripted-qwen3 is not trained to fill in the middle"),
+    ("  ", "\n", "scripted-coder", "Type the code before the gap"),
+])
+def test_fim_bad_input_gets_a_clear_message(scripted, prefix, suffix, model, message) -> None:
+    engine, _ = scripted
+    (update,) = list(fill(engine, Stops(), prefix, suffix, model, 64, 1, 0.0, 1.0, 1, 0.0, 1.0))
+    assert message in update[1]
+    out = list(fim_api(engine, Stops(), prefix, suffix, model))
+    assert message in out[0]["error"]
+
+
+def test_bad_requests_say_what_to_fix(scripted) -> None:
+    engine, _ = scripted
+    chat = send(engine, "   ")[0]
+    assert "Type a request first." in chat[-1].content
+    out = list(code_api(engine, Stops(), "Hi", model="scripted-qwen3", language="COBOL"))
+    assert "Unknown language 'COBOL'" in out[0]["error"]
+
+
+def test_the_api_returns_the_reply_and_its_files(scripted) -> None:
+    engine, loader = scripted
+    loader.decoder("scripted-qwen3").enqueue(PAGE)
+    out = list(code_api(engine, Stops(), "A counter page", model="scripted-qwen3", language="HTML/CSS/JS"))[-1]
+    assert out["done"] and out["reply"] == PAGE
+    assert [(f["filename"], f["language"], f["closed"]) for f in out["files"]] == [
+        ("index.html", "html", True), ("app.js", "javascript", True)]
+
+
+def test_copy_as_code_gives_a_runnable_snippet_of_the_last_request(scripted) -> None:
+    engine, _ = scripted
+    catalog = engine.registry.catalog
+    request = Request("scripted-qwen3", [{"role": "system", "content": "Write Python code."},
+                                         {"role": "user", "content": "Binary search"}],
+                      Sampling(temperature=0.7, top_p=0.8, top_k=20, seed=5, max_new_tokens=300), thinking=False)
+    snippet = transformers_snippet(catalog.get("scripted-qwen3"), request)
+    compile(snippet, "snippet.py", "exec")
+    assert "'content': 'Binary search'" in snippet and "enable_thinking=False" in snippet
+    assert "torch.manual_seed(5)" in snippet and "max_new_tokens=300, do_sample=True, temperature=0.7" in snippet
+    assert "Send a request first" in copy_as_code(catalog, None).value
+    fim = transformers_snippet(catalog.get("scripted-coder"), Request("scripted-coder", [], Sampling(temperature=0),
+                                                                       completion="<|fim_prefix|>a<|fim_suffix|>b"))
+    compile(fim, "fim.py", "exec")
+    assert "do_sample=False" in fim and "prompt = '<|fim_prefix|>a<|fim_suffix|>b'" in fim
+
+
+def test_no_html_no_preview() -> None:
+    assert preview_html([]) == ""
