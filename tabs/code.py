@@ -393,7 +393,9 @@ def build_filler(catalog: Catalog, engine: Engine, registry: Registry, models: l
                 go = gr.Button("Fill", variant="primary", elem_id="fim-go")
                 stop_button = gr.Button("Stop", variant="stop", elem_id="fim-stop")
         with gr.Column(scale=2):
-            model = gr.Dropdown(choices=choices, value=value, label="Model", elem_id="fim-model")
+            # Any key is let through, so a model that cannot fill in the middle is told why (not just "not a choice").
+            model = gr.Dropdown(choices=choices, value=value, label="Model", elem_id="fim-model",
+                                allow_custom_value=True)
             with gr.Accordion("Sampling", open=False):
                 max_new_tokens = gr.Number(value=256, precision=0, minimum=1, label="Max new tokens")
                 seed = gr.Number(value=-1, precision=0, label="Seed", info="-1 = random")

@@ -1,9 +1,11 @@
 """The real app over scripted models, for browser tests of what depends on what a model writes.
 
 `python tests/e2e/scripted_app.py --port N` builds the app exactly as `app.py` does (same tabs,
-same engine and backend), but its models are `tests.fakes` scripted ones that write a worked
-solution: a boxed answer that depends on the sample's seed, and, when asked for Python, a block
-the Math tab runs in its sandbox before the model reads the output and answers.
+same engine and backend), but its models are `tests.fakes` scripted ones: for the Math tab a worked
+solution (a boxed answer that depends on the sample's seed; with Python, a block the tab runs
+before the model reads the output and answers); for the Code tab a web page whose script probes
+the page around it, Python files (one that loops forever, one that prints megabytes), and a
+fill-in-the-middle body.
 """
 
 from __future__ import annotations
@@ -22,6 +24,43 @@ from tests.fakes import scripted_registry
 MODEL = "scripted-qwen2"
 
 
+# A page whose script counts clicks and reports whether it could read the page around it.
+PAGE = """Here is the page.
+```html
+<!-- index.html -->
+<!doctype html>
+<html><body>
+<button id="b">+1</button> <span id="n">0</span>
+<p id="probe">not run</p>
+<script>
+document.getElementById("b").onclick = () => {
+  const n = document.getElementById("n"); n.textContent = Number(n.textContent) + 1; };
+let probe;
+try { probe = "read the app: " + parent.document.title; } catch (error) { probe = "blocked: " + error.name; }
+document.getElementById("probe").textContent = probe;
+</script>
+</body></html>
+```
+Click the button to count."""
+PROGRAMS = {
+    "squares": "```python\n# squares.py\nfor i in range(1, 4):\n    print(i * i)\n```",
+    "forever": "```python\n# forever.py\nwhile True:\n    pass\n```",
+    "megabytes": "```python\n# loud.py\nprint('x' * 5_000_000)\n```",
+}
+
+
+def reply(prompt: str, sampling: Sampling) -> str:
+    """What the scripted model writes, by what it is asked."""
+    if "<|fim_middle|>" in prompt:
+        return "\n    if n < 2:\n        return False"
+    if "Write HTML/CSS/JS code" in prompt:
+        return PAGE
+    if "Write Python code" in prompt:
+        asked = prompt.rsplit("<|im_start|>user", 1)[-1]
+        return next((program for word, program in PROGRAMS.items() if word in asked), PROGRAMS["squares"])
+    return solution(prompt, sampling)
+
+
 def solution(prompt: str, sampling: Sampling) -> str:
     """A solution as a math model writes one; two samples in three say 7, the third 8."""
     if "programs" in prompt:  # the TIR system prompt
@@ -37,7 +76,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO)
     registry, loader = scripted_registry(build_tokenizer("qwen3"))
     for key in registry.catalog.models:
-        loader.decoder(key).respond = solution
+        loader.decoder(key).respond = reply
     services = Services(registry.catalog, registry, Engine(registry), settings, concurrency=16)
     build_app(services).launch(server_name="127.0.0.1", server_port=settings.port, css_paths=[CSS_FILE], js=chat.JS)
 

@@ -28,7 +28,7 @@ def metrics_line(messages: list[dict]) -> str:
 
 def test_api_lists_the_public_endpoints(client: Client) -> None:
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert set(endpoints) == {"/chat", "/models", "/compare_thinking", "/math"}
+    assert set(endpoints) == {"/chat", "/models", "/compare_thinking", "/math", "/code", "/fim"}
     names = [p["parameter_name"] for p in endpoints["/math"]["parameters"]]
     assert names == ["problem", "expected_answer", "mode", "samples", "model", "thinking", "max_new_tokens", "seed",
                      "temperature", "top_p", "top_k", "min_p", "repetition_penalty"]
@@ -80,6 +80,20 @@ def test_math_says_what_is_wrong_with_its_input(client: Client) -> None:
     assert "majority vote needs different samples" in out["error"]
     out = client.predict(problem="", model="tiny-qwen3", api_name="/math")
     assert out["error"] == "Type a problem first."
+
+
+def test_code_returns_the_reply_and_its_files(client: Client) -> None:
+    out = client.predict(request="A binary search", model="tiny-qwen2", language="Python", max_new_tokens=12, seed=2,
+                         api_name="/code")
+    assert out["done"] and out["error"] is None and out["reply"]
+    assert isinstance(out["files"], list)  # random weights rarely write a fence; the shape is what matters here
+    out = client.predict(request="", model="tiny-qwen2", api_name="/code")
+    assert out["error"] == "Type a request first."
+
+
+def test_fim_says_which_models_can_fill_in_the_middle(client: Client) -> None:
+    out = client.predict(prefix="def f():\n", suffix="\n    return 1\n", model="tiny-qwen2", api_name="/fim")
+    assert "tiny-qwen2 is not trained to fill in the middle" in out["error"]
 
 
 def test_chat_streams_a_reply_with_metrics(client: Client) -> None:
