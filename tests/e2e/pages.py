@@ -268,8 +268,17 @@ def start_long_reply(page: Page) -> Locator:
     return answer
 
 
+def open_tab(page: Page, name: str) -> None:
+    """Click a top-level tab; on a narrow screen Gradio puts the ones that do not fit behind "More tabs"."""
+    tab = page.get_by_role("tab", name=name, exact=True)
+    if not tab.is_visible():
+        page.get_by_role("button", name="More tabs").click()
+        tab = page.locator(".overflow-dropdown button").filter(has_text=re.compile(rf"^{re.escape(name)}$"))
+    tab.click()
+
+
 def open_models_tab(page: Page) -> None:
-    page.get_by_role("tab", name="Models", exact=True).click()
+    open_tab(page, "Models")
     expect(page.locator("#models-table")).to_be_visible()
 
 
@@ -302,7 +311,7 @@ def models_tab_action(page: Page, key: str, button: str, precision: str | None =
 
 
 def open_thinking_tab(page: Page) -> None:
-    page.get_by_role("tab", name="Thinking", exact=True).click()
+    open_tab(page, "Thinking")
     expect(page.locator("#thinking-prompt textarea")).to_be_visible()
 
 

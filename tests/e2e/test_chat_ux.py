@@ -27,6 +27,7 @@ from tests.e2e.pages import (
     model_picker,
     models_tab_action,
     open_models_tab,
+    open_tab,
     pick_model,
     send,
     set_max_new_tokens,
@@ -65,7 +66,7 @@ def ensure_unloaded(page: Page, key: str) -> None:
         button.first.click()
         page.wait_for_timeout(300)
     expect(state_cell(page, key)).to_have_text("not loaded", timeout=UI_TIMEOUT_MS)
-    page.get_by_role("tab", name="Chat", exact=True).click()
+    open_tab(page, "Chat")
     expect(chat_input(page)).to_be_visible()
 
 

@@ -7,14 +7,14 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.pages import STREAM_TIMEOUT_MS, shot
+from tests.e2e.pages import STREAM_TIMEOUT_MS, open_tab, shot
 
 pytestmark = pytest.mark.scripted
 RUN_TIMEOUT_MS = 30_000
 
 
 def open_code_tab(page: Page) -> None:
-    page.get_by_role("tab", name="Code", exact=True).click()
+    open_tab(page, "Code")
     expect(page.locator("#code-input textarea")).to_be_visible()
 
 

@@ -11,13 +11,13 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.pages import STREAM_TIMEOUT_MS, shot, type_number
+from tests.e2e.pages import STREAM_TIMEOUT_MS, open_tab, shot, type_number
 
 pytestmark = pytest.mark.scripted
 
 
 def open_math_tab(page: Page) -> None:
-    page.get_by_role("tab", name="Math", exact=True).click()
+    open_tab(page, "Math")
     expect(page.locator("#math-problem textarea")).to_be_visible()
 
 
