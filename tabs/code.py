@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import html
 from collections.abc import Iterator
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +43,8 @@ from tabs.reply import (
     error_message,
     follow,
     mode_line,
+    preset_sampling,
     preset_sliders,
-    sampling_of,
     session_of,
     stop_reply,
     stream_reply,
@@ -69,6 +69,11 @@ EXAMPLES = [
     ["写一个 SQL 查询：找出每个部门工资最高的员工。", "SQL"],
 ]
 FIM_EXAMPLE = ("def is_prime(n: int) -> bool:\n", "\n    return True\n")
+FIM_EXAMPLES = [  # a function body between its signature and its return
+    list(FIM_EXAMPLE),
+    ["def mean(xs: list[float]) -> float:\n    \"\"\"The average of xs.\"\"\"\n", "\n    return total / len(xs)\n"],
+    ["function debounce(fn, ms) {\n", "\n  return wrapped;\n}\n"],
+]
 
 
 def system_prompt(language: str) -> str:
@@ -76,12 +81,6 @@ def system_prompt(language: str) -> str:
     return ("You are Qwen, created by Alibaba Cloud. You are a helpful assistant. "
             f"Write {language} code. Put each file in its own fenced code block with its language, and give its "
             "file name in a comment on the block's first line. Keep explanations short.")
-
-
-def sampling_values(presets: Any, max_new_tokens: Any, seed: Any) -> list[Any]:
-    named = dict(zip(PRESET_FIELDS, presets, strict=True))
-    named.update(max_new_tokens=max_new_tokens, seed=seed)
-    return [named[f.name] for f in fields(Sampling)]
 
 
 # --- files, preview, run ---------------------------------------------------------------------------------
@@ -166,7 +165,7 @@ def write(engine: Engine, stops: Stops, message: str, history: list[Message], sh
           request: gr.Request | None = None) -> Iterator[tuple[Any, ...]]:
     """Send: the chat (prose), the files, the preview (once the reply ends), the history, the last request."""
     try:
-        sampling = sampling_of(sampling_values(presets, max_new_tokens, seed))
+        sampling = preset_sampling(presets, max_new_tokens, seed)
         asked = request_for(engine.registry.catalog, message, history, model, language, thinking, sampling)
     except (PlaygroundError, ValueError) as exc:
         yield ([*shown, error_message(str(exc))], *files_update([]), gr.skip(), history, gr.skip(), [], gr.skip())
@@ -217,8 +216,8 @@ def code_api(engine: Engine, stops: Stops, request: str, model: str = "", langua
     """Ask a code model for code (one turn): the reply text and the files in it (name, language, code, whether
     its block was closed), as they stream."""
     try:
-        sampling = sampling_of(sampling_values([temperature, top_p, top_k, min_p, repetition_penalty],
-                                               max_new_tokens, seed))
+        sampling = preset_sampling([temperature, top_p, top_k, min_p, repetition_penalty],
+                                               max_new_tokens, seed)
         asked = request_for(engine.registry.catalog, request, [], model, language, thinking, sampling)
     except (PlaygroundError, ValueError) as exc:
         yield {"error": str(exc)}
@@ -252,7 +251,7 @@ def fill(engine: Engine, stops: Stops, prefix: str, suffix: str, model: str, max
     """Fill: the code with the middle streaming into place, and a status line."""
     prefix, suffix = prefix or "", suffix or ""
     try:
-        sampling = sampling_of(sampling_values(presets, max_new_tokens, seed))
+        sampling = preset_sampling(presets, max_new_tokens, seed)
         asked = fim_request(engine, prefix, suffix, model, sampling)
     except (PlaygroundError, ValueError) as exc:
         yield gr.skip(), f"⚠️ {exc}"
@@ -272,8 +271,8 @@ def fim_api(engine: Engine, stops: Stops, prefix: str, suffix: str, model: str =
             repetition_penalty: float = 1.0, session: gr.Request | None = None) -> Iterator[dict[str, Any]]:
     """Fill in the middle with a base Coder model: the code between `prefix` and `suffix`, as it streams."""
     try:
-        sampling = sampling_of(sampling_values([temperature, top_p, top_k, min_p, repetition_penalty],
-                                               max_new_tokens, seed))
+        sampling = preset_sampling([temperature, top_p, top_k, min_p, repetition_penalty],
+                                               max_new_tokens, seed)
         asked = fim_request(engine, prefix or "", suffix or "", model, sampling)
     except (PlaygroundError, ValueError) as exc:
         yield {"error": str(exc)}
@@ -400,6 +399,7 @@ def build_filler(catalog: Catalog, engine: Engine, registry: Registry, models: l
                 max_new_tokens = gr.Number(value=256, precision=0, minimum=1, label="Max new tokens")
                 seed = gr.Number(value=-1, precision=0, label="Seed", info="-1 = random")
                 presets = preset_sliders(preset)
+    gr.Examples(examples=FIM_EXAMPLES, inputs=[prefix, suffix], label="Gaps to fill")
     status = gr.Markdown(elem_id="fim-status")
     result = gr.Code(language="python", label="With the middle filled in", interactive=False, elem_id="fim-result")
     inputs = [prefix, suffix, model, max_new_tokens, seed, *presets]

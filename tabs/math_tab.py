@@ -42,8 +42,8 @@ from tabs.reply import (
     error_message,
     follow,
     mode_line,
+    preset_sampling,
     preset_sliders,
-    sampling_of,
     session_of,
     stop_many,
     stream_many,
@@ -214,7 +214,7 @@ def run_ui(engine: Engine, stops: Stops, text: str, expected: str, mode: str, sa
            request: gr.Request | None = None) -> Iterator[tuple[Any, ...]]:
     """Solve: yields (answer, shown solution, vote chart, sample picker, every sample's messages)."""
     try:
-        sampling = sampling_of(sampling_values(presets, max_new_tokens, seed))
+        sampling = preset_sampling(presets, max_new_tokens, seed)
         problem = problem_of(engine.registry.catalog, text, mode, samples, model, thinking, sampling, expected)
     except (PlaygroundError, ValueError) as exc:
         yield "", [error_message(str(exc))], gr.BarPlot(visible=False), gr.Dropdown(visible=False), []
@@ -242,13 +242,6 @@ def stop_all(stops: Stops, request: gr.Request | None = None) -> None:
     stop_many(stops, session_of(request), TITLE, [str(i + 1) for i in range(MAX_SAMPLES)])
 
 
-def sampling_values(presets: Any, max_new_tokens: Any, seed: Any) -> list[Any]:
-    """The preset sliders plus max new tokens and the seed, in `Sampling`'s field order."""
-    named = dict(zip(PRESET_FIELDS, presets, strict=True))
-    named.update(max_new_tokens=max_new_tokens, seed=seed)
-    return [named[f.name] for f in fields(Sampling)]
-
-
 def math_api(
     engine: Engine,
     stops: Stops,
@@ -273,8 +266,8 @@ def math_api(
     `mode`: "Step by step" or "With Python (TIR)"; `samples` 1-16 (more than 1 needs temperature > 0).
     """
     try:
-        sampling = sampling_of(sampling_values([temperature, top_p, top_k, min_p, repetition_penalty],
-                                               max_new_tokens, seed))
+        sampling = preset_sampling([temperature, top_p, top_k, min_p, repetition_penalty],
+                                               max_new_tokens, seed)
         asked = problem_of(engine.registry.catalog, problem, mode, samples, model, thinking, sampling,
                            expected_answer)
     except (PlaygroundError, ValueError) as exc:

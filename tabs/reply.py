@@ -481,6 +481,13 @@ def touch(name: str, touched: list[str]) -> list[str]:
     return touched if name in touched else [*touched, name]
 
 
+def preset_sampling(presets: Sequence[Any], max_new_tokens: Any, seed: Any) -> Sampling:
+    """The `Sampling` of a tab with the preset sliders (`preset_sliders`) and its own max-tokens and seed boxes."""
+    named = dict(zip(PRESET_FIELDS, presets, strict=True))
+    named.update(max_new_tokens=max_new_tokens, seed=seed)
+    return sampling_of([named[f.name] for f in fields(Sampling)])
+
+
 def sampling_of(values: Sequence[Any]) -> Sampling:
     """The `Sampling` the controls show (values in field order, as `SamplingControls.components`)."""
     return sampling_from(dict(zip((f.name for f in fields(Sampling)), values, strict=True)))

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
@@ -41,8 +41,8 @@ from tabs.reply import (
     error_message,
     follow,
     mode_line,
+    preset_sampling,
     preset_sliders,
-    sampling_of,
     session_of,
     stop_many,
     stream_many,
@@ -181,13 +181,6 @@ def summary_text(state: Replies, columns: dict[str, Column]) -> str:
 # --- handlers ------------------------------------------------------------------------------------------
 
 
-def sampling_values(side_values: list[Any], max_new_tokens: Any, seed: Any) -> list[Any]:
-    """A column's preset sliders plus the shared max new tokens and seed, in `Sampling`'s field order."""
-    named = dict(zip(PRESET_FIELDS, side_values, strict=True))
-    named.update(max_new_tokens=max_new_tokens, seed=seed)
-    return [named[f.name] for f in fields(Sampling)]
-
-
 def compare_thinking(
     engine: Engine,
     stops: Stops,
@@ -221,9 +214,9 @@ def compare_thinking(
         left = [left_temperature, left_top_p, left_top_k, left_min_p, left_repetition_penalty]
         right = [right_temperature, right_top_p, right_top_k, right_min_p, right_repetition_penalty]
         columns = {
-            "left": Column(left_model, bool(left_thinking), sampling_of(sampling_values(left, max_new_tokens, seed))),
+            "left": Column(left_model, bool(left_thinking), preset_sampling(left, max_new_tokens, seed)),
             "right": Column(right_model, bool(right_thinking),
-                            sampling_of(sampling_values(right, max_new_tokens, seed))),
+                            preset_sampling(right, max_new_tokens, seed)),
         }
         budget = budget_of(thinking_budget)
         for column in columns.values():
@@ -255,7 +248,7 @@ def run_ui(engine: Engine, stops: Stops, prompt: str, system_prompt: str, thinki
         columns = {}
         for side, chunk in zip(SIDES, (values[:per_side], values[per_side:]), strict=True):
             model, thinking, *numbers = chunk
-            columns[side] = Column(model, bool(thinking), sampling_of(sampling_values(numbers, max_new_tokens, seed)))
+            columns[side] = Column(model, bool(thinking), preset_sampling(numbers, max_new_tokens, seed))
         budget = budget_of(thinking_budget)
     except (PlaygroundError, ValueError) as exc:
         message = [error_message(str(exc))]
