@@ -384,10 +384,12 @@ def build_filler(catalog: Catalog, engine: Engine, registry: Registry, models: l
         choices, value, preset = [], None, Sampling(temperature=0)
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
-            prefix = gr.Code(value=FIM_EXAMPLE[0], language="python", label="Before the gap (prefix)",
-                             interactive=True, elem_id="fim-prefix")
-            suffix = gr.Code(value=FIM_EXAMPLE[1], language="python", label="After the gap (suffix)",
-                             interactive=True, elem_id="fim-suffix")
+            # Text boxes, not gr.Code: gr.Code strips a value's leading and trailing whitespace, and a gap's edges
+            # (the newline and indentation before and after it) are what the model must fill between.
+            prefix = gr.Textbox(value=FIM_EXAMPLE[0], label="Before the gap (prefix)", lines=6, max_lines=30,
+                                elem_id="fim-prefix", elem_classes="code-text")
+            suffix = gr.Textbox(value=FIM_EXAMPLE[1], label="After the gap (suffix)", lines=6, max_lines=30,
+                                elem_id="fim-suffix", elem_classes="code-text")
             with gr.Row():
                 go = gr.Button("Fill", variant="primary", elem_id="fim-go")
                 stop_button = gr.Button("Stop", variant="stop", elem_id="fim-stop")

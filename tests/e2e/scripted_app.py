@@ -52,7 +52,7 @@ PROGRAMS = {
 def reply(prompt: str, sampling: Sampling) -> str:
     """What the scripted model writes, by what it is asked."""
     if "<|fim_middle|>" in prompt:
-        return "\n    if n < 2:\n        return False"
+        return "    if n < 2:\n        return False"  # the prefix ends with the signature's newline
     if "Write HTML/CSS/JS code" in prompt:
         return PAGE
     if "Write Python code" in prompt:

@@ -77,6 +77,7 @@ def test_fill_in_the_middle_writes_the_body_in_place(page: Page) -> None:
     page.locator("#fim-go").click()
     result = page.locator("#fim-result")
     expect(result).to_contain_text("if n < 2:", timeout=STREAM_TIMEOUT_MS)
-    expect(result).to_contain_text("def is_prime(n: int) -> bool:")
-    expect(result).to_contain_text("return True")
     expect(page.locator("#fim-status")).to_contain_text("The middle:")
+    lines = result.locator(".cm-line").evaluate_all("lines => lines.map(line => line.textContent)")
+    # The gap's edges survive: the signature's newline before the body, the indented return after it.
+    assert lines == ["def is_prime(n: int) -> bool:", "    if n < 2:", "        return False", "    return True"], lines
