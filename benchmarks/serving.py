@@ -39,7 +39,7 @@ from gradio_client import Client  # noqa: E402
 
 from devtools.catalogs import write_catalog  # noqa: E402
 from devtools.launch import AppProcess  # noqa: E402
-from devtools.tiny import build_checkpoint, real_shape, shape_arch  # noqa: E402
+from devtools.tiny import shaped_checkpoint  # noqa: E402
 from playground.catalog import Precision, Sampling, load_catalog  # noqa: E402
 from playground.devices import default_device  # noqa: E402
 from playground.engine import Engine  # noqa: E402
@@ -182,10 +182,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        if args.shape == "tiny":
-            folder = build_checkpoint("qwen3", tmp / MODEL, device=args.device)
-        else:
-            folder = build_checkpoint(shape_arch(args.shape), tmp / MODEL, device=args.device, **real_shape(args.shape))
+        folder = shaped_checkpoint(args.shape, tmp / MODEL, args.device)
         catalog_path = write_catalog(tmp / "bench.toml", {MODEL: {"source": folder, "tasks": ["chat", "thinking"]}})
         registry = Registry(load_catalog(catalog_path), TransformersLoader(settings), keep_alive_s=0)
         engine = Engine(registry)

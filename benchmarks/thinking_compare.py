@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from devtools.catalogs import write_catalog  # noqa: E402
-from devtools.tiny import build_checkpoint, real_shape, shape_arch  # noqa: E402
+from devtools.tiny import shaped_checkpoint  # noqa: E402
 from playground.catalog import Sampling, load_catalog  # noqa: E402
 from playground.devices import default_device  # noqa: E402
 from playground.engine import Engine  # noqa: E402
@@ -82,10 +82,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        if args.shape == "tiny":
-            folder = build_checkpoint("qwen3", tmp / MODEL, device=args.device)
-        else:
-            folder = build_checkpoint(shape_arch(args.shape), tmp / MODEL, device=args.device, **real_shape(args.shape))
+        folder = shaped_checkpoint(args.shape, tmp / MODEL, args.device)
         catalog_path = write_catalog(tmp / "bench.toml", {MODEL: {"source": folder, "tasks": ["chat", "thinking"]}})
         registry = Registry(load_catalog(catalog_path), TransformersLoader(settings), keep_alive_s=0)
         engine = Engine(registry)

@@ -385,6 +385,13 @@ def real_shape(key: str) -> dict:
     return shape
 
 
+def shaped_checkpoint(shape: str, out_dir: str | Path, device: str = "cpu", tiny_arch: str = "qwen3") -> Path:
+    """A benchmark's model: the tiny `tiny_arch` one for shape "tiny", else catalogue model `shape`'s shape."""
+    if shape == "tiny":
+        return build_checkpoint(tiny_arch, out_dir, device=device)
+    return build_checkpoint(shape_arch(shape), out_dir, device=device, **real_shape(shape))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m devtools.tiny", description=__doc__.splitlines()[0])
     parser.add_argument("arch", choices=ARCHS)

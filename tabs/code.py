@@ -157,7 +157,8 @@ def request_for(catalog: Catalog, message: str, history: list[Message], model: s
 
 
 def default_language_of(language: str) -> str:
-    return "html" if language == "HTML/CSS/JS" else language.lower().replace("c++", "cpp")
+    """The language an unlabelled block is taken to be (`code_blocks` reads aliases such as "C++")."""
+    return "html" if language == "HTML/CSS/JS" else language
 
 
 def write(engine: Engine, stops: Stops, message: str, history: list[Message], shown: list[Any], model: str,

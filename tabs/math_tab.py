@@ -25,7 +25,7 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from playground.catalog import Catalog, ModelSpec, Sampling, Task
+from playground.catalog import Catalog, Sampling, Task
 from playground.engine import Engine
 from playground.errors import InvalidRequestError, PlaygroundError
 from playground.registry import Registry
@@ -304,16 +304,12 @@ def solution_json(view: ReplyView) -> dict[str, Any]:
 # --- layout ---------------------------------------------------------------------------------------------------
 
 
-def default_model(registry: Registry, specs: list[ModelSpec]) -> ModelSpec:
-    return picker.default_model(registry, specs)
-
-
 def build(catalog: Catalog, engine: Engine, registry: Registry) -> None:
     models = catalog.with_task(Task.MATH)
     if not models:
         gr.Markdown("The catalogue has no model with the `math` task.")
         return
-    first = default_model(registry, models)
+    first = picker.default_model(registry, models)
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
             problem = gr.Textbox(label="Problem", lines=3, placeholder="A math problem, in any language…",
