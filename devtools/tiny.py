@@ -4,7 +4,7 @@
 special tokens and Qwen's real chat templates; `build_checkpoint` writes a complete local
 folder (config, safetensors weights, generation config, tokenizer or processor) that the
 ordinary `from_pretrained` calls load (AutoModelForCausalLM for the text archs,
-AutoModelForImageTextToText + AutoProcessor for qwen2_5_vl), with nothing downloaded.
+AutoModelForImageTextToText + AutoProcessor for the VL archs), with nothing downloaded.
 The weights are random, so what they write is noise: these checkpoints exercise loading,
 templating, quantization and generation code paths, never quality. Loading, quantizing,
 catalogueing and serving them is left to the rest of the playground.
@@ -32,7 +32,8 @@ from transformers import (
 
 from playground.catalog import load_catalog
 
-ARCHS = ("qwen2", "qwen3", "qwen3_moe", "qwen2_5_vl")
+ARCHS = ("qwen2", "qwen3", "qwen3_moe", "qwen2_5_vl", "qwen3_vl")
+VISION_ARCHS = ("qwen2_5_vl", "qwen3_vl")
 
 # Qwen's added tokens, in Qwen's order. The first group is special (skipped when decoding
 # with skip_special_tokens); the second is ordinary added text, as in the real tokenizers.
@@ -244,8 +245,22 @@ QWEN2_5_VL_CHAT_TEMPLATE = (
     "{% set image_count = namespace(value=0) %}{% set video_count = namespace(value=0) %}{% for message in messages %}{% if loop.first and message['role'] != 'system' %}<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}<|im_start|>{{ message['role'] }}\n{% if message['content'] is string %}{{ message['content'] }}<|im_end|>\n{% else %}{% for content in message['content'] %}{% if content['type'] == 'image' or 'image' in content or 'image_url' in content %}{% set image_count.value = image_count.value + 1 %}{% if add_vision_id %}Picture {{ image_count.value }}: {% endif %}<|vision_start|><|image_pad|><|vision_end|>{% elif content['type'] == 'video' or 'video' in content %}{% set video_count.value = video_count.value + 1 %}{% if add_vision_id %}Video {{ video_count.value }}: {% endif %}<|vision_start|><|video_pad|><|vision_end|>{% elif 'text' in content %}{{ content['text'] }}{% endif %}{% endfor %}<|im_end|>\n{% endif %}{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 
+# Written for these tests after the shape of Qwen3-VL's template (a Qwen3 template whose content may
+# be a list of parts): no default system prompt, images and videos as vision_start / pad / vision_end.
+# The Thinking editions' template opens <think> itself (`opens_thinking`).
+QWEN3_VL_CHAT_TEMPLATE = (
+    "{%- for message in messages %}{{- '<|im_start|>' + message['role'] + '\\n' }}"
+    "{%- if message['content'] is string %}{{- message['content'] }}"
+    "{%- else %}{%- for content in message['content'] %}"
+    "{%- if content['type'] == 'image' or 'image' in content %}{{- '<|vision_start|><|image_pad|><|vision_end|>' }}"
+    "{%- elif content['type'] == 'video' or 'video' in content %}{{- '<|vision_start|><|video_pad|><|vision_end|>' }}"
+    "{%- elif 'text' in content %}{{- content['text'] }}{%- endif %}"
+    "{%- endfor %}{%- endif %}{{- '<|im_end|>\\n' }}{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
+)
+
 CHAT_TEMPLATES = {"qwen2": QWEN2_CHAT_TEMPLATE, "qwen3": QWEN3_CHAT_TEMPLATE, "qwen3_moe": QWEN3_CHAT_TEMPLATE,
-                  "qwen2_5_vl": QWEN2_5_VL_CHAT_TEMPLATE}
+                  "qwen2_5_vl": QWEN2_5_VL_CHAT_TEMPLATE, "qwen3_vl": QWEN3_VL_CHAT_TEMPLATE}
 
 # Small, but with linear layers holding ~90% of the parameters, so that 8-bit and 4-bit
 # quantization (which only touches nn.Linear) visibly shrinks the memory footprint.
@@ -257,7 +272,11 @@ _BASE_CONFIG = dict(
 )
 _MOE_CONFIG = dict(num_experts=4, num_experts_per_tok=2, moe_intermediate_size=256, norm_topk_prob=True,
                    decoder_sparse_step=1, mlp_only_layers=[], output_router_logits=False)
-_VISION_CONFIG = dict(depth=2, hidden_size=64, intermediate_size=128, num_heads=2, fullatt_block_indexes=[1])
+_VISION_CONFIG = {
+    "qwen2_5_vl": dict(depth=2, hidden_size=64, intermediate_size=128, num_heads=2, fullatt_block_indexes=[1]),
+    "qwen3_vl": dict(depth=2, hidden_size=64, intermediate_size=128, num_heads=2, deepstack_visual_indexes=[1],
+                     num_position_embeddings=256),
+}
 
 
 # Qwen3-*-Thinking-2507 templates open the thinking block themselves: the generation prompt ends
@@ -300,13 +319,15 @@ def _config(arch: str, tokenizer: PreTrainedTokenizerFast, overrides: dict):
                                 bos_token_id=endoftext, eos_token_id=im_end, pad_token_id=endoftext))
     if arch == "qwen3_moe":
         values.update(_MOE_CONFIG)
-    vision = dict(_VISION_CONFIG, **overrides.get("vision_config", {}))
     values.update({key: value for key, value in overrides.items() if key != "vision_config"})
-    if arch != "qwen2_5_vl":
+    if arch not in VISION_ARCHS:
         return AutoConfig.for_model(arch, **values)
-    # Qwen2.5-VL nests the language model's keys under text_config; overrides go there too.
-    values.pop("head_dim")
-    head_dim = values["hidden_size"] // values["num_attention_heads"]
+    vision = dict(_VISION_CONFIG[arch], **overrides.get("vision_config", {}))
+    # The VL archs nest the language model's keys under text_config; overrides go there too.
+    # Qwen2.5-VL's head size is hidden / heads; Qwen3-VL's is its own key, as in Qwen3.
+    if arch == "qwen2_5_vl":
+        values.pop("head_dim")
+    head_dim = values.get("head_dim") or values["hidden_size"] // values["num_attention_heads"]
     values["rope_parameters"]["mrope_section"] = [head_dim // 8, 3 * head_dim // 16, 3 * head_dim // 16]
     vision.setdefault("out_hidden_size", values["hidden_size"])
     names = ("image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id")
@@ -319,7 +340,7 @@ def build_checkpoint(arch: str, out_dir: str | Path, *, seed: int = 0, device: s
                      opens_thinking: bool = False, **config_overrides) -> Path:
     """Write a random-weight `arch` checkpoint with tokenizer to `out_dir`; any config key can be overridden.
 
-    Text archs load with AutoModelForCausalLM; "qwen2_5_vl" loads with AutoModelForImageTextToText and
+    Text archs load with AutoModelForCausalLM; the VL archs load with AutoModelForImageTextToText and
     AutoProcessor, and its overrides apply to the language model (pass vision_config={...} for the tower).
     `device="cuda"` builds the weights on the GPU: minutes faster for a real 8B shape. `opens_thinking`
     gives the template a thinking-only model's generation prompt (see `build_tokenizer`).
@@ -333,7 +354,7 @@ def build_checkpoint(arch: str, out_dir: str | Path, *, seed: int = 0, device: s
     # fork_rng keeps the caller's global RNG untouched while making the weights a function of seed.
     with torch.random.fork_rng(devices=[]), torch.device(device):
         torch.manual_seed(seed)
-        auto = AutoModelForImageTextToText if arch == "qwen2_5_vl" else AutoModelForCausalLM
+        auto = AutoModelForImageTextToText if arch in VISION_ARCHS else AutoModelForCausalLM
         # Big shapes are built in their final dtype: float32 first would take twice the memory.
         model = auto.from_config(config, dtype=save_dtype)
     # Random weights put every logit near 0 with a spread of ~0.3, so the end-of-turn token
@@ -353,14 +374,29 @@ def build_checkpoint(arch: str, out_dir: str | Path, *, seed: int = 0, device: s
         do_sample=True, temperature=0.7, top_p=0.8, top_k=20,
     )
     model.save_pretrained(out)
-    if arch == "qwen2_5_vl":
-        # Imported here: they pull in torchvision, ~3 s that text-only builds need not pay.
-        from transformers import Qwen2_5_VLProcessor, Qwen2VLImageProcessor, Qwen2VLVideoProcessor
-
-        tokenizer = Qwen2_5_VLProcessor(image_processor=Qwen2VLImageProcessor(), tokenizer=tokenizer,
-                                        video_processor=Qwen2VLVideoProcessor(), chat_template=tokenizer.chat_template)
+    if arch in VISION_ARCHS:
+        tokenizer = _processor(arch, tokenizer)
     tokenizer.save_pretrained(out)
     return out
+
+
+def _processor(arch: str, tokenizer: PreTrainedTokenizerFast):
+    """The VL arch's processor around `tokenizer`, with the image and video processors' defaults."""
+    # Imported here: they pull in torchvision, ~3 s that text-only builds need not pay.
+    from transformers import (
+        Qwen2_5_VLProcessor,
+        Qwen2VLImageProcessor,
+        Qwen2VLVideoProcessor,
+        Qwen3VLProcessor,
+        Qwen3VLVideoProcessor,
+    )
+
+    if arch == "qwen2_5_vl":
+        return Qwen2_5_VLProcessor(image_processor=Qwen2VLImageProcessor(), tokenizer=tokenizer,
+                                   video_processor=Qwen2VLVideoProcessor(), chat_template=tokenizer.chat_template)
+    # Qwen3-VL: 16-pixel patches (32 x 32 pixels per visual token) and its own video processor.
+    return Qwen3VLProcessor(image_processor=Qwen2VLImageProcessor(patch_size=16), tokenizer=tokenizer,
+                            video_processor=Qwen3VLVideoProcessor(), chat_template=tokenizer.chat_template)
 
 
 def shape_arch(key: str) -> str:

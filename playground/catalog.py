@@ -426,6 +426,8 @@ def _complete_local(entry: Any, base: Path) -> tuple[Any, str | None]:
         config = json.loads(config_file.read_text(encoding="utf-8"))
         if "architecture" not in entry:
             entry["architecture"] = architecture_from_config(config)
+        if "family" not in entry and config.get("model_type") in _FAMILY_OF_MODEL_TYPE:
+            entry["family"] = _FAMILY_OF_MODEL_TYPE[config["model_type"]]
         if "context_length" not in entry and "max_position_embeddings" in _text_config(config):
             entry["context_length"] = _text_config(config)["max_position_embeddings"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -438,6 +440,12 @@ def _complete_local(entry: Any, base: Path) -> tuple[Any, str | None]:
         if count:
             entry["params_billion"] = count / 1e9
     return entry, None
+
+
+# A local folder's family, where its entry leaves it out (vision models need it: their
+# coordinates and patch sizes differ by family).
+_FAMILY_OF_MODEL_TYPE = {"qwen2": "qwen2.5", "qwen3": "qwen3", "qwen3_moe": "qwen3", "qwen2_5_vl": "qwen2.5-vl",
+                         "qwen3_vl": "qwen3-vl", "qwen3_vl_moe": "qwen3-vl"}
 
 
 def _text_config(config: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -91,6 +91,5 @@ def local_backend(spec: ModelSpec, precision: Precision, model: Any, processor: 
     decoder = choose_decoder(spec, precision, model, device, settings, kv_tokens)
     if isinstance(decoder, SerialDecoder) and decoder.compiled:
         log.info("%s: compiling the decoder (the first two requests); this takes a while once", spec.key)
-        decoder.warm_up(build_prompt(processor, [{"role": "user", "content": "Hello"}], None, budget=64,
-                                     vision=spec.is_vision))
+        decoder.warm_up(build_prompt(processor, [{"role": "user", "content": "Hello"}], None, budget=64))
     return LocalBackend(spec, precision, model, processor, decoder, device, context_limit=settings.context_limit)

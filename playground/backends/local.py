@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import torch
 
-from playground.backends.prompt import Prompt, build_prompt, continued, tokenizer_of
+from playground.backends.prompt import Prompt, build_prompt, continued, grid_of, tokenizer_of
 from playground.catalog import ModelSpec, Precision, Sampling
 from playground.errors import PromptTooLongError
 from playground.requests import (
@@ -111,6 +111,7 @@ class LocalBackend:
         self.device = device
         self.context_limit = context_limit
         self.tokenizer = tokenizer_of(processor)
+        self.grid = grid_of(processor) if spec.is_vision else None  # how images become tokens
 
     @property
     def name(self) -> str:
@@ -136,7 +137,7 @@ class LocalBackend:
             prompt = Prompt(self.tokenizer.encode(request.completion, add_special_tokens=False))
             splitter, thinking = ThinkingSplitter(plain=True), None
         else:
-            prompt = build_prompt(self.processor, request.messages, switch, room, vision=self.spec.is_vision)
+            prompt = build_prompt(self.processor, request.messages, switch, room, self.grid)
             splitter = ThinkingSplitter(in_thinking=prompt.opens_thinking)
         if request.continuation is not None:
             written = request.continuation.text(opened_by_prompt=prompt.opens_thinking)

@@ -18,13 +18,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from itertools import accumulate
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from playground.errors import InvalidRequestError, PromptTooLongError
+from playground.media import DEFAULT_FPS, DEFAULT_MAX_FRAMES, open_image, read_video
 from playground.requests import Message, has_media, message_text
 from playground.tasks.thinking import OPEN
+from playground.tasks.visual_tokens import Grid, frame_max_pixels
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,12 @@ def tokenizer_of(processor: Any) -> Any:
     return getattr(processor, "tokenizer", processor)
 
 
+def grid_of(processor: Any) -> Grid:
+    """How the loaded processor cuts pixels into tokens."""
+    images = processor.image_processor
+    return Grid(images.patch_size, images.merge_size, getattr(images, "temporal_patch_size", 2))
+
+
 def template_messages(messages: Sequence[Message], vision: bool) -> list[dict[str, Any]]:
     """Messages as the template takes them: text models get plain strings (their templates read only strings)."""
     out = []
@@ -55,19 +64,43 @@ def template_messages(messages: Sequence[Message], vision: bool) -> list[dict[st
     return out
 
 
-def render(processor: Any, messages: list[dict[str, Any]], thinking: bool | None) -> dict[str, Any]:
+def render(processor: Any, messages: list[dict[str, Any]], thinking: bool | None,
+           grid: Grid | None = None) -> dict[str, Any]:
     kwargs = {} if thinking is None else {"enable_thinking": thinking}
+    if grid is not None and any(has_media(m) for m in messages):
+        return _render_media(processor, messages, kwargs, grid)
     encoded = processor.apply_chat_template(
         messages, tokenize=True, return_dict=True, add_generation_prompt=True, return_tensors="pt", **kwargs
     )
     return dict(encoded)
 
 
+def _render_media(processor: Any, messages: list[dict[str, Any]], kwargs: dict[str, Any], grid: Grid) -> dict[str, Any]:
+    """Qwen's recipe: the template's text, qwen-vl-utils' resized images and frames, the processor unresized."""
+    from qwen_vl_utils import process_vision_info  # imports torchvision: only when an image comes
+
+    text = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, **kwargs)
+    images, videos, video_kwargs = process_vision_info(
+        messages, return_video_kwargs=True, return_video_metadata=True, image_patch_size=grid.patch_size
+    )
+    if videos:  # (frames, metadata) pairs: the metadata gives the frame rate and each frame's time
+        videos, metadata = map(list, zip(*videos, strict=True))
+        video_kwargs["video_metadata"] = metadata
+    return dict(processor(text=[text], images=images, videos=videos, do_resize=False, return_tensors="pt",
+                          **video_kwargs))
+
+
 def build_prompt(
-    processor: Any, messages: Sequence[Message], thinking: bool | None, budget: int, vision: bool = False
+    processor: Any, messages: Sequence[Message], thinking: bool | None, budget: int, grid: Grid | None = None
 ) -> Prompt:
-    """The prompt for `messages`, dropping the oldest turns until it is at most `budget` tokens."""
-    messages = template_messages(messages, vision)
+    """The prompt for `messages`, dropping the oldest turns until it is at most `budget` tokens.
+
+    `grid` is given for vision models: their messages' images and videos (files, checked and
+    decoded by `playground.media`) become pixel values, resized by qwen-vl-utils.
+    """
+    messages = template_messages(messages, grid is not None)
+    if grid is not None:
+        messages = [{"role": m["role"], "content": media_parts(m["content"], grid)} for m in messages]
     system = [m for m in messages if m["role"] == "system"]
     turns = [m for m in messages if m["role"] != "system"]
     # A turn starts at a user message; the newest message always stays. `cut` indexes `turns`:
@@ -75,7 +108,7 @@ def build_prompt(
     starts = [0, *(i for i, m in enumerate(turns) if m["role"] == "user" and i > 0)]
 
     def fit(cut: int) -> tuple[dict[str, Any], int]:
-        encoded = render(processor, system + turns[cut:], thinking)
+        encoded = render(processor, system + turns[cut:], thinking, grid)
         return encoded, encoded["input_ids"].shape[-1]
 
     cut = 0
@@ -102,6 +135,30 @@ def build_prompt(
     encoded.pop("attention_mask", None)
     tail = tokenizer_of(processor).decode(ids[-4:], skip_special_tokens=False)
     return Prompt(input_ids=ids, model_inputs=encoded, dropped=cut, opens_thinking=tail.rstrip().endswith(OPEN))
+
+
+def media_parts(content: str | Sequence[Any], grid: Grid) -> str | list[Any]:
+    """Content whose image and video files are decoded: an image as RGB, a video as the frames the model sees.
+
+    A part keeps qwen-vl-utils' options (`max_pixels`; `fps` and `max_frames` for a video). A video
+    becomes a list of frames with their rate (`sample_fps`, and `raw_fps` the same, so Qwen3-VL's
+    frame times are seconds from the start). Parts that already hold decoded images stay as they are.
+    """
+    if isinstance(content, str):
+        return content
+    out = []
+    for part in content:
+        if part.get("type") == "image" and isinstance(part.get("image"), str | Path):
+            part = {**part, "image": open_image(part["image"])}
+        elif part.get("type") == "video" and isinstance(part.get("video"), str | Path):
+            options = {k: v for k, v in part.items() if k not in ("type", "video", "fps", "max_frames")}
+            frames = read_video(part["video"], part.get("fps", DEFAULT_FPS), part.get("max_frames", DEFAULT_MAX_FRAMES))
+            if "max_pixels" in options:
+                options["max_pixels"] = frame_max_pixels(options["max_pixels"], grid)
+            part = {**options, "type": "video", "video": frames.images, "sample_fps": frames.fps,
+                    "raw_fps": frames.fps}
+        out.append(part)
+    return out
 
 
 def continued(prompt: Prompt, ids: list[int], in_thinking: bool) -> Prompt:

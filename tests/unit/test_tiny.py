@@ -13,14 +13,14 @@ from transformers import (
     BitsAndBytesConfig,
 )
 
-from devtools.tiny import ADDED_TOKENS, ARCHS, SPECIAL_TOKENS, build_checkpoint, build_tokenizer, main
+from devtools.tiny import ADDED_TOKENS, ARCHS, SPECIAL_TOKENS, VISION_ARCHS, build_checkpoint, build_tokenizer, main
 
 MIXED_TEXT = (
     "Hello, world! 你好，世界。Ça va très bien. Größe und Straße. ¿Qué tal? こんにちは、東京。"
     " $\\frac{a}{b} + \\sqrt{x^2}$ def f(x):\n\treturn x ** 2  # 🙂🚀 ∑∞ 한국어 עברית"
 )
 CHAT = [{"role": "user", "content": "Tell me about Paris and 北京."}]
-TEXT_ARCHS = [arch for arch in ARCHS if arch != "qwen2_5_vl"]
+TEXT_ARCHS = [arch for arch in ARCHS if arch not in VISION_ARCHS]
 
 
 def _prompt(tokenizer, messages=CHAT, **kwargs):
@@ -118,15 +118,21 @@ def test_checkpoint_loads_and_generates_to_max_new_tokens(arch, tmp_path):
         assert max(new) < len(tokenizer)  # never a vocab-padding id
 
 
-def test_vision_checkpoint_loads_and_generates(checkpoints):
-    path = checkpoints["qwen2_5_vl"]
+@pytest.mark.parametrize("arch", VISION_ARCHS)
+def test_vision_checkpoint_loads_and_generates(checkpoints, arch):
+    path = checkpoints[arch]
     processor = AutoProcessor.from_pretrained(path)
     model = AutoModelForImageTextToText.from_pretrained(path)
+    assert model.config.model_type == arch
     assert model.config.image_token_id == processor.tokenizer.convert_tokens_to_ids("<|image_pad|>")
+    # 14-pixel patches for Qwen2.5-VL, 16-pixel ones for Qwen3-VL, as the real processors have.
+    assert processor.image_processor.patch_size == {"qwen2_5_vl": 14, "qwen3_vl": 16}[arch]
     image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (112, 140, 3), dtype=np.uint8))
     messages = [{"role": "user", "content": [{"type": "image", "image": image}, {"type": "text", "text": "What?"}]}]
     text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-    assert text.startswith("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n")
+    # Qwen2.5-VL's template adds a default system prompt; Qwen3-VL's does not.
+    default_system = "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+    assert text.startswith(default_system if arch == "qwen2_5_vl" else "<|im_start|>user\n")
     assert "<|vision_start|><|image_pad|><|vision_end|>What?<|im_end|>" in text
     inputs = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True,
                                            return_tensors="pt")

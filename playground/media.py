@@ -1,0 +1,214 @@
+"""What people upload, checked before any model sees it: images and videos, read with limits.
+
+`probe` looks at a file without decoding it all (an image's header, a video's container) and
+says what it is, or raises `MediaError` with a sentence saying what is wrong and what to do:
+an unsupported type, a file past the size limit, a damaged file, an image past the pixel limit
+(a 20k x 20k "decompression bomb" is refused from its header, before any pixel is decoded), a
+video longer than the limit. An animated GIF is read as its first frame, with a note saying so.
+
+`open_image` and `read_video` then decode: the image as RGB, the video as the frames the model
+will see (qwen-vl-utils' `smart_nframes` picks how many, spread evenly as its readers do). The
+frames go to qwen-vl-utils as a list, which resizes them: nothing here resizes anything.
+Videos are decoded with PyAV (qwen-vl-utils' own dependency), which reads MP4, WebM (a
+browser's webcam recording), MOV and MKV with the FFmpeg it bundles.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from playground.errors import InvalidRequestError
+
+IMAGE_TYPES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
+VIDEO_TYPES = (".mp4", ".webm", ".mov", ".mkv", ".avi", ".m4v")
+MAX_IMAGE_BYTES = 25 * 2**20
+MAX_VIDEO_BYTES = 200 * 2**20
+MAX_IMAGE_PIXELS = 64_000_000  # a 48-megapixel phone photo fits; Pillow itself warns past 89M
+MAX_VIDEO_SECONDS = 10 * 60
+DEFAULT_FPS = 2.0  # frames per second sampled from a video (qwen-vl-utils' FPS)
+DEFAULT_MAX_FRAMES = 64
+
+
+class MediaError(InvalidRequestError):
+    """An upload that cannot be used, with what to do about it."""
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    name: str
+    width: int
+    height: int
+    note: str = ""  # e.g. only the first frame of an animated GIF is used
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    name: str
+    width: int
+    height: int
+    fps: float
+    frames: int  # in the whole video
+    seconds: float
+    note: str = ""
+
+    def sampled(self, fps: float, max_frames: int) -> int:
+        """How many frames the model sees at `fps` frames per second, at most `max_frames` (an even number)."""
+        from qwen_vl_utils.vision_process import smart_nframes  # imports torchvision: only when needed
+
+        return smart_nframes({"fps": fps, "max_frames": max_frames}, total_frames=self.frames, video_fps=self.fps)
+
+
+Info = ImageInfo | VideoInfo
+
+
+def kind(path: str | Path) -> str:
+    """"image" or "video" by the file's type, or `MediaError` for any other type."""
+    suffix = Path(path).suffix.lower()
+    if suffix in IMAGE_TYPES:
+        return "image"
+    if suffix in VIDEO_TYPES:
+        return "video"
+    raise MediaError(
+        f"{Path(path).name}: {suffix or 'files without an extension'} is not supported here. Upload an image "
+        "(PNG, JPEG, WebP, GIF, BMP, TIFF) or a video (MP4, WebM, MOV, MKV, AVI)."
+    )
+
+
+def probe(path: str | Path) -> Info:
+    """What the file is and how big, from its header or container (nothing is decoded in full)."""
+    path = Path(path)
+    what = kind(path)
+    limit = MAX_IMAGE_BYTES if what == "image" else MAX_VIDEO_BYTES
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        raise MediaError(f"{path.name} could not be found: upload it again.") from None
+    if size > limit:
+        raise MediaError(f"{path.name} is {size / 2**20:.0f} MB; {what}s up to {limit // 2**20} MB are "
+                         f"accepted here. Upload a smaller or shorter one.")
+    return _probe_image(path) if what == "image" else _probe_video(path)
+
+
+def _probe_image(path: Path) -> ImageInfo:
+    try:
+        with Image.open(path) as image:  # reads the header only
+            width, height = image.size
+            frames = getattr(image, "n_frames", 1)
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise MediaError(f"{path.name} could not be read as an image ({_reason(exc)}). It may be damaged: "
+                         "open it in an image viewer, save it again as PNG or JPEG and upload that.") from None
+    if width * height > MAX_IMAGE_PIXELS:
+        raise MediaError(f"{path.name} is {width:,} x {height:,} pixels ({width * height / 1e6:.0f} megapixels); "
+                         f"images up to {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels are accepted here. "
+                         "Scale it down and upload it again.")
+    note = (f"{path.name} is animated ({frames} frames): only its first frame is used. Upload it as a video "
+            "(MP4 or WebM) to ask about what moves.") if frames > 1 else ""
+    return ImageInfo(path.name, width, height, note)
+
+
+def _probe_video(path: Path) -> VideoInfo:
+    import av  # PyAV loads FFmpeg's libraries: only when a video comes
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise MediaError(f"{path.name} has no video track: upload a video, or an image for a still.")
+            stream = container.streams.video[0]
+            fps = float(stream.average_rate or stream.guessed_rate or 0)
+            if stream.duration is not None and stream.time_base is not None:
+                seconds = float(stream.duration * stream.time_base)
+            else:
+                seconds = (container.duration or 0) / av.time_base
+            frames = stream.frames or round(seconds * fps)
+            width, height = stream.codec_context.width, stream.codec_context.height
+    except MediaError:
+        raise
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise MediaError(f"{path.name} could not be read as a video ({_reason(exc)}). It may be damaged or "
+                         "unfinished: play it on your computer, export it again as MP4 and upload that.") from None
+    if not (fps > 0 and frames >= 2 and width and height):
+        raise MediaError(f"{path.name} has no readable frames (fps {fps:g}, {frames} frames): "
+                         "export it again as MP4 and upload that.")
+    if seconds > MAX_VIDEO_SECONDS:
+        raise MediaError(f"{path.name} is {_duration(seconds)} long; videos up to {_duration(MAX_VIDEO_SECONDS)} "
+                         "are accepted here. Trim it to the part you want to ask about and upload that.")
+    return VideoInfo(path.name, width, height, fps, frames, seconds)
+
+
+def open_image(path: str | Path) -> Image.Image:
+    """The image as RGB (the first frame of an animation), decoded in full; `MediaError` if it can't be."""
+    info = probe(path)
+    if not isinstance(info, ImageInfo):
+        raise MediaError(f"{Path(path).name} is a video, not an image.")
+    try:
+        with Image.open(path) as image:
+            image.seek(0)
+            image.load()
+            # Transparent pixels become white, as qwen-vl-utils does for RGBA.
+            if image.mode in ("RGBA", "LA", "P") and (image.mode != "P" or "transparency" in image.info):
+                rgba = image.convert("RGBA")
+                return Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba).convert("RGB")
+            return image.convert("RGB")
+    except (OSError, ValueError) as exc:
+        raise MediaError(f"{Path(path).name} could not be decoded ({_reason(exc)}). It may be damaged: save it "
+                         "again as PNG or JPEG and upload that.") from None
+
+
+@dataclass(frozen=True)
+class Frames:
+    """The frames of a video the model sees, and how many per second of video they are."""
+
+    images: list[Image.Image]
+    fps: float
+
+
+def read_video(path: str | Path, fps: float = DEFAULT_FPS, max_frames: int = DEFAULT_MAX_FRAMES) -> Frames:
+    """`info.sampled(fps, max_frames)` frames spread evenly over the video, decoded with PyAV."""
+    import av
+
+    info = probe(path)
+    if not isinstance(info, VideoInfo):
+        raise MediaError(f"{Path(path).name} is an image, not a video.")
+    count = info.sampled(fps, max_frames)
+    # Evenly spread over the whole video, first and last frame included, as qwen-vl-utils' readers do.
+    wanted = sorted({round(i * (info.frames - 1) / max(count - 1, 1)) for i in range(count)})
+    picked: list[Image.Image] = []
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            targets = iter(wanted)
+            target = next(targets)
+            for index, frame in enumerate(container.decode(stream)):
+                while target is not None and index == target:
+                    picked.append(frame.to_image())
+                    target = next(targets, None)
+                if target is None:
+                    break
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        if not picked:
+            raise MediaError(f"{info.name} could not be decoded ({_reason(exc)}): export it again as MP4 "
+                             "and upload that.") from None
+        # A damaged tail: what was read before it is used.
+    if len(picked) < 2:
+        raise MediaError(f"{info.name} has fewer than two readable frames: export it again as MP4 and upload that.")
+    picked += [picked[-1]] * (count - len(picked))  # a frame count the container overstated
+    # Frames per second of video, as qwen-vl-utils' readers compute it: frame i is at i / fps seconds.
+    return Frames(picked, count / info.frames * info.fps)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().rstrip(".")
+    return text[:160] if text else type(exc).__name__
+
+
+def _duration(seconds: float) -> str:
+    minutes, rest = divmod(math.ceil(seconds), 60)
+    if minutes >= 60:
+        return f"{minutes // 60} h {minutes % 60} min"
+    return f"{minutes} min {rest} s" if minutes else f"{rest} s"
