@@ -13,9 +13,10 @@ from pathlib import Path
 
 import gradio as gr
 
+from playground.media import MAX_VIDEO_BYTES
 from playground.services import Services, create_services
 from playground.settings import Settings
-from tabs import chat, code, math_tab, models, thinking
+from tabs import chat, code, math_tab, models, thinking, vision
 
 CSS_FILE = Path(__file__).parent / "assets" / "style.css"
 
@@ -29,6 +30,8 @@ def build_app(services: Services) -> gr.Blocks:
             math_tab.build(services.catalog, services.engine, services.registry)
         with gr.Tab(code.TITLE, id="code") as code_page:
             code.build(services.catalog, services.engine, services.registry)
+        with gr.Tab(vision.TITLE, id="vision") as vision_page:
+            vision.build(services.catalog, services.engine, services.registry, services.settings.context_limit)
         with gr.Tab(thinking.TITLE, id="thinking") as thinking_tab:
             thinking.build(services.catalog, services.engine, services.registry)
         with gr.Tab(models.TITLE, id="models") as models_tab:
@@ -38,7 +41,7 @@ def build_app(services: Services) -> gr.Blocks:
         if sidebars:
             chat_tab.select(lambda: [gr.Sidebar(visible=True)] * len(sidebars), None, sidebars,
                             api_visibility="private", queue=False)
-            for other in (math_page, code_page, thinking_tab, models_tab):
+            for other in (math_page, code_page, vision_page, thinking_tab, models_tab):
                 other.select(lambda: [gr.Sidebar(visible=False)] * len(sidebars), None, sidebars,
                              api_visibility="private", queue=False)
     # As many requests as the backends decode at once go through; the queue holds the rest, up to
@@ -52,8 +55,9 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     services = create_services(settings)
     demo = build_app(services)
+    # Uploads past the largest file accepted (a video's limit) are refused by Gradio before they arrive.
     demo.launch(server_name=settings.host, server_port=settings.port, share=settings.share, css_paths=[CSS_FILE],
-                js=chat.JS)
+                js=chat.JS, max_file_size=MAX_VIDEO_BYTES)
 
 
 if __name__ == "__main__":

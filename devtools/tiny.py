@@ -375,13 +375,15 @@ def build_checkpoint(arch: str, out_dir: str | Path, *, seed: int = 0, device: s
     )
     model.save_pretrained(out)
     if arch in VISION_ARCHS:
-        tokenizer = _processor(arch, tokenizer)
+        tokenizer = build_processor(arch, tokenizer)
     tokenizer.save_pretrained(out)
     return out
 
 
-def _processor(arch: str, tokenizer: PreTrainedTokenizerFast):
-    """The VL arch's processor around `tokenizer`, with the image and video processors' defaults."""
+def build_processor(arch: str, tokenizer: PreTrainedTokenizerFast | None = None):
+    """The VL arch's processor around `tokenizer` (a new one by default), with the image and video processors'
+    defaults."""
+    tokenizer = tokenizer or build_tokenizer(arch)
     # Imported here: they pull in torchvision, ~3 s that text-only builds need not pay.
     from transformers import (
         Qwen2_5_VLProcessor,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,10 +97,15 @@ def probe(path: str | Path) -> Info:
 
 def _probe_image(path: Path) -> ImageInfo:
     try:
-        with Image.open(path) as image:  # reads the header only
+        with warnings.catch_warnings(), Image.open(path) as image:  # reads the header only
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size is checked below
             width, height = image.size
             frames = getattr(image, "n_frames", 1)
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError:  # Pillow's own guard, from the header: far past ours
+        raise MediaError(f"{path.name} is over {2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} megapixels; images up "
+                         f"to {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels are accepted here. Scale it down and upload it "
+                         "again.") from None
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise MediaError(f"{path.name} could not be read as an image ({_reason(exc)}). It may be damaged: "
                          "open it in an image viewer, save it again as PNG or JPEG and upload that.") from None
     if width * height > MAX_IMAGE_PIXELS:

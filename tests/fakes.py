@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from devtools.tiny import build_processor
 from playground.backends.local import LocalBackend, Progress
 from playground.backends.prompt import Prompt
 from playground.catalog import ModelSpec, Precision, Sampling, parse_catalog
@@ -164,6 +165,7 @@ class ScriptedLoader:
     def __init__(self, tokenizer: Any):
         self.tokenizer = tokenizer
         self.decoders: dict[str, ScriptedDecoder] = {}
+        self.processors: dict[str, Any] = {}
         self.gate: threading.Event | None = None  # when set, loads wait for it
         self.fail: Exception | None = None  # when set, loads raise it
 
@@ -181,8 +183,18 @@ class ScriptedLoader:
             assert self.gate.wait(10)
         if self.fail is not None:
             raise self.fail
-        backend = LocalBackend(spec, precision, None, self.tokenizer, self.decoder(spec.key), "cpu")
-        return LoadedModel(model=None, processor=self.tokenizer, footprint=0, backend=backend)
+        processor = self.processor(spec)
+        backend = LocalBackend(spec, precision, None, processor, self.decoder(spec.key), "cpu")
+        return LoadedModel(model=None, processor=processor, footprint=0, backend=backend)
+
+    def processor(self, spec: ModelSpec) -> Any:
+        """The tokenizer; for a vision model, its family's real (tiny) processor around one like it."""
+        if not spec.is_vision:
+            return self.tokenizer
+        arch = "qwen3_vl" if spec.family.startswith("qwen3") else "qwen2_5_vl"
+        if arch not in self.processors:
+            self.processors[arch] = build_processor(arch)
+        return self.processors[arch]
 
     def unload(self, loaded: LoadedModel) -> None:
         pass
@@ -199,6 +211,11 @@ SCRIPTED_CATALOG = {
                                 "thinking_mode": "always"},
     "scripted-coder": {"source": "./scripted", "tasks": ["code", "fim"], "context_length": 4096,
                        "sampling": {"temperature": 0.0, "top_p": 1.0, "top_k": 1}},
+    # Vision: the prompt goes through the family's real processor (image pads and all); the reply is scripted.
+    "scripted-qwen2.5-vl": {"source": "./scripted", "family": "qwen2.5-vl", "tasks": ["chat", "vision"],
+                            "context_length": 4096, "params_billion": 3.0},
+    "scripted-qwen3-vl": {"source": "./scripted", "family": "qwen3-vl", "tasks": ["chat", "vision"],
+                          "context_length": 4096, "params_billion": 2.0},
 }
 
 

@@ -36,3 +36,23 @@ def truncated(source: Path, path: Path, keep: float = 0.5) -> Path:
     data = source.read_bytes()
     path.write_bytes(data[: int(len(data) * keep)])
     return path
+
+
+def png_header(path: Path, width: int, height: int) -> Path:
+    """A PNG whose header says `width` x `height` (a decompression bomb's size) with almost no pixel data."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+def animated_gif(path: Path, frames: int = 3) -> Path:
+    images = [Image.new("RGB", (64, 48), color) for color in ("red", "green", "blue")[:frames]]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=100, loop=0)
+    return path

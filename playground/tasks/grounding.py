@@ -51,6 +51,20 @@ def space_of(family: str) -> Space:
     return "relative" if family.startswith("qwen3") else "resized"
 
 
+def detect_prompt(family: str, thing: str) -> str:
+    """The question that asks a Qwen-VL model for every `thing` as boxes in JSON, worded as Qwen's cookbooks do.
+
+    Qwen3-VL's 2D-grounding cookbook names categories and asks for bbox coordinates in JSON; Qwen2.5-VL's
+    spatial-understanding cookbook asks to locate each one and output the coordinates in JSON format.
+    """
+    thing = " ".join(thing.split())
+    if family.startswith("qwen3"):
+        return f'Locate every instance that belongs to the following categories: "{thing}". ' \
+               "Report bbox coordinates in JSON format."
+    return f"Locate every {thing} in the image, and output their bbox coordinates in JSON format " \
+           '(a list of {"bbox_2d": [x1, y1, x2, y2], "label": ...}).'
+
+
 def _json_part(text: str) -> Any:
     """The JSON in a reply: a fenced block if there is one, else the outermost [...] or {...}."""
     fenced = _FENCED.findall(text)

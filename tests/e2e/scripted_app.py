@@ -10,6 +10,7 @@ fill-in-the-middle body.
 
 from __future__ import annotations
 
+import json
 import logging
 
 from app import CSS_FILE, build_app
@@ -18,6 +19,7 @@ from playground.catalog import Sampling
 from playground.engine import Engine
 from playground.services import Services
 from playground.settings import Settings
+from playground.tasks.visual_tokens import Grid, resized_size
 from tabs import chat
 from tests.fakes import scripted_registry
 
@@ -49,8 +51,31 @@ PROGRAMS = {
 }
 
 
+# The apples in assets/examples/objects.png (1024 x 768), as drawn (see assets/examples/CREDITS.md).
+APPLES = [(268, 465, 393, 596), (314, 610, 447, 750), (412, 505, 529, 628)]
+OBJECTS_SIZE = (1024, 768)
+DESCRIPTION = ("The image shows a chart of monthly sales. Sales rise through the spring, dip in July and August, "
+               "and climb to their highest in December.")
+
+
+def grounding(prompt: str) -> str:
+    """The apples as each family writes them: Qwen3-VL in 0-1000 coordinates, Qwen2.5-VL in pixels of the
+    resized input (the app's default of one megapixel)."""
+    width, height = OBJECTS_SIZE
+    if "Locate every instance" in prompt:  # Qwen3-VL's wording
+        scale_x, scale_y = 1000 / width, 1000 / height
+    else:
+        resized = resized_size(width, height, Grid.of("qwen2.5-vl"), 1_000_000)
+        scale_x, scale_y = resized[0] / width, resized[1] / height
+    boxes = [{"bbox_2d": [round(x1 * scale_x), round(y1 * scale_y), round(x2 * scale_x), round(y2 * scale_y)],
+              "label": "apple"} for x1, y1, x2, y2 in APPLES]
+    return "```json\n" + json.dumps(boxes) + "\n```"
+
+
 def reply(prompt: str, sampling: Sampling) -> str:
     """What the scripted model writes, by what it is asked."""
+    if "<|vision_start|>" in prompt:
+        return grounding(prompt) if "Locate every" in prompt else DESCRIPTION
     if "<|fim_middle|>" in prompt:
         return "    if n < 2:\n        return False"  # the prefix ends with the signature's newline
     if "Write HTML/CSS/JS code" in prompt:
