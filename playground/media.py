@@ -97,10 +97,11 @@ def probe(path: str | Path) -> Info:
 
 def _probe_image(path: Path) -> ImageInfo:
     try:
-        with warnings.catch_warnings(), Image.open(path) as image:  # reads the header only
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size is checked below
-            width, height = image.size
-            frames = getattr(image, "n_frames", 1)
+            with Image.open(path) as image:  # reads the header only
+                width, height = image.size
+                frames = getattr(image, "n_frames", 1)
     except Image.DecompressionBombError:  # Pillow's own guard, from the header: far past ours
         raise MediaError(f"{path.name} is over {2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} megapixels; images up "
                          f"to {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels are accepted here. Scale it down and upload it "

@@ -410,8 +410,9 @@ def build(catalog: Catalog, engine: Engine, registry: Registry, context_limit: i
             boxes_note = gr.Markdown(visible=False, elem_id="vision-boxes-note")
         with gr.Column(scale=2):
             with gr.Group():
+                # Any key is let through, so an API caller naming a text model is told why (not "not a choice").
                 model = gr.Dropdown(choices=picker.choices(registry, models), value=first.key, label="Model",
-                                    elem_id="vision-model", filterable=True)
+                                    elem_id="vision-model", filterable=True, allow_custom_value=True)
                 switch = gr.Checkbox(value=False, label="Thinking", visible=first.hybrid, elem_id="vision-thinking")
                 said = gr.Markdown(mode_line(first), padding=True, visible=bool(mode_line(first)))
                 mode = gr.Radio(MODES, value=ASK, label="Mode", elem_id="vision-mode",

@@ -30,6 +30,8 @@ TINY_MODELS = {
     "tiny-qwen2": ("qwen2", ["chat", "math", "code"]),
     "tiny-qwen3": ("qwen3", ["chat", "math", "code", "thinking"]),
     "tiny-qwen3-moe": ("qwen3_moe", ["chat", "thinking"]),
+    "tiny-qwen2.5-vl": ("qwen2_5_vl", ["vision"]),
+    "tiny-qwen3-vl": ("qwen3_vl", ["vision"]),
 }
 QWEN3_THINKING_PRESET = {"temperature": 0.6, "top_p": 0.95, "top_k": 20}
 

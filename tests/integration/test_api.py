@@ -5,8 +5,11 @@ from __future__ import annotations
 import threading
 
 import pytest
-from gradio_client import Client
+from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
+
+from playground.tasks.visual_tokens import Grid, image_tokens
+from tests.media import write_image
 
 
 @pytest.fixture(scope="module")
@@ -28,13 +31,36 @@ def metrics_line(messages: list[dict]) -> str:
 
 def test_api_lists_the_public_endpoints(client: Client) -> None:
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert set(endpoints) == {"/chat", "/models", "/compare_thinking", "/math", "/code", "/fim"}
+    assert set(endpoints) == {"/chat", "/models", "/compare_thinking", "/math", "/code", "/fim", "/vision"}
     names = [p["parameter_name"] for p in endpoints["/math"]["parameters"]]
     assert names == ["problem", "expected_answer", "mode", "samples", "model", "thinking", "max_new_tokens", "seed",
                      "temperature", "top_p", "top_k", "min_p", "repetition_penalty"]
     names = [p["parameter_name"] for p in endpoints["/chat"]["parameters"]]
     assert names == ["message", "model", "system_prompt", "thinking", "temperature", "top_p", "top_k", "min_p",
                      "repetition_penalty", "max_new_tokens", "seed", "thinking_budget"]
+
+
+def test_vision_answers_about_an_image_with_its_token_count(client: Client, tmp_path) -> None:
+    names = [p["parameter_name"] for p in client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+             ["/vision"]["parameters"]]
+    assert names == ["files", "prompt", "model", "mode", "max_pixels", "fps", "max_frames", "thinking",
+                     "max_new_tokens", "seed", "temperature", "top_p", "top_k", "min_p", "repetition_penalty"]
+    image = write_image(tmp_path / "white.png", (640, 480))
+    for model, family in (("tiny-qwen2.5-vl", "qwen2.5-vl"), ("tiny-qwen3-vl", "qwen3-vl")):
+        out = client.predict(files=[handle_file(str(image))], prompt="What is this?", model=model,
+                             max_new_tokens=8, api_name="/vision")
+        assert out["error"] is None and out["done"] and out["answer"]  # random weights: some 8 tokens of noise
+        assert out["visual_tokens"] == image_tokens(640, 480, Grid.of(family), 1_000_000)
+
+
+def test_vision_says_what_is_wrong_with_a_file(client: Client, tmp_path) -> None:
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not an image" * 20)
+    out = client.predict(files=[handle_file(str(broken))], prompt="What?", model="tiny-qwen3-vl", api_name="/vision")
+    assert "broken.png could not be read as an image" in out["error"]
+    out = client.predict(files=[handle_file(str(write_image(tmp_path / "w.png")))], prompt="What?",
+                         model="tiny-qwen3", api_name="/vision")
+    assert out["error"].startswith("tiny-qwen3 reads text only: pick a vision model (Qwen-VL)")
 
 
 def test_compare_thinking_returns_both_columns_and_the_comparison(client: Client) -> None:
@@ -133,7 +159,7 @@ def test_a_client_session_is_one_conversation(app_url: str) -> None:
 def test_models_endpoint_reports_state_and_estimates(client: Client) -> None:
     client.predict(message="warm up", model="tiny-qwen3", max_new_tokens=4, api_name="/chat")
     rows = {row["key"]: row for row in client.predict(api_name="/models")}
-    assert set(rows) == {"tiny-qwen2", "tiny-qwen3", "tiny-qwen3-moe"}
+    assert set(rows) == {"tiny-qwen2", "tiny-qwen3", "tiny-qwen3-moe", "tiny-qwen2.5-vl", "tiny-qwen3-vl"}
     loaded = rows["tiny-qwen3"]
     assert loaded["state"] == "ready" and loaded["precision"] == "bf16"
     assert loaded["footprint_bytes"] > 0 and loaded["in_use"] == 0 and loaded["idle_s"] >= 0

@@ -1,0 +1,188 @@
+"""The Vision tab's handlers on scripted Qwen-VL models: the real processor builds each prompt (image and video
+pads and all), the scripted model writes the answer, and the tab shows it, its token budget and its boxes."""
+
+from __future__ import annotations
+
+import gradio as gr
+import pytest
+from PIL import Image
+
+from playground.engine import Engine
+from playground.tasks.visual_tokens import Grid, image_tokens, resized_size, video_size, video_tokens
+from tabs.reply import Stops
+from tabs.vision import (
+    ASK,
+    DETECT,
+    EXAMPLES_DIR,
+    MAX_IMAGES,
+    ask,
+    budget_markdown,
+    vision_api,
+)
+from tests.fakes import scripted_registry
+from tests.media import write_image, write_video
+
+SAMPLING = [0.7, 0.8, 20, 0.0, 1.0]  # temperature, top-p, top-k, min-p, repetition penalty
+OBJECTS = str(EXAMPLES_DIR / "objects.png")  # 1024 x 768, three apples at known pixels
+APPLES = [(268, 465, 393, 596), (314, 610, 447, 750), (412, 505, 529, 628)]  # assets/examples/CREDITS.md
+
+
+@pytest.fixture
+def scripted(qwen3_tokenizer):
+    registry, loader = scripted_registry(qwen3_tokenizer)
+    yield Engine(registry), loader
+    registry.close()
+
+
+def send(engine, text, files=(), model="scripted-qwen3-vl", mode=ASK, history=(), megapixels=1.0, fps=2.0,
+         max_frames=32, max_new_tokens=256, camera=None, context_limit=None):
+    message = {"text": text, "files": [str(f) for f in files]}
+    return list(ask(engine, Stops(), context_limit, message, camera, list(history), [], model, mode, megapixels, fps,
+                    max_frames, False, max_new_tokens, 1, *SAMPLING))[-1]
+
+
+def error_of(chat) -> str:
+    return next(m.content for m in chat if (m.metadata or {}).get("id") == "error")
+
+
+def pads(prompt, loader, token: str) -> int:
+    return prompt.input_ids.count(loader.tokenizer.convert_tokens_to_ids(token))
+
+
+def test_an_image_question_streams_an_answer_and_the_prompt_has_the_counted_image_pads(scripted, tmp_path) -> None:
+    engine, loader = scripted
+    loader.decoder("scripted-qwen2.5-vl").enqueue("A white rectangle.")
+    image = write_image(tmp_path / "white.png", (640, 480))
+    chat, history, *_ = send(engine, "What is this?", [image], model="scripted-qwen2.5-vl")
+    assert chat[0].content == [{"path": str(image)}, "What is this?"]
+    assert chat[1].content == "A white rectangle."
+    prompt = loader.decoder("scripted-qwen2.5-vl").prompts[-1]
+    assert pads(prompt, loader, "<|image_pad|>") == image_tokens(640, 480, Grid.of("qwen2.5-vl"), 1_000_000) > 0
+    assert "pixel_values" in prompt.model_inputs
+    assert history[-1] == {"role": "assistant", "content": "A white rectangle."}
+
+
+def test_a_second_question_is_about_the_same_image(scripted, tmp_path) -> None:
+    engine, loader = scripted
+    image = write_image(tmp_path / "white.png", (640, 480))
+    _, history, *_ = send(engine, "What is this?", [image])
+    chat, history, *_ = send(engine, "And its colour?", history=history)
+    prompt = loader.decoder("scripted-qwen3-vl").prompts[-1]
+    assert pads(prompt, loader, "<|image_pad|>") == image_tokens(640, 480, Grid.of("qwen3-vl"), 1_000_000)
+    assert [m["role"] for m in history] == ["user", "assistant", "user", "assistant"]
+    assert chat[0].content == ["And its colour?"]
+
+
+def test_a_video_goes_in_as_frames_with_the_counted_video_pads(scripted, tmp_path) -> None:
+    engine, loader = scripted
+    video = write_video(tmp_path / "clip.mp4", seconds=3.0, fps=10, size=(160, 120))
+    message = {"text": "", "files": [str(video)]}
+    panel = budget_markdown(engine.registry.catalog, None, message, [], "scripted-qwen3-vl", 1.0, 2.0, 32, 256)
+    tokens = video_tokens(160, 120, 6, Grid.of("qwen3-vl"), 1_000_000)  # 3 s at 2 frames a second
+    width, height = video_size(160, 120, 6, Grid.of("qwen3-vl"), 1_000_000)
+    assert f"| clip.mp4 | 6 frames of {width} x {height} | {tokens:,} |" in panel
+    send(engine, "What happens?", [video])
+    prompt = loader.decoder("scripted-qwen3-vl").prompts[-1]
+    assert pads(prompt, loader, "<|video_pad|>") == tokens > 0
+    assert "<0.2 seconds>" in loader.tokenizer.decode(prompt.input_ids)  # Qwen3-VL's frame times, from metadata
+
+
+@pytest.mark.parametrize("model", ["scripted-qwen3-vl", "scripted-qwen2.5-vl"])
+def test_detect_draws_each_familys_boxes_on_the_right_pixels(scripted, model: str) -> None:
+    engine, loader = scripted
+    width, height = 1024, 768
+    if model == "scripted-qwen3-vl":  # relative 0..1000
+        sx, sy = 1000 / width, 1000 / height
+    else:  # pixels of the resized input
+        rw, rh = resized_size(width, height, Grid.of("qwen2.5-vl"), 1_000_000)
+        sx, sy = rw / width, rh / height
+    written = ", ".join(f'{{"bbox_2d": [{x1 * sx:.0f}, {y1 * sy:.0f}, {x2 * sx:.0f}, {y2 * sy:.0f}], '
+                        f'"label": "apple"}}' for x1, y1, x2, y2 in APPLES)
+    loader.decoder(model).enqueue(f"```json\n[{written}]\n```")
+    chat, history, boxes, note, *_ = send(engine, "apple", [OBJECTS], model=model, mode=DETECT)
+    asked = loader.tokenizer.decode(loader.decoder(model).prompts[-1].input_ids)
+    assert "apple" in asked and "JSON" in asked
+    annotations = boxes.value["annotations"]
+    assert [a["label"] for a in annotations] == ["apple"] * 3 and note.value == "Found 3: apple."
+    # Each box is drawn as a mask over the uploaded image: its extent is where the apple is.
+    for (x1, y1, x2, y2), annotation in zip(APPLES, annotations, strict=True):
+        mask = Image.open(annotation["image"]["path"])
+        assert mask.size == (width, height)
+        left, top, right, bottom = mask.getchannel("A").getbbox()
+        assert all(abs(a - b) <= 2 for a, b in zip((x1, y1, x2, y2), (left, top, right, bottom), strict=True))
+
+
+def test_malformed_grounding_json_is_shown_as_written_with_a_note(scripted) -> None:
+    engine, loader = scripted
+    loader.decoder("scripted-qwen3-vl").enqueue('I found them: [{"bbox_2d": [1, 2,')
+    chat, _, boxes, note, *_ = send(engine, "apple", [OBJECTS], mode=DETECT)
+    assert chat[1].content == 'I found them: [{"bbox_2d": [1, 2,'
+    assert boxes.value["annotations"] == [] and note.value.startswith("No boxes found. The answer has no readable")
+
+
+@pytest.mark.parametrize(("case", "expected"), [
+    ("text model", "scripted-qwen3 reads text only: pick a vision model (Qwen-VL)"),
+    ("no file", "Add an image or a video first"),
+    ("no question", "Type a question about the image or video."),
+    ("two videos", "One video per message"),
+    ("too many images", f"at most {MAX_IMAGES} per message"),
+    ("detect a video", "Detect finds things in an image"),
+    ("detect nothing", "Type what to find"),
+    ("unsupported", "notes.pdf: .pdf is not supported here"),
+    ("corrupt", "broken.png could not be read as an image"),
+    ("too big for the window", "visual tokens, but this model's 4,096-token window leaves room for 3,840"),
+])
+def test_bad_input_gets_a_message_and_nothing_is_sent(scripted, tmp_path, case: str, expected: str) -> None:
+    engine, loader = scripted
+    image = write_image(tmp_path / "white.png", (640, 480))
+    video = write_video(tmp_path / "clip.mp4", seconds=1.0)
+    pdf = tmp_path / "notes.pdf"
+    pdf.write_bytes(b"%PDF-1.4")
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not an image" * 20)
+    args = {
+        "text model": ("What?", [image], {"model": "scripted-qwen3"}),
+        "no file": ("What?", [], {}),
+        "no question": ("", [image], {}),
+        "two videos": ("What?", [video, video], {}),
+        "too many images": ("What?", [image] * (MAX_IMAGES + 1), {}),
+        "detect a video": ("apple", [video], {"mode": DETECT}),
+        "detect nothing": ("", [image], {"mode": DETECT}),
+        "unsupported": ("What?", [pdf], {}),
+        "corrupt": ("What?", [broken], {}),
+        "too big for the window": ("What?", [write_image(tmp_path / "big.png", (2400, 1800))], {"megapixels": 4.0}),
+    }[case]
+    text, files, options = args
+    chat, history, _, _, textbox, _ = send(engine, text, files, **options)
+    assert expected in error_of(chat)
+    assert history == [] and loader.decoder(options.get("model", "scripted-qwen3-vl")).prompts == []
+    assert textbox == gr.skip()  # the message stays in its box, to fix and send again
+
+
+def test_the_budget_panel_totals_the_conversation_and_warns_before_sending(scripted, tmp_path) -> None:
+    engine, _ = scripted
+    catalog = engine.registry.catalog
+    image = write_image(tmp_path / "white.png", (640, 480))
+    one = budget_markdown(catalog, None, {"files": [str(image)]}, [], "scripted-qwen2.5-vl", 1.0, 2.0, 32, 256)
+    tokens = image_tokens(640, 480, Grid.of("qwen2.5-vl"), 1_000_000)
+    assert f"| white.png | 644 x 476 | {tokens:,} |" in one and f"Fits: **{tokens:,}** visual tokens" in one
+    big = write_image(tmp_path / "big.png", (2400, 1800))  # 5,500 tokens at 4 megapixels
+    many = budget_markdown(catalog, None, {"files": [str(big)]}, [], "scripted-qwen2.5-vl", 4.0, 2.0, 32, 256)
+    assert "⚠️ Too many:" in many and "Lower Max pixels per image" in many
+    pdf = tmp_path / "notes.pdf"
+    pdf.write_bytes(b"%PDF")
+    assert "⚠️ notes.pdf: .pdf is not supported" in budget_markdown(catalog, None, {"files": [str(pdf)]}, [],
+                                                                   "scripted-qwen3-vl", 1.0, 2.0, 32, 256)
+
+
+def test_the_api_returns_the_answer_the_token_count_and_the_boxes(scripted) -> None:
+    engine, loader = scripted
+    loader.decoder("scripted-qwen3-vl").enqueue('[{"bbox_2d": [500, 0, 1000, 500], "label": "right top"}]')
+    out = list(vision_api(engine, Stops(), None, [OBJECTS], "thing", model="scripted-qwen3-vl", mode=DETECT))[-1]
+    assert out["done"] and out["error"] is None
+    assert out["visual_tokens"] == image_tokens(1024, 768, Grid.of("qwen3-vl"), 1_000_000) == 768
+    assert out["files"] == [{"name": "objects.png", "visual_tokens": 768, "seen_as": "1024 x 768", "note": ""}]
+    assert out["boxes"] == [{"label": "right top", "bbox_2d": [512, 0, 1024, 384], "point": False}]
+    refused = list(vision_api(engine, Stops(), None, [], "What?", model="scripted-qwen3-vl"))
+    assert refused == [{"error": "Add an image or a video first (drop it on the message box, paste it, or use the "
+                                 "camera)."}]
