@@ -342,7 +342,8 @@ def stop(stops: Stops, request: gr.Request | None = None) -> None:
 
 
 def clear() -> tuple[Any, ...]:
-    return [], [], gr.AnnotatedImage(value=None, visible=False), gr.Markdown("", visible=False)
+    """New: an empty conversation, no boxes, and nothing left in the message box."""
+    return [], [], gr.AnnotatedImage(value=None, visible=False), gr.Markdown("", visible=False), None
 
 
 def vision_api(engine: Engine, stops: Stops, context_limit: int | None, files: list[str] | None, prompt: str,
@@ -429,7 +430,7 @@ def build(catalog: Catalog, engine: Engine, registry: Registry, context_limit: i
             with gr.Accordion("Camera", open=False):
                 camera = gr.Image(sources=["webcam"], type="filepath", show_label=False, elem_id="vision-camera")
                 gr.Markdown("A photo taken here goes with the next message.")
-            with gr.Accordion("Sampling", open=False):
+            with gr.Accordion("Sampling", open=False, elem_id="vision-sampling"):
                 with gr.Row():
                     max_new_tokens = gr.Number(value=DEFAULT_MAX_NEW_TOKENS, precision=0, minimum=1, step=256,
                                                label="Max new tokens", elem_id="vision-max-new-tokens")
@@ -458,7 +459,7 @@ def build(catalog: Catalog, engine: Engine, registry: Registry, context_limit: i
         trigger(functools.partial(ask, engine, stops, context_limit), inputs, outputs, api_visibility="private",
                 trigger_mode="once")
     stop_button.click(functools.partial(stop, stops), None, None, api_visibility="private", queue=False)
-    new.click(clear, None, [chat, history, boxes, boxes_note], api_visibility="private", queue=False)
+    new.click(clear, None, [chat, history, boxes, boxes_note, message], api_visibility="private", queue=False)
 
     api_files = gr.File(file_count="multiple", visible=False)
     api_text = gr.Textbox(visible=False)
