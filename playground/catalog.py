@@ -442,10 +442,9 @@ def _complete_local(entry: Any, base: Path) -> tuple[Any, str | None]:
     return entry, None
 
 
-# A local folder's family, where its entry leaves it out (vision models need it: their
-# coordinates and patch sizes differ by family).
-_FAMILY_OF_MODEL_TYPE = {"qwen2": "qwen2.5", "qwen3": "qwen3", "qwen3_moe": "qwen3", "qwen2_5_vl": "qwen2.5-vl",
-                         "qwen3_vl": "qwen3-vl", "qwen3_vl_moe": "qwen3-vl"}
+# A local vision model's family, where its entry leaves it out: patch sizes and grounding
+# coordinates differ by family. (Text models stay unlabelled, "Local" in the pickers.)
+_FAMILY_OF_MODEL_TYPE = {"qwen2_5_vl": "qwen2.5-vl", "qwen3_vl": "qwen3-vl", "qwen3_vl_moe": "qwen3-vl"}
 
 
 def _text_config(config: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -265,6 +265,36 @@ def test_a_vision_language_model_chats_in_text(tmp_path: Path) -> None:
     registry.close()
 
 
+@pytest.mark.parametrize("arch", ["qwen2_5_vl", "qwen3_vl"])
+def test_a_vision_model_answers_about_an_image_and_a_video_the_same_with_the_same_seed(tmp_path: Path,
+                                                                                      arch: str) -> None:
+    """A local Qwen-VL folder (its family read from config.json) through the real engine: files in, greedy
+    answers reproducible, the prompt carrying the pixels."""
+    from devtools.tiny import build_checkpoint
+    from playground.tasks.visual_tokens import Grid, image_tokens, video_tokens
+    from tests.media import write_image, write_video
+
+    folder = build_checkpoint(arch, tmp_path / "vl")
+    catalog_file = write_catalog(tmp_path / "vl.toml", {"vl": {"source": folder, "tasks": ["vision"]}})
+    registry = cpu_registry(catalog_file)
+    assert registry.catalog.get("vl").family == {"qwen2_5_vl": "qwen2.5-vl", "qwen3_vl": "qwen3-vl"}[arch]
+    image = write_image(tmp_path / "red.png", (200, 150), "red")
+    video = write_video(tmp_path / "clip.mp4", seconds=2.0)
+    engine = Engine(registry)
+    grid = Grid.of(registry.catalog.get("vl").family)
+    text_only = run(engine, model="vl", messages=[{"role": "user", "content": "What is this?"}], max_new_tokens=1)
+    for part, visual in (({"type": "image", "image": str(image), "max_pixels": 200_000},
+                          image_tokens(200, 150, grid, 200_000)),
+                         ({"type": "video", "video": str(video), "fps": 2.0, "max_frames": 8},
+                          video_tokens(160, 120, 4, grid))):
+        messages = [{"role": "user", "content": [part, {"type": "text", "text": "What is this?"}]}]
+        first = run(engine, model="vl", messages=messages, max_new_tokens=6, temperature=0)
+        again = run(engine, model="vl", messages=messages, max_new_tokens=6, temperature=0)
+        assert first[0] and first[0] == again[0] and first[2].tokens == 6
+        assert first[2].prompt_tokens - text_only[2].prompt_tokens >= visual > 0  # the pixels are in the prompt
+    registry.close()
+
+
 def test_hub_reachability_check() -> None:
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from playground.tasks.grounding import Box, read_boxes, space_of
+from playground.tasks.grounding import Box, detect_prompt, read_boxes, space_of
 
 ORIGINAL = (1000, 500)  # width, height of the image the user uploaded
 
@@ -45,3 +45,11 @@ def test_items_without_coordinates_are_skipped_and_counted() -> None:
 
 def test_the_family_picks_the_space() -> None:
     assert space_of("qwen3-vl") == "relative" and space_of("qwen2.5-vl") == "resized"
+
+
+@pytest.mark.parametrize(("family", "wording"), [
+    ("qwen3-vl", 'Locate every instance that belongs to the following categories: "red apple". Report bbox'),
+    ("qwen2.5-vl", "Locate every red apple in the image, and output their bbox coordinates in JSON format"),
+])
+def test_detect_asks_in_each_familys_cookbook_wording(family: str, wording: str) -> None:
+    assert detect_prompt(family, "  red\n apple ").startswith(wording)  # whitespace folded
