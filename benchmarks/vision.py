@@ -52,7 +52,7 @@ def ask(engine: Engine, content: list | str, tokens: int) -> Metrics:
 
 
 def run(arch: str, device: str, tokens: int, repeat: int, tmp: Path) -> None:
-    folder = build_checkpoint(arch, tmp / arch)
+    folder = build_checkpoint(arch, tmp / arch, max_position_embeddings=32768)  # room for a 4-megapixel image
     catalog_path = write_catalog(tmp / f"{arch}.toml", {MODEL: {"source": folder, "tasks": ["vision"]}})
     registry = Registry(load_catalog(catalog_path), TransformersLoader(Settings(device=device)), keep_alive_s=0)
     engine = Engine(registry)

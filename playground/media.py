@@ -32,7 +32,7 @@ MAX_VIDEO_BYTES = 200 * 2**20
 MAX_IMAGE_PIXELS = 64_000_000  # a 48-megapixel phone photo fits; Pillow itself warns past 89M
 MAX_VIDEO_SECONDS = 10 * 60
 DEFAULT_FPS = 2.0  # frames per second sampled from a video (qwen-vl-utils' FPS)
-DEFAULT_MAX_FRAMES = 64
+DEFAULT_MAX_FRAMES = 32  # frames of a video at most, unless asked for more
 
 
 class MediaError(InvalidRequestError):

@@ -30,7 +30,7 @@ import gradio as gr
 from playground.catalog import Catalog, ModelSpec, Task
 from playground.engine import Engine
 from playground.errors import InvalidRequestError, PlaygroundError
-from playground.media import DEFAULT_FPS, ImageInfo, MediaError, VideoInfo, kind, probe
+from playground.media import DEFAULT_FPS, DEFAULT_MAX_FRAMES, ImageInfo, MediaError, VideoInfo, kind, probe
 from playground.registry import Registry
 from playground.requests import Message, Request
 from playground.tasks.grounding import Found, detect_prompt, read_boxes, space_of
@@ -57,7 +57,6 @@ ASK, DETECT = "Ask", "Detect"
 MODES = [ASK, DETECT]
 DEFAULT_MEGAPIXELS = 1.0  # per image: about 1,300 tokens for Qwen2.5-VL, 1,000 for Qwen3-VL
 MEGAPIXELS = (0.05, 12.0)
-DEFAULT_MAX_FRAMES = 32
 MAX_IMAGES = 10  # per message
 DEFAULT_MAX_NEW_TOKENS = 1024
 LONGEST_TEXT = 20_000  # characters of a message

@@ -62,6 +62,18 @@ def test_an_image_question_streams_an_answer_and_the_prompt_has_the_counted_imag
     assert history[-1] == {"role": "assistant", "content": "A white rectangle."}
 
 
+def test_a_photo_from_the_camera_goes_with_the_message(scripted, tmp_path) -> None:
+    engine, loader = scripted
+    photo = write_image(tmp_path / "webcam.png", (320, 240))
+    updates = list(ask(engine, Stops(), None, {"text": "Who is this?", "files": []}, str(photo), [], [],
+                       "scripted-qwen3-vl", ASK, 1.0, 2.0, 32, False, 256, 1, *SAMPLING))
+    assert updates[-1][0][0].content == [{"path": str(photo)}, "Who is this?"]
+    prompt = loader.decoder("scripted-qwen3-vl").prompts[-1]
+    assert pads(prompt, loader, "<|image_pad|>") == image_tokens(320, 240, Grid.of("qwen3-vl"), 1_000_000)
+    # Once sent, the message box and the camera are emptied: the next message does not send the photo again.
+    assert updates[0][4].value == {"text": "", "files": []} and updates[0][5] is None
+
+
 def test_a_second_question_is_about_the_same_image(scripted, tmp_path) -> None:
     engine, loader = scripted
     image = write_image(tmp_path / "white.png", (640, 480))
