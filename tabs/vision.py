@@ -172,11 +172,12 @@ def budget_markdown(catalog: Catalog, context_limit: int | None, message: dict[s
     try:
         spec = catalog.get(model)
         limits = Limits.of(megapixels, fps, max_frames)
+        earlier = files_of(history)
         pending = list((message or {}).get("files") or [])
         rows, problems = [], []
         costs = []
-        for index, path in enumerate([*files_of(history), *pending]):
-            sent = " (sent)" if index < len(files_of(history)) else ""
+        for index, path in enumerate([*earlier, *pending]):
+            sent = " (sent)" if index < len(earlier) else ""
             try:
                 item = costs_of([path], spec, limits)[0]
             except MediaError as exc:
@@ -222,6 +223,7 @@ class Asked:
     history_message: Message
     detect_image: str | None  # the image boxes are drawn on (Detect mode)
     limits: Limits
+    costs: list[Cost]  # of this message's files
 
 
 def compose(catalog: Catalog, context_limit: int | None, text: str, paths: Sequence[str], history: list[Message],
@@ -261,13 +263,13 @@ def compose(catalog: Catalog, context_limit: int | None, text: str, paths: Seque
         if not text:
             raise InvalidRequestError("Type a question about the image or video.")
         question = text
-    costs = costs_of([*earlier, *paths], spec, limits)
-    check_fits(costs, window_of(spec, context_limit), sampling.max_new_tokens)
+    before, costs = costs_of(earlier, spec, limits), costs_of(paths, spec, limits)
+    check_fits([*before, *costs], window_of(spec, context_limit), sampling.max_new_tokens)
     user: Message = {"role": "user", "content": [*parts, {"type": "text", "text": question}]}
     request = Request(model, [*history, user], sampling, thinking=bool(thinking) if spec.hybrid else None)
     shown = gr.ChatMessage(role="user", content=[*({"path": p} for p in paths), text if mode == ASK else
                                                  f"Detect: {text}"])
-    return Asked(request.validated(), shown, user, detect_image, limits)
+    return Asked(request.validated(), shown, user, detect_image, limits, costs)
 
 
 def boxes_of(answer: str, spec: ModelSpec, image: str, limits: Limits) -> Found:
@@ -359,11 +361,10 @@ def vision_api(engine: Engine, stops: Stops, context_limit: int | None, files: l
         sampling = preset_sampling([temperature, top_p, top_k, min_p, repetition_penalty], max_new_tokens, seed)
         limits = Limits(int(max_pixels), float(fps), int(max_frames)).validated()
         asked = compose(catalog, context_limit, prompt, paths, [], model, mode, limits, thinking, sampling)
-        spec = catalog.get(model)
-        costs = costs_of(paths, spec, limits)
     except (PlaygroundError, ValueError) as exc:
         yield {"error": str(exc)}
         return
+    spec, costs = catalog.get(model), asked.costs
     files_out = [{"name": c.info.name, "visual_tokens": c.tokens, "seen_as": c.seen, "note": c.info.note}
                  for c in costs]
     for view in stream_reply(engine, asked.request, stops, (session_of(session), f"{SLOT}-api")):
