@@ -218,6 +218,9 @@ SCRIPTED_CATALOG = {
                             "context_length": 4096, "params_billion": 3.0},
     "scripted-qwen3-vl": {"source": "./scripted", "family": "qwen3-vl", "tasks": ["chat", "vision"],
                           "context_length": 4096, "params_billion": 2.0},
+    "scripted-qwen3-vl-thinking": {"source": "./scripted", "family": "qwen3-vl",
+                                   "tasks": ["chat", "vision", "thinking"], "thinking_mode": "always",
+                                   "context_length": 4096, "params_billion": 2.0},
 }
 
 

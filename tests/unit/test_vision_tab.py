@@ -9,7 +9,7 @@ from PIL import Image
 
 from playground.engine import Engine
 from playground.tasks.visual_tokens import Grid, image_tokens, resized_size, video_size, video_tokens
-from tabs.reply import Stops
+from tabs.reply import THINKING_TITLE, Stops
 from tabs.vision import (
     ASK,
     DETECT,
@@ -72,6 +72,17 @@ def test_a_photo_from_the_camera_goes_with_the_message(scripted, tmp_path) -> No
     assert pads(prompt, loader, "<|image_pad|>") == image_tokens(320, 240, Grid.of("qwen3-vl"), 1_000_000)
     # Once sent, the message box and the camera are emptied: the next message does not send the photo again.
     assert updates[0][4].value == {"text": "", "files": []} and updates[0][5] is None
+
+
+def test_a_thinking_vl_models_thinking_folds_apart_from_its_answer(scripted, tmp_path) -> None:
+    engine, loader = scripted
+    loader.decoder("scripted-qwen3-vl-thinking").enqueue("<think>\nIt is all one colour.\n</think>\n\nWhite.")
+    chat, history, *_ = send(engine, "What colour?", [write_image(tmp_path / "w.png")],
+                             model="scripted-qwen3-vl-thinking")
+    thought, answer = chat[1], chat[2]
+    assert thought.metadata["title"] == THINKING_TITLE and thought.metadata["status"] == "done"  # folded
+    assert thought.content.strip() == "It is all one colour."
+    assert answer.content == "White." and history[-1]["content"] == "White."
 
 
 def test_a_second_question_is_about_the_same_image(scripted, tmp_path) -> None:
