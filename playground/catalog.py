@@ -432,13 +432,15 @@ def _complete_local(entry: Any, base: Path) -> tuple[Any, str | None]:
             entry["context_length"] = _text_config(config)["max_position_embeddings"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return entry, f"{config_file} cannot be read as a Qwen config ({type(exc).__name__}: {exc})."
-    if "params_billion" not in entry:
-        try:  # only the size estimate needs it; a load will say what is wrong with the weights
-            count = count_safetensors_parameters(folder)
-        except (OSError, ValueError, struct.error):
-            count = 0
-        if count:
-            entry["params_billion"] = count / 1e9
+    problem = _folder_problem(folder)
+    if problem:
+        return entry, problem
+    try:  # headers only: cheap, and a damaged file is named now rather than at the first message
+        count = count_safetensors_parameters(folder)
+    except (OSError, ValueError, struct.error) as exc:
+        return entry, f"{folder}: {exc}. Download or copy the weights again."
+    if "params_billion" not in entry and count:
+        entry["params_billion"] = count / 1e9
     return entry, None
 
 
@@ -476,18 +478,52 @@ def architecture_from_config(config: Mapping[str, Any]) -> dict[str, Any]:
     return arch
 
 
+MAX_SAFETENSORS_HEADER = 100 * 2**20  # bytes; real headers are kilobytes to a few megabytes
+
+
 def count_safetensors_parameters(folder: Path) -> int:
-    """Count parameters from the safetensors headers alone, without reading any weights."""
+    """Count parameters from the safetensors headers alone, without reading any weights.
+
+    Each header is checked against its file (its length, its JSON, every tensor's bytes inside
+    the file), so a truncated or random file raises `ValueError` naming it, never a MemoryError
+    from a length read out of random bytes.
+    """
     total = 0
     for file in sorted(folder.glob("*.safetensors")):
+        size = file.stat().st_size
         with file.open("rb") as fh:
-            (header_len,) = struct.unpack("<Q", fh.read(8))
-            header = json.loads(fh.read(header_len))
+            head = fh.read(8)
+            if len(head) < 8:
+                raise ValueError(f"{file.name} is empty or cut off")
+            (header_len,) = struct.unpack("<Q", head)
+            if header_len > min(size - 8, MAX_SAFETENSORS_HEADER):
+                raise ValueError(f"{file.name} is not a safetensors file, or is cut off (its header says "
+                                 f"{header_len:,} bytes; the file has {size:,})")
+            try:
+                header = json.loads(fh.read(header_len))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                raise ValueError(f"{file.name} has an unreadable header") from None
+        data = size - 8 - header_len
         for name, info in header.items():
             if name == "__metadata__":
                 continue
+            if not isinstance(info, dict) or info.get("data_offsets", [0, data + 1])[1] > data:
+                raise ValueError(f"{file.name} is cut off: tensor {name} ends past the end of the file")
             n = 1
             for dim in info["shape"]:
                 n *= dim
             total += n
     return total
+
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json")
+
+
+def _folder_problem(folder: Path) -> str | None:
+    """Why a checkpoint folder cannot load (weights or tokenizer missing or damaged), or None."""
+    if not any(folder.glob("*.safetensors")) and not any(folder.glob("*.bin")):
+        return f"{folder} has no weights (*.safetensors): copy or download the whole model folder."
+    if not any((folder / name).is_file() for name in TOKENIZER_FILES):
+        return (f"{folder} has no tokenizer ({', '.join(TOKENIZER_FILES)}): copy the tokenizer files from the "
+                "model's repository into it.")
+    return None

@@ -14,6 +14,7 @@ the screenshots the tests take along the way (`shot()` in test_browser.py).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -59,9 +60,12 @@ def e2e_catalog_path(tiny_checkpoints: dict[str, Path], tmp_path_factory: pytest
     every token it writes is thinking) and a broken folder whose weights cannot be read."""
     root = tmp_path_factory.mktemp("e2e-models")
     thinking = build_checkpoint("qwen3", root / "tiny-qwen3-thinking", opens_thinking=True)
+    # Whole files that do not fit together (the config's shapes are not the weights'): the catalogue's checks
+    # pass, and the load itself fails, as a download that went wrong half-way can.
     broken = shutil.copytree(tiny_checkpoints["tiny-qwen2"], root / "tiny-broken")
-    for weights in Path(broken).glob("*.safetensors"):
-        weights.write_bytes(weights.read_bytes()[:1000])
+    config = json.loads((broken / "config.json").read_text())
+    config["intermediate_size"] *= 2
+    (broken / "config.json").write_text(json.dumps(config))
     entries = {
         **tiny_entries(tiny_checkpoints),
         THINKING_MODEL: {"source": thinking, "tasks": ["chat", "thinking"], "thinking_mode": "always"},

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import random
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -146,16 +148,26 @@ def test_a_broken_local_folder_is_marked_unavailable_and_the_rest_loads(tmp_path
     (tmp_path / "empty").mkdir()
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "config.json").write_text("{not json", encoding="utf-8")
-    folder = build_checkpoint("qwen2", tmp_path / "good")
-    for weights in folder.glob("*.safetensors"):  # unreadable weights: the size is unknown, the entry stays
-        weights.write_bytes(weights.read_bytes()[:100])
+    good = build_checkpoint("qwen2", tmp_path / "good")
+    damaged = {name: shutil.copytree(good, tmp_path / name) for name in ("cut", "noise", "no-tokenizer", "no-weights")}
+    weights = (good / "model.safetensors").read_bytes()
+    header_end = 8 + int.from_bytes(weights[:8], "little")
+    (damaged["cut"] / "model.safetensors").write_bytes(weights[: header_end + 64])  # a download stopped early
+    (damaged["noise"] / "model.safetensors").write_bytes(random.Random(0).randbytes(5000))  # a huge "header"
+    for file in damaged["no-tokenizer"].glob("tokenizer*"):
+        file.unlink()
+    (damaged["no-weights"] / "model.safetensors").unlink()
     path = tmp_path / "c.toml"
-    write_catalog(path, {"x": {"source": "./empty", "tasks": ["chat"]}, "y": {"source": "./bad", "tasks": ["chat"]},
-                         "z": {"source": "./good", "tasks": ["chat"]}})
-    catalog = load_catalog(path)
-    assert "has no config.json" in catalog.get("x").unavailable
-    assert "cannot be read as a Qwen config" in catalog.get("y").unavailable
-    assert catalog.get("z").unavailable is None and catalog.get("z").params_billion is None
+    write_catalog(path, {key: {"source": f"./{key}", "tasks": ["chat"]}
+                         for key in ("empty", "bad", "good", "cut", "noise", "no-tokenizer", "no-weights")})
+    catalog = load_catalog(path)  # never raises for a folder: each broken entry says why, naming the file
+    assert "has no config.json" in catalog.get("empty").unavailable
+    assert "config.json cannot be read as a Qwen config" in catalog.get("bad").unavailable
+    assert catalog.get("good").unavailable is None and catalog.get("good").params_billion > 0
+    assert "model.safetensors is cut off" in catalog.get("cut").unavailable
+    assert "model.safetensors is not a safetensors file, or is cut off" in catalog.get("noise").unavailable
+    assert "has no tokenizer (tokenizer.json" in catalog.get("no-tokenizer").unavailable
+    assert "has no weights (*.safetensors)" in catalog.get("no-weights").unavailable
 
 
 def test_missing_and_malformed_files(tmp_path: Path) -> None:
