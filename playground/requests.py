@@ -51,6 +51,19 @@ def has_media(message: Message) -> bool:
     )
 
 
+FIELD_OF_ROLE = {"system": "system prompt", "user": "message", "assistant": "reply"}
+
+
+def _check_text(text: str, field_name: str) -> None:
+    """`InvalidRequestError` for text that is not valid Unicode (a lone surrogate, as raw JSON can carry)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidRequestError(f"The {field_name} has a character that is not valid text at position "
+                                  f"{exc.start:,} (a lone surrogate, {text[exc.start]!a}): remove it and send it "
+                                  "again.") from None
+
+
 @dataclass(frozen=True)
 class Written:
     """The start of a reply: its thinking and its answer so far. Thinking with no answer yet is still open."""
@@ -95,6 +108,9 @@ class Request:
         for message in self.messages:
             if message.get("role") not in ("system", "user", "assistant"):
                 raise InvalidRequestError(f"Unknown role {message.get('role')!r}: use system, user or assistant.")
+            _check_text(message_text(message), FIELD_OF_ROLE[message["role"]])
+        if self.completion is not None:
+            _check_text(self.completion, "text")
         self.sampling.validate()
         budget = self.thinking_budget
         if budget is not None:

@@ -33,6 +33,7 @@ from playground.requests import Message, Request
 from tabs import history as store
 from tabs import picker
 from tabs.reply import (
+    ERROR_ID,
     LATEX_DELIMITERS,
     RETRY_LARGER,
     RETRY_NO_THINKING,
@@ -271,7 +272,9 @@ def chat(
     for update, _meter in respond(engine, stops, conversation, model, system_prompt, thinking, *values,
                                   request=request):
         reply = as_dicts(update[len(conversation):])
-        yield reply, [*conversation, *reply]
+        failed = any((m.get("metadata") or {}).get("id") == ERROR_ID for m in reply)
+        # A refused or failed message never enters the session's conversation: later turns don't carry it.
+        yield reply, history if failed else [*conversation, *reply]
 
 
 # --- settings: presets, what the user changed, what the browser keeps -------------------------

@@ -16,9 +16,11 @@ everywhere:
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field, fields
@@ -43,6 +45,8 @@ from playground.requests import (
     sampling_from,
 )
 from playground.tasks.tir import ToolCall, output_block
+
+log = logging.getLogger(__name__)
 
 THINKING_TITLE = "Thinking"
 # Display-only messages: never sent back to the model.
@@ -251,6 +255,11 @@ def session_of(request: gr.Request | None) -> str:
 Run = Callable[[Request, Cancel], Iterator[Any]]  # a reply's events: `Engine.stream`, or a task's loop around it
 
 
+def unexpected_error_text(reference: str) -> str:
+    return (f"Something went wrong on the server (reference {reference}). Try again; if it happens again, "
+            "tell whoever runs this app that reference: the details are in its log.")
+
+
 def stream_reply(engine: Engine, request: Request, stops: Stops, key: tuple[str, str],
                  run: Run | None = None) -> Iterator[ReplyView]:
     """The reply so far, as it streams (`.messages()` shows it); the last yield is the whole reply.
@@ -295,6 +304,11 @@ def stream_reply(engine: Engine, request: Request, stops: Stops, key: tuple[str,
                 yield view
     except PlaygroundError as exc:
         view.error, view.loading = str(exc), None
+        yield view
+    except Exception:  # a bug: the person gets an id to quote, the log gets the traceback under that id
+        reference = uuid.uuid4().hex[:8]
+        log.exception("request %s (model %s) failed", reference, request.model)
+        view.error, view.loading = unexpected_error_text(reference), None
         yield view
     finally:
         stops.end(key, cancel)

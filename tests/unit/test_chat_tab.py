@@ -50,7 +50,9 @@ def final(engine: Engine, message: str, history=(), **kwargs) -> list[dict]:
     """The reply's last update through the /chat handler, as an API client gets it."""
     updates = list(chat(engine, Stops(), message, list(history), kwargs.pop("model", "scripted-qwen3"), **kwargs))
     reply, conversation = updates[-1]
-    if message.strip():
+    if any((m.get("metadata") or {}).get("id") == ERROR_ID for m in reply):
+        assert conversation == list(history)  # a refused or failed message is not kept
+    elif message.strip():
         assert conversation[-len(reply) - 1]["content"] == message  # the session keeps the exchange
     return reply
 
@@ -224,3 +226,33 @@ def test_stopping_while_the_model_loads_lets_the_load_finish_for_later(scripted)
     loader.decoder("scripted-qwen3").enqueue("Later.")
     assert [m["content"] for m in final(engine, "Again", thinking=False) if not m["metadata"]] == ["Later."]
     assert all(s.in_use == 0 for s in engine.registry.snapshot())
+
+
+def test_an_unexpected_failure_gives_a_reference_to_quote_and_logs_it(qwen3_tokenizer, caplog) -> None:
+    registry, loader = scripted_registry(qwen3_tokenizer)
+    decoder = loader.decoder("scripted-qwen3")
+
+    def broken(*args, **kwargs):
+        raise TypeError("a bug deep inside")
+        yield  # a generator, as a decoder's tokens are
+
+    decoder.tokens = broken
+    reply, history = list(chat(Engine(registry), Stops(), "Hello", [], "scripted-qwen3", max_new_tokens=8))[-1]
+    error = next(m["content"] for m in reply if (m.get("metadata") or {}).get("id") == "error")
+    reference = error.split("(reference ")[1].split(")")[0]
+    assert error.startswith("⚠️ Something went wrong on the server (reference ") and len(reference) == 8
+    assert "a bug deep inside" not in error  # the details are for the log, not the page
+    logged = [r for r in caplog.records if reference in r.getMessage()]
+    assert logged and logged[0].exc_info[0] is TypeError
+    registry.close()
+
+
+def test_a_refused_message_never_enters_the_api_sessions_conversation(qwen3_tokenizer) -> None:
+    registry, loader = scripted_registry(qwen3_tokenizer)
+    engine = Engine(registry)
+    reply, history = list(chat(engine, Stops(), "word " * 9000, [], "scripted-qwen3", max_new_tokens=8))[-1]
+    assert "tokens with the template" in reply[-1]["content"] and history == []
+    reply, history = list(chat(engine, Stops(), "Hi", history, "scripted-qwen3", max_new_tokens=8))[-1]
+    assert [m["role"] for m in history if not m.get("metadata")] == ["user", "assistant"]
+    assert "word word" not in qwen3_tokenizer.decode(loader.decoder("scripted-qwen3").prompts[-1].input_ids)
+    registry.close()

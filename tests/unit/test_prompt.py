@@ -10,7 +10,8 @@ import pytest
 from devtools.tiny import build_tokenizer
 from playground.backends.local import Detokenizer
 from playground.backends.prompt import build_prompt
-from playground.errors import PromptTooLongError
+from playground.errors import InvalidRequestError, PromptTooLongError
+from playground.requests import Request
 
 
 class CountingTemplate:
@@ -76,6 +77,21 @@ def test_a_message_that_alone_is_too_long_says_so(qwen3_tokenizer) -> None:
     messages = [*conversation(2)[:-1], {"role": "user", "content": "word " * 400}]
     with pytest.raises(PromptTooLongError, match="leaves room for 100 tokens of prompt"):
         build_prompt(qwen3_tokenizer, messages, thinking=None, budget=100)
+
+
+def test_a_system_prompt_that_alone_is_too_long_is_named(qwen3_tokenizer) -> None:
+    messages = [{"role": "system", "content": "rule " * 400}, {"role": "user", "content": "Hi"}]
+    expected = r"^The system prompt is [\d,]+ tokens, and this model's context window leaves room for 100 tokens"
+    with pytest.raises(PromptTooLongError, match=expected + r".*Shorten the system prompt"):
+        build_prompt(qwen3_tokenizer, messages, thinking=None, budget=100)
+
+
+@pytest.mark.parametrize(("role", "field"), [("user", "message"), ("system", "system prompt")])
+def test_text_that_is_not_valid_unicode_is_refused_naming_its_field(role: str, field: str) -> None:
+    messages = [{"role": role, "content": "ab\ud800c"}, {"role": "user", "content": "Hi"}]
+    with pytest.raises(InvalidRequestError, match=rf"^The {field} has a character that is not valid text at "
+                                                  r"position 2 \(a lone surrogate, '\\ud800'\)"):
+        Request("m", messages).validated()
 
 
 def test_a_template_that_opens_the_thinking_block_is_noticed() -> None:
