@@ -184,7 +184,7 @@ def ask_for_more_tokens_than_the_window(page: Page) -> None:
     """The tiny models have a 4096-token window; a message longer than that is refused, saying why."""
     set_max_new_tokens(page, 16)
     send(page, "word " * 5000)
-    expect(page.get_by_text(re.compile(r"context window leaves room for \d+ tokens of prompt"))).to_be_visible(
+    expect(page.get_by_text(re.compile(r"context window leaves room for [\d,]+ tokens of prompt"))).to_be_visible(
         timeout=STREAM_TIMEOUT_MS
     )
 

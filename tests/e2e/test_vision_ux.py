@@ -28,7 +28,7 @@ def attach(page: Page, *files: Path) -> None:
 def pick(page: Page, key: str) -> None:
     combo = page.locator("#vision-model").get_by_role("combobox")
     combo.click()
-    page.get_by_role("option", name=re.compile(re.escape(key))).click()
+    page.get_by_role("option", name=re.compile(rf"· {re.escape(key)} ·")).click()
 
 
 def chat(page: Page):

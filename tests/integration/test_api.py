@@ -184,7 +184,7 @@ def test_empty_message_is_refused(client: Client) -> None:
 
 def test_too_long_prompt_gets_a_clear_message(client: Client) -> None:
     reply = client.predict(message="lorem ipsum " * 3000, model="tiny-qwen3", max_new_tokens=16, api_name="/chat")
-    assert "context window leaves room for 4080 tokens of prompt" in error_text(reply)
+    assert "context window leaves room for 4,080 tokens of prompt" in error_text(reply)
     assert "Shorten the message" in error_text(reply)
 
 
