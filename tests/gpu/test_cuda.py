@@ -1,4 +1,4 @@
-"""The same loading and generation paths on a CUDA GPU, with a real Qwen3-0.6B shape.
+"""The same loading and generation paths on a CUDA GPU, with a real Qwen3-0.6B shape (and tiny Qwen-VL models).
 
 Random weights with the catalogue's Qwen3-0.6B architecture give real memory figures
 without downloading anything. Each test builds its own registry, so none depends on what
@@ -95,3 +95,21 @@ def test_gpu_memory_is_returned_after_unload(cuda_engine: Engine) -> None:
     assert torch.cuda.memory_allocated() > before
     cuda_engine.registry.unload("shaped")
     assert torch.cuda.memory_allocated() <= before + 16 * 1024**2
+
+
+@pytest.mark.parametrize("arch", ["qwen2_5_vl", "qwen3_vl"])
+def test_a_vision_model_on_cuda_answers_about_an_image_and_a_video(tmp_path: Path, arch: str) -> None:
+    """Pixel values and video frames reach the GPU with the prompt (the serial path vision models take)."""
+    from tests.media import write_image, write_video
+
+    folder = build_checkpoint(arch, tmp_path / arch)
+    catalog = write_catalog(tmp_path / "vl.toml", {"vl": {"source": folder, "tasks": ["vision"]}})
+    registry = Registry(load_catalog(catalog), TransformersLoader(Settings(device="cuda", batching=Switch.ON)))
+    image, video = write_image(tmp_path / "red.png", (640, 480), "red"), write_video(tmp_path / "clip.mp4")
+    for part in ({"type": "image", "image": str(image)}, {"type": "video", "video": str(video), "max_frames": 8}):
+        messages = [{"role": "user", "content": [part, {"type": "text", "text": "What is this?"}]}]
+        metrics = list(Engine(registry).stream(Request("vl", messages, Sampling(temperature=0, max_new_tokens=8))))[-1]
+        assert isinstance(metrics, Metrics) and metrics.tokens == 8 and metrics.backend == "serial"
+        assert metrics.prompt_tokens > 100 and metrics.peak_memory > 0
+    registry.close()
+    torch.cuda.empty_cache()
