@@ -165,6 +165,9 @@ def check_fits(costs: Sequence[Cost], window: int | None, max_new_tokens: int) -
     )
 
 
+NOTHING_YET = "Visual tokens: add an image or a video to see what it costs before sending."
+
+
 def budget_markdown(catalog: Catalog, context_limit: int | None, message: dict[str, Any] | None,
                     history: list[Message], model: str, megapixels: Any, fps: Any, max_frames: Any,
                     max_new_tokens: Any) -> str:
@@ -189,7 +192,7 @@ def budget_markdown(catalog: Catalog, context_limit: int | None, message: dict[s
     except PlaygroundError as exc:
         return f"⚠️ {exc}"
     if not rows and not problems:
-        return "Visual tokens: add an image or a video to see what it costs before sending."
+        return NOTHING_YET
     lines = []
     if rows:
         lines += ["| File | Seen as | Visual tokens |", "|---|---|---:|", *rows]
@@ -418,7 +421,7 @@ def build(catalog: Catalog, engine: Engine, registry: Registry, context_limit: i
                 said = gr.Markdown(mode_line(first), padding=True, visible=bool(mode_line(first)))
                 mode = gr.Radio(MODES, value=ASK, label="Mode", elem_id="vision-mode",
                                 info="Ask a question, or Detect: name things to find, and see them boxed")
-            budget = gr.Markdown(elem_id="vision-budget")
+            budget = gr.Markdown(NOTHING_YET, elem_id="vision-budget")
             with gr.Accordion("Images and video", open=True):
                 megapixels = gr.Slider(*MEGAPIXELS, value=DEFAULT_MEGAPIXELS, step=0.05,
                                        label="Max pixels per image (megapixels)", elem_id="vision-megapixels",

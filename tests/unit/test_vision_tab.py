@@ -15,6 +15,7 @@ from tabs.vision import (
     DETECT,
     EXAMPLES_DIR,
     MAX_IMAGES,
+    NOTHING_YET,
     ask,
     budget_markdown,
     vision_api,
@@ -185,6 +186,7 @@ def test_bad_input_gets_a_message_and_nothing_is_sent(scripted, tmp_path, case: 
 def test_the_budget_panel_totals_the_conversation_and_warns_before_sending(scripted, tmp_path) -> None:
     engine, _ = scripted
     catalog = engine.registry.catalog
+    assert budget_markdown(catalog, None, None, [], "scripted-qwen3-vl", 1.0, 2.0, 32, 256) == NOTHING_YET
     image = write_image(tmp_path / "white.png", (640, 480))
     one = budget_markdown(catalog, None, {"files": [str(image)]}, [], "scripted-qwen2.5-vl", 1.0, 2.0, 32, 256)
     tokens = image_tokens(640, 480, Grid.of("qwen2.5-vl"), 1_000_000)
