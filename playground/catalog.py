@@ -177,6 +177,10 @@ class ModelSpec:
     def is_vision(self) -> bool:
         return Task.VISION in self.tasks
 
+    def window(self, context_limit: int | None = None) -> int | None:
+        """Prompt + reply tokens: the smaller of the catalogue's context length and a limit (None: unknown)."""
+        return min((x for x in (self.context_length, context_limit) if x), default=None)
+
     @property
     def is_local(self) -> bool:
         return looks_local(self.source)

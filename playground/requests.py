@@ -28,7 +28,7 @@ from playground.errors import InvalidRequestError
 
 __all__ = [
     "Answer", "Cancel", "Event", "Finish", "Loading", "Message", "Metrics", "Notice", "NoticeCode", "PromptText",
-    "Request", "Sampling", "Thinking", "has_media", "message_text",
+    "Request", "Sampling", "Thinking", "has_media", "message_text", "reply_share",
 ]
 
 Message = Mapping[str, Any]  # {"role": "system" | "user" | "assistant", "content": str | list of parts}
@@ -49,6 +49,15 @@ def has_media(message: Message) -> bool:
     return not isinstance(content, str) and any(
         isinstance(part, Mapping) and part.get("type") in ("image", "video") for part in content or ()
     )
+
+
+def reply_share(window: int, max_new_tokens: int) -> int:
+    """Tokens of the window kept for the reply: max new tokens, but at most half (so a long history still fits).
+
+    The rest is the prompt's room; the backend fits the conversation into it, and the Vision tab counts
+    images against it before sending.
+    """
+    return min(max_new_tokens, window // 2)
 
 
 FIELD_OF_ROLE = {"system": "system prompt", "user": "message", "assistant": "reply"}

@@ -280,11 +280,6 @@ def chat(
 # --- settings: presets, what the user changed, what the browser keeps -------------------------
 
 
-def window_of(spec: ModelSpec, context_limit: int | None) -> int | None:
-    return min(x for x in (spec.context_length, context_limit) if x) if (spec.context_length or context_limit) \
-        else None
-
-
 def follow_model(catalog: Catalog, registry: Registry, context_limit: int | None, model: str, thinking: bool,
                  touched: list[str], max_new_tokens: float) -> tuple[Any, ...]:
     """After a change of model or mode: the thinking switch, the preset values the user left alone, the
@@ -292,7 +287,7 @@ def follow_model(catalog: Catalog, registry: Registry, context_limit: int | None
     spec = catalog.get(model)
     preset = spec.sampling_for(thinking and spec.thinks)
     values = preset_updates(spec, thinking, touched)
-    window = window_of(spec, context_limit)
+    window = spec.window(context_limit)
     limit = preset.max_new_tokens if "max_new_tokens" not in touched else int(max_new_tokens or preset.max_new_tokens)
     if window:
         limit = min(limit, window)
@@ -308,7 +303,7 @@ def tokens_info(window: int | None) -> str:
 def reset_to_preset(catalog: Catalog, context_limit: int | None, model: str, thinking: bool) -> tuple[Any, ...]:
     spec = catalog.get(model)
     preset = spec.sampling_for(thinking and spec.thinks)
-    window = window_of(spec, context_limit)
+    window = spec.window(context_limit)
     limit = min(preset.max_new_tokens, window) if window else preset.max_new_tokens
     return (*preset_values(spec, thinking), limit, [])
 
@@ -424,7 +419,7 @@ def build(catalog: Catalog, engine: Engine, registry: Registry, demo: gr.Blocks,
                                info="Qwen3 thinks before answering; off answers at once.")
         budget = budget_box(visible=first.thinks, elem_id="chat-budget")
         system_prompt = gr.Textbox(value="", label="System prompt", placeholder="Optional", lines=2)
-        window = window_of(first, context_limit)
+        window = first.window(context_limit)
         controls = SamplingControls.build(preset, max_tokens=window, info=tokens_info(window))
         reset = gr.Button("Reset to the model's preset", size="sm", elem_id="reset-preset")
 

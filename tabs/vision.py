@@ -30,9 +30,9 @@ import gradio as gr
 from playground.catalog import Catalog, ModelSpec, Task
 from playground.engine import Engine
 from playground.errors import InvalidRequestError, PlaygroundError
-from playground.media import DEFAULT_FPS, DEFAULT_MAX_FRAMES, ImageInfo, MediaError, VideoInfo, kind, probe
+from playground.media import DEFAULT_FPS, DEFAULT_MAX_FRAMES, ImageInfo, Info, MediaError, kind, probe
 from playground.registry import Registry
-from playground.requests import Message, Request
+from playground.requests import Message, Request, reply_share
 from playground.tasks.grounding import Found, detect_prompt, read_boxes, space_of
 from playground.tasks.visual_tokens import Grid, image_tokens, resized_size, video_size, video_tokens
 from tabs import picker
@@ -104,12 +104,12 @@ class Limits:
 class Cost:
     """One file: what it is, the size the model sees it at, and its visual tokens."""
 
-    info: ImageInfo | VideoInfo
+    info: Info
     tokens: int
     seen: str  # "896 x 672" or "16 frames of 448 x 336"
 
 
-def cost(info: ImageInfo | VideoInfo, grid: Grid, limits: Limits) -> Cost:
+def cost(info: Info, grid: Grid, limits: Limits) -> Cost:
     if isinstance(info, ImageInfo):
         width, height = resized_size(info.width, info.height, grid, limits.max_pixels)
         return Cost(info, image_tokens(info.width, info.height, grid, limits.max_pixels), f"{width} x {height}")
@@ -119,9 +119,8 @@ def cost(info: ImageInfo | VideoInfo, grid: Grid, limits: Limits) -> Cost:
                 f"{frames} frames of {width} x {height}")
 
 
-def media_part(path: str, limits: Limits) -> dict[str, Any]:
-    """The message part for an uploaded file (checked first), with qwen-vl-utils' options."""
-    info = probe(path)
+def media_part(path: str, info: Info, limits: Limits) -> dict[str, Any]:
+    """The message part for an uploaded file (`info`: its probe), with qwen-vl-utils' options."""
     if isinstance(info, ImageInfo):
         return {"type": "image", "image": path, "max_pixels": limits.max_pixels}
     return {"type": "video", "video": path, "fps": limits.fps, "max_frames": limits.max_frames,
@@ -139,15 +138,6 @@ def files_of(messages: Sequence[Message]) -> list[str]:
     return found
 
 
-def window_of(spec: ModelSpec, context_limit: int | None) -> int | None:
-    return min((x for x in (spec.context_length, context_limit) if x), default=None)
-
-
-def room_of(window: int, max_new_tokens: int) -> int:
-    """Prompt tokens that fit: the window less what is kept for the reply (at most half, as the backend does)."""
-    return window - min(max_new_tokens, window // 2)
-
-
 def costs_of(paths: Sequence[str], spec: ModelSpec, limits: Limits) -> list[Cost]:
     grid = Grid.of(spec.family)
     return [cost(probe(path), grid, limits) for path in paths]
@@ -156,11 +146,11 @@ def costs_of(paths: Sequence[str], spec: ModelSpec, limits: Limits) -> list[Cost
 def check_fits(costs: Sequence[Cost], window: int | None, max_new_tokens: int) -> None:
     """Refuse, before sending, a conversation whose images and video alone overflow the prompt's room."""
     total = sum(c.tokens for c in costs)
-    if window is None or total <= (room := room_of(window, max_new_tokens)):
+    if window is None or total <= (room := window - reply_share(window, max_new_tokens)):
         return
     raise InvalidRequestError(
         f"The images and video come to {total:,} visual tokens, but this model's {window:,}-token window leaves "
-        f"room for {room:,} in the prompt (after {min(max_new_tokens, window // 2):,} kept for the reply). Lower "
+        f"room for {room:,} in the prompt (after {reply_share(window, max_new_tokens):,} kept for the reply). Lower "
         "Max pixels per image (or fps and Max frames for a video), send fewer files, or start a New conversation."
     )
 
@@ -197,16 +187,16 @@ def budget_markdown(catalog: Catalog, context_limit: int | None, message: dict[s
     if rows:
         lines += ["| File | Seen as | Visual tokens |", "|---|---|---:|", *rows]
     total = sum(c.tokens for c in costs)
-    window = window_of(spec, context_limit)
+    window = spec.window(context_limit)
     try:
         new_tokens = int(float(max_new_tokens))
     except (TypeError, ValueError):
         new_tokens = DEFAULT_MAX_NEW_TOKENS
     if window:
-        room = room_of(window, new_tokens)
+        room = window - reply_share(window, new_tokens)
         mark = "Fits:" if total <= room else "⚠️ Too many:"
         lines.append(f"\n{mark} **{total:,}** visual tokens of the **{room:,}** this model's prompt has room for "
-                     f"({window:,}-token window, {min(new_tokens, window // 2):,} kept for the reply).")
+                     f"({window:,}-token window, {reply_share(window, new_tokens):,} kept for the reply).")
         if total > room:
             lines.append("Lower Max pixels per image (or fps and Max frames for a video), or send fewer files.")
     else:
@@ -247,7 +237,8 @@ def compose(catalog: Catalog, context_limit: int | None, text: str, paths: Seque
         raise InvalidRequestError("One video per message: send the other one in the next message.")
     if kinds.count("image") > MAX_IMAGES:
         raise InvalidRequestError(f"{kinds.count('image')} images; at most {MAX_IMAGES} per message.")
-    parts = [media_part(path, limits) for path in paths]  # each file is checked here
+    infos = [probe(path) for path in paths]  # each file is checked here, once
+    parts = [media_part(path, info, limits) for path, info in zip(paths, infos, strict=True)]
     earlier = files_of(history)
     if not paths and not earlier:
         raise InvalidRequestError("Add an image or a video first (drop it on the message box, paste it, or use "
@@ -266,8 +257,9 @@ def compose(catalog: Catalog, context_limit: int | None, text: str, paths: Seque
         if not text:
             raise InvalidRequestError("Type a question about the image or video.")
         question = text
-    before, costs = costs_of(earlier, spec, limits), costs_of(paths, spec, limits)
-    check_fits([*before, *costs], window_of(spec, context_limit), sampling.max_new_tokens)
+    grid = Grid.of(spec.family)
+    before, costs = costs_of(earlier, spec, limits), [cost(info, grid, limits) for info in infos]
+    check_fits([*before, *costs], spec.window(context_limit), sampling.max_new_tokens)
     user: Message = {"role": "user", "content": [*parts, {"type": "text", "text": question}]}
     request = Request(model, [*history, user], sampling, thinking=bool(thinking) if spec.hybrid else None)
     shown = gr.ChatMessage(role="user", content=[*({"path": p} for p in paths), text if mode == ASK else

@@ -31,6 +31,7 @@ from playground.requests import (
     PromptText,
     Request,
     Thinking,
+    reply_share,
 )
 from playground.tasks.code import FIM_TOKENS, check_fim_tokens
 from playground.tasks.thinking import CLOSE, EARLY_STOP, OPEN, ThinkingBudget, ThinkingSplitter
@@ -128,7 +129,7 @@ class LocalBackend:
         window = self.window()
         # The reply may use what the window leaves after the prompt, up to max new tokens; to fit a
         # long history, at most half the window is kept for the reply.
-        room = window - min(request.sampling.max_new_tokens, window // 2)
+        room = window - reply_share(window, request.sampling.max_new_tokens)
         switch = request.thinking if self.spec.hybrid else None  # what the template is told
         thinking = switch if self.spec.hybrid else (True if self.spec.thinks else None)
         if request.completion is not None:  # raw text to go on from (fill in the middle): no template, no thinking
