@@ -8,15 +8,18 @@ Start-up loads no model: the registry loads each one the first time a request ne
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 
 import gradio as gr
+from starlette.middleware import Middleware
 
-from playground.media import MAX_VIDEO_BYTES
+from playground.admission import Admission, Policy
+from playground.server import BodyLimit, health_route
 from playground.services import Services, create_services
 from playground.settings import Settings
-from tabs import chat, code, math_tab, models, thinking, vision
+from tabs import chat, code, guard, math_tab, models, thinking, vision
 
 CSS_FILE = Path(__file__).parent / "assets" / "style.css"
 
@@ -35,7 +38,7 @@ def build_app(services: Services) -> gr.Blocks:
         with gr.Tab(thinking.TITLE, id="thinking") as thinking_tab:
             thinking.build(services.catalog, services.engine, services.registry)
         with gr.Tab(models.TITLE, id="models") as models_tab:
-            models.build(services.catalog, services.registry, demo)
+            models.build(services.catalog, services.registry, demo, services.access)
         # Sidebars belong to the page, not to a tab: show the chat's only with the Chat tab.
         sidebars = list(chat_ui.sidebars) if chat_ui else []
         if sidebars:
@@ -45,19 +48,33 @@ def build_app(services: Services) -> gr.Blocks:
                 other.select(lambda: [gr.Sidebar(visible=False)] * len(sidebars), None, sidebars,
                              api_visibility="private", queue=False)
     # As many requests as the backends decode at once go through; the queue holds the rest, up to
-    # its size, and shows each waiting browser its place.
-    demo.queue(default_concurrency_limit=services.concurrency, max_size=services.settings.queue_size)
+    # its size, and shows each waiting browser its place. Before a reply joins it, its session and
+    # address must have room (per-session, per-address and rate limits).
+    settings = services.settings
+    demo.queue(default_concurrency_limit=services.concurrency, max_size=settings.queue_size)
+    guard.admit(demo, Admission(Policy(settings.per_session, settings.per_address, settings.rate, settings.queue_size)))
+    guard.check_numbers(demo)
+    services.engine.monitor.queue_depth = functools.partial(guard.queue_depth, demo)
     return demo
+
+
+def serve(demo: gr.Blocks, services: Services) -> None:
+    """Start the server: the app, a request body limit, and GET /health beside it."""
+    settings = services.settings
+    server = {
+        "middleware": [Middleware(BodyLimit, limit=settings.max_body_bytes, upload_limit=settings.max_file_bytes)],
+        "routes": [health_route(services.registry, services.engine.monitor, services.engine.monitor.queue_depth)],
+    }
+    # Uploads past the largest file accepted are refused by Gradio before they arrive.
+    demo.launch(server_name=settings.host, server_port=settings.port, share=settings.share, css_paths=[CSS_FILE],
+                js=chat.JS, max_file_size=settings.max_file_bytes, app_kwargs=server)
 
 
 def main(argv: list[str] | None = None) -> None:
     settings = Settings.from_sources(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     services = create_services(settings)
-    demo = build_app(services)
-    # Uploads past the largest file accepted (a video's limit) are refused by Gradio before they arrive.
-    demo.launch(server_name=settings.host, server_port=settings.port, share=settings.share, css_paths=[CSS_FILE],
-                js=chat.JS, max_file_size=MAX_VIDEO_BYTES)
+    serve(build_app(services), services)
 
 
 if __name__ == "__main__":

@@ -121,8 +121,9 @@ class Sampling:
             if name in WHOLE and not float(value).is_integer():
                 raise InvalidRequestError(f"{name} must be a whole number, got {value!r}.")
             if not limits.contains(value):
-                low = f"above {limits.low:g}" if limits.open_low else f"at least {limits.low:g}"
-                raise InvalidRequestError(f"{name} must be {low} and at most {limits.high:g}, got {value!r}.")
+                shown = (lambda n: f"{int(n):,}") if name in WHOLE else (lambda n: f"{n:g}")
+                low = f"above {shown(limits.low)}" if limits.open_low else f"at least {shown(limits.low)}"
+                raise InvalidRequestError(f"{name} must be {low} and at most {shown(limits.high)}, got {value!r}.")
         return self
 
 

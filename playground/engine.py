@@ -8,6 +8,7 @@ If the device runs out of memory before any text came out, the engine reloads th
 precision lower (the registry's ladder) and tries once more, saying so. Closing the stream
 stops the request; the `Cancel` it was given receives the final metrics either way. Which
 backend serves a model (serial, batched, remote) is the loader's choice; the engine never asks.
+Every request, however it ends, is handed to the `Monitor` (figures, samples, the request log).
 
 The engine knows nothing about Gradio or how a tab lays out what it yields.
 """
@@ -16,23 +17,50 @@ from __future__ import annotations
 
 import time
 from collections.abc import Generator, Iterator
+from contextlib import closing
 
 from playground.errors import OutOfMemory
+from playground.monitor import Monitor, Record
 from playground.registry import Background, Lease, Registry
-from playground.requests import Cancel, Event, Loading, Notice, NoticeCode, Request
+from playground.requests import Cancel, Event, InputLimits, Loading, Metrics, Notice, NoticeCode, Request
 
 LOADING_INTERVAL_S = 0.5
 
 
 class Engine:
-    def __init__(self, registry: Registry):
+    def __init__(self, registry: Registry, limits: InputLimits | None = None, monitor: Monitor | None = None):
         self.registry = registry
+        self.limits = limits or InputLimits()
+        self.monitor = monitor or Monitor()
 
     def stream(self, request: Request, cancel: Cancel | None = None) -> Iterator[Event]:
-        """Yield events for one reply. Raises `PlaygroundError` subclasses for what the user should read."""
+        """Yield events for one reply. Raises `PlaygroundError` subclasses for what the user should read.
+
+        The monitor hears how it ended: done, stopped, disconnected (the stream closed early) or error.
+        """
         cancel = cancel or Cancel()
+        record = Record(request)
+        self.monitor.started_request()
         try:
-            request.validated()
+            with closing(self._stream(request, cancel)) as events:
+                for event in events:
+                    if isinstance(event, Metrics):
+                        record.metrics = event
+                    yield event
+            stopped = record.metrics.stopped if record.metrics is not None else cancel.is_set()
+            record.outcome = "stopped" if stopped else "done"
+        except GeneratorExit:
+            record.outcome, record.metrics = "disconnected", record.metrics or cancel.metrics
+            raise
+        except BaseException as exc:
+            record.error = type(exc).__name__
+            raise
+        finally:
+            self.monitor.finished(record)
+
+    def _stream(self, request: Request, cancel: Cancel) -> Iterator[Event]:
+        try:
+            request.validated(self.limits)
             lease = yield from self._acquire(request, cancel)
         except BaseException:
             cancel.finish(None)

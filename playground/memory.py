@@ -105,6 +105,17 @@ def probe(device: str) -> DeviceMemory:
     return DeviceMemory("cpu", "CPU RAM", vm.available, vm.total)
 
 
+def used(device: str) -> int:
+    """Bytes this process holds on `device`: reserved by torch on CUDA, the resident set on the CPU."""
+    if device == "cuda":
+        import torch
+
+        return torch.cuda.memory_reserved()
+    import psutil
+
+    return psutil.Process().memory_info().rss
+
+
 def format_bytes(n: float) -> str:
     """Human-readable size in binary units: 1536 -> '1.5 KiB'."""
     for unit in ("B", "KiB", "MiB", "GiB"):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from enum import Enum
@@ -27,8 +28,8 @@ from playground.catalog import Precision, Sampling
 from playground.errors import InvalidRequestError
 
 __all__ = [
-    "Answer", "Cancel", "Event", "Finish", "Loading", "Message", "Metrics", "Notice", "NoticeCode", "PromptText",
-    "Request", "Sampling", "Thinking", "has_media", "message_text", "reply_share",
+    "Answer", "Cancel", "Event", "Finish", "InputLimits", "Loading", "Message", "Metrics", "Notice", "NoticeCode",
+    "PromptText", "Request", "Sampling", "Thinking", "has_media", "message_text", "reply_share", "too_long",
 ]
 
 Message = Mapping[str, Any]  # {"role": "system" | "user" | "assistant", "content": str | list of parts}
@@ -45,10 +46,7 @@ def message_text(message: Message) -> str:
 
 
 def has_media(message: Message) -> bool:
-    content = message.get("content")
-    return not isinstance(content, str) and any(
-        isinstance(part, Mapping) and part.get("type") in ("image", "video") for part in content or ()
-    )
+    return media_count(message) > 0
 
 
 def reply_share(window: int, max_new_tokens: int) -> int:
@@ -71,6 +69,50 @@ def _check_text(text: str, field_name: str) -> None:
         raise InvalidRequestError(f"The {field_name} has a character that is not valid text at position "
                                   f"{exc.start:,} (a lone surrogate, {text[exc.start]!a}): remove it and send it "
                                   "again.") from None
+
+
+@dataclass(frozen=True)
+class InputLimits:
+    """How much one request may carry, set by whoever runs the app (`Settings`); checked before any work."""
+
+    message_chars: int = 100_000  # each user message (and a completion's text)
+    system_chars: int = 20_000
+    files: int = 10  # images and videos in one message
+
+    @property
+    def conversation_chars(self) -> int:
+        """The whole conversation, replies included: ten messages' worth, more than any window holds."""
+        return 10 * self.message_chars
+
+    def check(self, messages: Sequence[Message]) -> None:
+        """`InvalidRequestError` naming the field and the limit, for text or files past these limits."""
+        total = 0
+        for message in messages:
+            text, role = message_text(message), message.get("role")
+            total += len(text)
+            limit = self.system_chars if role == "system" else self.message_chars if role == "user" else None
+            if limit is not None and len(text) > limit:
+                raise too_long(FIELD_OF_ROLE[role], len(text), limit)
+            files = media_count(message)
+            if files > self.files:
+                raise InvalidRequestError(f"The message has {files} files; this app takes at most {self.files} "
+                                          "per message. Send fewer at a time.")
+        if total > self.conversation_chars:
+            raise InvalidRequestError(
+                f"The conversation is {total:,} characters long; this app takes at most "
+                f"{self.conversation_chars:,}. Start a new conversation.")
+
+
+def too_long(field_name: str, length: int, limit: int) -> InvalidRequestError:
+    return InvalidRequestError(f"The {field_name} is {length:,} characters long; this app takes at most {limit:,}. "
+                               f"Shorten it and send it again.")
+
+
+def media_count(message: Message) -> int:
+    content = message.get("content")
+    if isinstance(content, str):
+        return 0
+    return sum(1 for part in content or () if isinstance(part, Mapping) and part.get("type") in ("image", "video"))
 
 
 @dataclass(frozen=True)
@@ -106,9 +148,17 @@ class Request:
     # Raw text for the model to go on from, instead of `messages` through the chat template: fill in the
     # middle (`playground.tasks.code.fim_prompt`). The reply is all answer, whitespace included.
     completion: str | None = None
+    # Who sent it (a browser session or API client; only ever logged as a salted hash), and the id its log
+    # line and any error the person sees carry.
+    client: str = ""
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:8], compare=False)
 
-    def validated(self) -> Request:
-        """This request, or `InvalidRequestError` saying what is wrong with it."""
+    def validated(self, limits: InputLimits | None = None) -> Request:
+        """This request, or `InvalidRequestError` saying what is wrong with it (`limits`: how much it may carry)."""
+        if limits is not None:
+            limits.check(self.messages)
+            if self.completion is not None and len(self.completion) > limits.message_chars:
+                raise too_long("text", len(self.completion), limits.message_chars)
         if self.completion is not None:
             if not self.completion:
                 raise InvalidRequestError("There is no text to go on from.")

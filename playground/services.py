@@ -6,13 +6,18 @@ there is one place that decides how the pieces fit; nothing here is global state
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
+from playground.access import Access
 from playground.backends import concurrent_requests
 from playground.catalog import Catalog, load_catalog
 from playground.engine import Engine
 from playground.loading import TransformersLoader
+from playground.memory import used
+from playground.monitor import Monitor, RequestLog
 from playground.registry import Registry
+from playground.requests import InputLimits
 from playground.settings import Settings, Switch
 
 
@@ -23,6 +28,7 @@ class Services:
     engine: Engine
     settings: Settings
     concurrency: int  # requests a generating event lets through at once; the queue holds the rest
+    access: Access  # who may load and unload models from the page
 
 
 def create_services(settings: Settings | None = None) -> Services:
@@ -31,4 +37,10 @@ def create_services(settings: Settings | None = None) -> Services:
     loader = TransformersLoader(settings)
     registry = Registry(catalog, loader, keep_alive_s=settings.keep_alive, evict=settings.eviction is Switch.ON)
     registry.start_reaper()
-    return Services(catalog, registry, Engine(registry), settings, concurrent_requests(settings, loader.device))
+    limits = InputLimits(message_chars=settings.max_message_chars, system_chars=settings.max_system_chars,
+                         files=settings.max_files)
+    log = RequestLog(settings.request_log, raw_prompts=settings.log_prompts) if settings.request_log else None
+    monitor = Monitor(memory=functools.partial(used, loader.device), log=log)
+    monitor.start_sampler()
+    return Services(catalog, registry, Engine(registry, limits, monitor), settings,
+                    concurrent_requests(settings, loader.device), Access(settings.admin_token, settings.local))

@@ -15,7 +15,11 @@ from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any
 
+from playground.admission import Rate
+
 ENV_PREFIX = "PLAYGROUND_"
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+NETWORK_RATE = Rate(100, "hour")  # the default per-address rate when others can reach the app
 
 
 class Switch(str, Enum):
@@ -59,6 +63,29 @@ class Settings:
                                "with a 'busy' message", metavar="N")
     eviction: Switch = _setting(Switch.ON, "--eviction", "unload idle models to make room for another "
                                 "(off: keep every loaded model, e.g. on ZeroGPU)", choices=["on", "off"])
+    max_body_mb: float = _setting(8.0, "--max-body-mb", "largest request body accepted, file uploads excepted "
+                                  "(those have --max-file-mb)", metavar="MB")
+    max_message_chars: int = _setting(100_000, "--max-message-chars", "longest message accepted, in characters",
+                                      metavar="N")
+    max_system_chars: int = _setting(20_000, "--max-system-chars", "longest system prompt accepted, in characters",
+                                     metavar="N")
+    max_files: int = _setting(10, "--max-files", "files one message may carry", metavar="N")
+    max_file_mb: float = _setting(200.0, "--max-file-mb", "largest file upload accepted (when read, images are "
+                                  "also held to 25 MB and 64 megapixels, videos to 200 MB and 10 minutes)",
+                                  metavar="MB")
+    per_session: int = _setting(4, "--per-session", "requests one browser session (or API client) may have running "
+                                "or waiting at once", metavar="N")
+    per_address: int = _setting(16, "--per-address", "requests one network address may have running or waiting "
+                                "at once", metavar="N")
+    rate_limit: str = _setting("auto", "--rate-limit", "requests one network address may send per second, "
+                               "minute or hour, as N/minute; off: no limit; auto: 100/hour when listening on a "
+                               "network, off on localhost", metavar="N/PERIOD")
+    admin_token: str | None = _setting(None, "--admin-token", "a secret that unlocks loading and unloading models "
+                                       "(unset: open on localhost, read-only when listening on a network)",
+                                       metavar="TOKEN")
+    request_log: str | None = _setting(None, "--request-log", "write one JSON line per request to this file "
+                                       "(rotated at 10 MB); prompts only as salted hashes", metavar="PATH")
+    log_prompts: bool = _setting(False, "--log-prompts", "also write the raw prompts to the request log")
     compile: Switch = _setting(Switch.OFF, "--compile", "CUDA without batching: static KV cache + torch.compile, "
                                "warmed up when the model loads (minutes), for the fastest single stream",
                                choices=["on", "off"])
@@ -66,6 +93,25 @@ class Settings:
     @property
     def memory_limit_bytes(self) -> int | None:
         return int(self.memory_limit * 1024**3) if self.memory_limit else None
+
+    @property
+    def local(self) -> bool:
+        """Listening on this machine only (a laptop), not on a network."""
+        return self.host in LOCAL_HOSTS and not self.share
+
+    @property
+    def rate(self) -> Rate | None:
+        if self.rate_limit.strip().lower() == "auto":
+            return None if self.local else NETWORK_RATE
+        return Rate.parse(self.rate_limit)
+
+    @property
+    def max_body_bytes(self) -> int:
+        return int(self.max_body_mb * 2**20)
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 2**20)
 
     @classmethod
     def parser(cls) -> argparse.ArgumentParser:
@@ -119,7 +165,19 @@ class Settings:
             return "--memory-limit must be positive."
         if self.keep_alive < 0:
             return "--keep-alive must be 0 or more."
+        for name in ("max_body_mb", "max_message_chars", "max_system_chars", "max_files", "max_file_mb",
+                     "per_session", "per_address"):
+            if getattr(self, name) <= 0:
+                return f"{fields_by_name()[name].metadata['flag']} must be positive."
+        try:
+            _ = self.rate
+        except ValueError as exc:
+            return f"--rate-limit: {exc}"
         return None
+
+
+def fields_by_name() -> dict[str, Any]:
+    return {f.name: f for f in fields(Settings)}
 
 
 def env_name(name: str) -> str:

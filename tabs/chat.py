@@ -137,6 +137,16 @@ def as_dicts(messages: Sequence[Any]) -> list[dict[str, Any]]:
     return out
 
 
+def drop_oldest(history: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
+    """The history without its `count` oldest model messages (and the display-only items among them)."""
+    for index, item in enumerate(history):
+        if count == 0:
+            return history[index:]
+        if not is_display_only(item):
+            count -= 1
+    return []
+
+
 def last_user_index(history: list[dict[str, Any]]) -> int | None:
     return next((i for i in range(len(history) - 1, -1, -1) if history[i].get("role") == "user"), None)
 
@@ -145,8 +155,9 @@ def last_user_index(history: list[dict[str, Any]]) -> int | None:
 
 
 def respond(engine: Engine, stops: Stops, history: list[dict[str, Any]], model: str, system_prompt: str,
-            thinking: bool, *values: Any, request: gr.Request | None = None) -> Iterator[tuple[list, Any]]:
-    """Stream the reply to the conversation's last user message: (the whole conversation so far, the meter).
+            thinking: bool, *values: Any, request: gr.Request | None = None) -> Iterator[tuple[list, Any, int]]:
+    """Stream the reply to the conversation's last user message: (the whole conversation so far, the meter,
+    how many of its oldest messages were left out to fit the window).
 
     `values` are the sampling controls' values in `Sampling`'s field order, then the thinking budget.
     """
@@ -154,13 +165,13 @@ def respond(engine: Engine, stops: Stops, history: list[dict[str, Any]], model: 
         sampling = sampling_of(values[:-1])
         thinking_budget = budget_of(values[-1])
     except PlaygroundError as exc:
-        yield [*history, error_message(str(exc))], gr.skip()
+        yield [*history, error_message(str(exc))], gr.skip(), 0
         return
     generation = Request(model=model, messages=history_to_messages(history, system_prompt), sampling=sampling,
                          thinking=bool(thinking), thinking_budget=thinking_budget)
     for view in stream_reply(engine, generation, stops, (session_of(request), SLOT)):
         meter = view.meter()
-        yield [*history, *view.messages()], f"<sub>{meter}</sub>" if meter else gr.skip()
+        yield [*history, *view.messages()], f"<sub>{meter}</sub>" if meter else gr.skip(), view.dropped
 
 
 def sending(textbox_value: str = "") -> Any:
@@ -179,8 +190,13 @@ def send(engine: Engine, stops: Stops, message: str, history: list[dict[str, Any
         yield gr.skip(), gr.skip(), gr.skip()
         return
     history = [*history, {"role": "user", "content": message}]
+    try:  # too long: refused before any work, and the text stays in its box to shorten
+        engine.limits.check(history_to_messages(history, system_prompt))
+    except PlaygroundError as exc:
+        yield gr.skip(), [*history[:-1], error_message(str(exc))], gr.skip()
+        return
     yield sending(), history, gr.skip()
-    for conversation, meter in respond(engine, stops, history, model, system_prompt, thinking, *sampling_values,
+    for conversation, meter, _ in respond(engine, stops, history, model, system_prompt, thinking, *sampling_values,
                                        request=request):
         yield gr.skip(), conversation, meter
 
@@ -195,7 +211,7 @@ def regenerate(engine: Engine, stops: Stops, history: list[dict[str, Any]], mode
         return
     history = history[: index + 1]
     yield sending(), history, gr.skip()
-    for conversation, meter in respond(engine, stops, history, model, system_prompt, thinking, *sampling_values,
+    for conversation, meter, _ in respond(engine, stops, history, model, system_prompt, thinking, *sampling_values,
                                        request=request):
         yield gr.skip(), conversation, meter
 
@@ -269,12 +285,13 @@ def chat(
         return
     conversation = [*history, {"role": "user", "content": message}]
     values = [temperature, top_p, top_k, min_p, repetition_penalty, max_new_tokens, seed, thinking_budget]
-    for update, _meter in respond(engine, stops, conversation, model, system_prompt, thinking, *values,
-                                  request=request):
+    for update, _meter, dropped in respond(engine, stops, conversation, model, system_prompt, thinking, *values,
+                                           request=request):
         reply = as_dicts(update[len(conversation):])
         failed = any((m.get("metadata") or {}).get("id") == ERROR_ID for m in reply)
         # A refused or failed message never enters the session's conversation: later turns don't carry it.
-        yield reply, history if failed else [*conversation, *reply]
+        # What no longer fits the model's window leaves it too, so a long session stays as small as its window.
+        yield reply, history if failed else drop_oldest([*conversation, *reply], dropped)
 
 
 # --- settings: presets, what the user changed, what the browser keeps -------------------------

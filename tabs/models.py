@@ -22,11 +22,12 @@ from typing import Any
 
 import gradio as gr
 
+from playground.access import Access
 from playground.catalog import Catalog
 from playground.errors import PlaygroundError
 from playground.memory import DEFAULT_CONTEXT_TOKENS, LADDER, Precision, format_bytes
 from playground.registry import Background, ModelState, Registry
-from tabs.reply import STAGES
+from tabs.reply import STAGES, session_of
 
 TITLE = "Models"
 AUTO = "auto"
@@ -153,8 +154,12 @@ def progress_text(key: str, state: ModelState | None, seconds: float) -> str:
     return f"Loading {key} at {state.precision} (about {format_bytes(state.estimate)}): {stage}{share} {seconds:.0f} s"
 
 
-def load_model(registry: Registry, key: str, precision: str, errors: dict[str, str]) -> Iterator[tuple[Any, ...]]:
+def load_model(registry: Registry, access: Access, key: str, precision: str, errors: dict[str, str],
+               request: gr.Request | None = None) -> Iterator[tuple[Any, ...]]:
     """Load `key` at `precision` ("auto": the best that fits), showing progress; buttons held meanwhile."""
+    if not access.may_manage(session_of(request)):
+        yield f"⚠️ {access.refusal()}", gr.skip(), gr.skip(), errors
+        return
     held = gr.Button(interactive=False)
     errors = {k: v for k, v in errors.items() if k != key}
     loading = Background(registry, key, None if precision == AUTO else Precision(precision),
@@ -175,7 +180,10 @@ def load_model(registry: Registry, key: str, precision: str, errors: dict[str, s
     yield message, free, free, errors
 
 
-def unload_model(registry: Registry, key: str, precision: str | None = None) -> str:
+def unload_model(registry: Registry, access: Access, key: str, precision: str | None = None,
+                 request: gr.Request | None = None) -> str:
+    if not access.may_manage(session_of(request)):
+        return f"⚠️ {access.refusal()}"
     try:
         unloaded = registry.unload(key, None if precision in (None, AUTO) else Precision(precision))
     except PlaygroundError as exc:
@@ -189,23 +197,46 @@ def loaded_copies(registry: Registry) -> list[list[Any]]:
     return [[s.key, str(s.precision), s.status, s.in_use > 0, s.footprint, s.backend] for s in registry.snapshot()]
 
 
-def build(catalog: Catalog, registry: Registry, demo: gr.Blocks) -> None:
+def sign_in(access: Access, token: str, request: gr.Request | None = None) -> tuple[Any, ...]:
+    """The admin token typed in: this session may manage models from now on, if it is the right one."""
+    if not access.sign_in(session_of(request), token or ""):
+        return ("⚠️ That is not the admin token.", gr.Textbox(value=""), *manage_controls(access, request))
+    return ("Signed in: you can load and unload models.", gr.Textbox(value=""), *manage_controls(access, request))
+
+
+def manage_controls(access: Access, request: gr.Request | None = None) -> tuple[Any, ...]:
+    """Whether this session manages models: (the flag the loaded list is drawn with, the controls row, the
+    sign-in row, the line said to visitors)."""
+    manager = access.may_manage(session_of(request))
+    visitor_line = "" if manager else f"Models are shown read-only. {access.refusal()}"
+    return (manager, gr.Row(visible=manager), gr.Row(visible=not manager and access.can_sign_in),
+            gr.Markdown(visitor_line, visible=not manager))
+
+
+def build(catalog: Catalog, registry: Registry, demo: gr.Blocks, access: Access) -> None:
     errors = gr.State({})
+    manager = gr.State(access.open)
     summary = gr.Markdown(device_summary(registry), elem_id="device-summary")
     copies = gr.JSON(loaded_copies(registry), visible=False)
     status = gr.Markdown(elem_id="models-status")
+    visitor = gr.Markdown(visible=False, elem_id="models-visitor")
+    with gr.Row(visible=False, equal_height=True, elem_id="models-sign-in") as sign_in_row:
+        token = gr.Textbox(label="Admin token", type="password", scale=3, elem_id="models-token")
+        sign_in_button = gr.Button("Sign in", scale=1, elem_id="models-sign-in-button")
 
-    @gr.render(inputs=copies)  # drawn on load and again when the loaded copies change
-    def draw_copies(current: list[list[Any]]) -> None:
+    @gr.render(inputs=[copies, manager])  # drawn on load and again when the loaded copies change
+    def draw_copies(current: list[list[Any]], manages: bool) -> None:
         gr.Markdown("### Loaded" if current else "### Loaded\nNothing is loaded: a model loads on its first message.")
         for key, precision, state, in_use, footprint, backend in current:
             with gr.Row(equal_height=True, elem_classes=["loaded-copy"]):
                 busy = "loading…" if state == "loading" else ("in use" if in_use else "idle")
                 size = f"{format_bytes(footprint)}, " if footprint else ""
                 gr.Markdown(f"**{key}** · {precision} · {size}{backend or ''} · {busy}", elem_classes=["copy-text"])
+                if not manages:
+                    continue
                 unload = gr.Button(f"Unload {key} ({precision})", size="sm", scale=0, min_width=160,
                                    interactive=state != "loading", elem_classes=["unload-copy"])
-                unload.click(functools.partial(unload_model, registry, key, precision), None, status,
+                unload.click(functools.partial(unload_model, registry, access, key, precision), None, status,
                              api_visibility="private").then(
                     functools.partial(loaded_copies, registry), None, copies, api_visibility="private")
 
@@ -213,24 +244,29 @@ def build(catalog: Catalog, registry: Registry, demo: gr.Blocks) -> None:
     grid = gr.Dataframe(value=table(registry), headers=HEADERS, interactive=False, elem_id="models-table", wrap=True,
                         column_widths=["32%", "16%", "24%", "28%"], max_height=520)
     first = next(iter(catalog))
-    with gr.Row(equal_height=True):
-        key = gr.Dropdown(choices=[spec.key for spec in catalog], value=first.key, label="Model", filterable=True,
-                          elem_id="models-key", scale=2)
+    key = gr.Dropdown(choices=[spec.key for spec in catalog], value=first.key, label="Model", filterable=True,
+                      elem_id="models-key")
+    model_details = gr.Markdown(details(registry, first.key), elem_id="models-details")
+    with gr.Row(equal_height=True, visible=access.open, elem_id="models-manage") as manage_row:
         precision = gr.Radio([AUTO, *(str(p) for p in Precision)], value=AUTO, label="Precision", scale=2,
                              elem_id="models-precision")
-    model_details = gr.Markdown(details(registry, first.key), elem_id="models-details")
-    with gr.Row():
-        load = gr.Button("Load", variant="primary", elem_id="models-load")
-        unload = gr.Button("Unload", elem_id="models-unload")
+        load = gr.Button("Load", variant="primary", elem_id="models-load", scale=1)
+        unload = gr.Button("Unload", elem_id="models-unload", scale=1)
 
     refresh = functools.partial(_refresh, registry)
     outputs = [summary, grid, copies]
     key.change(functools.partial(details, registry), key, model_details, api_visibility="private", queue=False)
     grid.select(pick_row, None, key, api_visibility="private", queue=False)
-    load.click(functools.partial(load_model, registry), [key, precision, errors], [status, load, unload, errors],
+    access_outputs = [manager, manage_row, sign_in_row, visitor]
+    demo.load(functools.partial(manage_controls, access), None, access_outputs, api_visibility="private",
+              queue=False)
+    gr.on([sign_in_button.click, token.submit], functools.partial(sign_in, access), token,
+          [status, token, *access_outputs], api_visibility="private", queue=False)
+    load.click(functools.partial(load_model, registry, access), [key, precision, errors],
+               [status, load, unload, errors],
                api_visibility="private", concurrency_limit=None).then(
         refresh, errors, outputs, api_visibility="private")
-    unload.click(functools.partial(unload_model, registry), [key, precision], status,
+    unload.click(functools.partial(unload_model, registry, access), [key, precision], status,
                  api_visibility="private").then(refresh, errors, outputs, api_visibility="private")
     gr.Timer(REFRESH_S).tick(refresh, errors, outputs, api_visibility="private", show_progress="hidden")
     # Each page that opens shows the registry as it is then, not as it was when the app started.
@@ -259,5 +295,5 @@ if __name__ == "__main__":
 
     services = create_services(Settings.from_sources())
     with gr.Blocks(title=TITLE) as app:
-        build(services.catalog, services.registry, app)
+        build(services.catalog, services.registry, app, services.access)
     app.launch()

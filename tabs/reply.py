@@ -20,10 +20,9 @@ import logging
 import queue
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import gradio as gr
@@ -165,6 +164,7 @@ class ReplyView:
     loading: Loading | None = None  # while the model loads
     loaded_s: float | None = None  # how long it took, once it did
     notices: list[str] = field(default_factory=list)
+    dropped: int = 0  # the oldest messages left out to fit the window
     prompt: PromptText | None = None  # what the model received, for inspectors
     calls: list[tuple[int, ToolCall]] = field(default_factory=list)  # Python blocks run, at their place in the answer
 
@@ -267,6 +267,7 @@ def stream_reply(engine: Engine, request: Request, stops: Stops, key: tuple[str,
     `run` makes the events (default `engine.stream`); a task's loop may add `ToolCall`s to them.
     """
     view = ReplyView()
+    request = request if request.client else replace(request, client=key[0])  # for the request log
     cancel = stops.start(key)
     shown_at = 0.0
     thinking_since: float | None = None
@@ -292,6 +293,8 @@ def stream_reply(engine: Engine, request: Request, stops: Stops, key: tuple[str,
                         view.thought_s = time.monotonic() - thinking_since
                 elif isinstance(event, Notice):
                     view.notices.append(notice_text(event))
+                    if event.code is NoticeCode.DROPPED_TURNS:
+                        view.dropped = event.params["dropped"]
                 elif isinstance(event, PromptText):
                     view.prompt = event
                     continue
@@ -306,7 +309,7 @@ def stream_reply(engine: Engine, request: Request, stops: Stops, key: tuple[str,
         view.error, view.loading = str(exc), None
         yield view
     except Exception:  # a bug: the person gets an id to quote, the log gets the traceback under that id
-        reference = uuid.uuid4().hex[:8]
+        reference = request.id
         log.exception("request %s (model %s) failed", reference, request.model)
         view.error, view.loading = unexpected_error_text(reference), None
         yield view

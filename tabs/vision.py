@@ -32,7 +32,7 @@ from playground.engine import Engine
 from playground.errors import InvalidRequestError, PlaygroundError
 from playground.media import DEFAULT_FPS, DEFAULT_MAX_FRAMES, ImageInfo, Info, MediaError, kind, probe
 from playground.registry import Registry
-from playground.requests import Message, Request, reply_share
+from playground.requests import InputLimits, Message, Request, reply_share, too_long
 from playground.tasks.grounding import Found, detect_prompt, read_boxes, space_of
 from playground.tasks.visual_tokens import Grid, image_tokens, resized_size, video_size, video_tokens
 from tabs import picker
@@ -57,9 +57,7 @@ ASK, DETECT = "Ask", "Detect"
 MODES = [ASK, DETECT]
 DEFAULT_MEGAPIXELS = 1.0  # per image: about 1,300 tokens for Qwen2.5-VL, 1,000 for Qwen3-VL
 MEGAPIXELS = (0.05, 12.0)
-MAX_IMAGES = 10  # per message
 DEFAULT_MAX_NEW_TOKENS = 1024
-LONGEST_TEXT = 20_000  # characters of a message
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "examples"
 EXAMPLES = [
     [{"text": "What trends do you see in this sales chart?", "files": [str(EXAMPLES_DIR / "sales_chart.png")]}, ASK],
@@ -219,9 +217,15 @@ class Asked:
     costs: list[Cost]  # of this message's files
 
 
+DEFAULT_LIMITS = InputLimits()
+
+
 def compose(catalog: Catalog, context_limit: int | None, text: str, paths: Sequence[str], history: list[Message],
-            model: str, mode: str, limits: Limits, thinking: Any, sampling: Any) -> Asked:
-    """Check everything a message needs and build its request, or raise a `PlaygroundError` that says what to do."""
+            model: str, mode: str, limits: Limits, thinking: Any, sampling: Any,
+            allowed: InputLimits = DEFAULT_LIMITS) -> Asked:
+    """Check everything a message needs and build its request, or raise a `PlaygroundError` that says what to do.
+
+    `allowed`: how much text and how many files the app takes (the engine's limits)."""
     spec = catalog.get(model)
     if Task.VISION not in spec.tasks:
         able = ", ".join(s.key for s in catalog.with_task(Task.VISION)) or "none in this catalogue"
@@ -230,13 +234,14 @@ def compose(catalog: Catalog, context_limit: int | None, text: str, paths: Seque
     if mode not in MODES:
         raise InvalidRequestError(f"Unknown mode {mode!r}: use {ASK} or {DETECT}.")
     text = (text or "").strip()
-    if len(text) > LONGEST_TEXT:
-        raise InvalidRequestError(f"The message is {len(text):,} characters; at most {LONGEST_TEXT:,} are taken.")
+    if len(text) > allowed.message_chars:
+        raise too_long("message", len(text), allowed.message_chars)
+    if len(paths) > allowed.files:
+        raise InvalidRequestError(f"The message has {len(paths)} files; this app takes at most {allowed.files} "
+                                  "per message. Send fewer at a time.")
     kinds = [kind(path) for path in paths]
     if kinds.count("video") > 1:
         raise InvalidRequestError("One video per message: send the other one in the next message.")
-    if kinds.count("image") > MAX_IMAGES:
-        raise InvalidRequestError(f"{kinds.count('image')} images; at most {MAX_IMAGES} per message.")
     infos = [probe(path) for path in paths]  # each file is checked here, once
     parts = [media_part(path, info, limits) for path, info in zip(paths, infos, strict=True)]
     earlier = files_of(history)
@@ -310,7 +315,7 @@ def ask(engine: Engine, stops: Stops, context_limit: int | None, message: dict[s
         sampling = preset_sampling(presets, max_new_tokens, seed)
         limits = Limits.of(megapixels, fps, max_frames)
         asked = compose(catalog, context_limit, message.get("text", ""), paths, history, model, mode, limits,
-                        thinking, sampling)
+                        thinking, sampling, engine.limits)
     except (PlaygroundError, ValueError) as exc:  # the message stays in its box, to fix and send again
         yield [*shown, error_message(str(exc))], history, gr.skip(), gr.skip(), gr.skip(), gr.skip()
         return
@@ -355,7 +360,8 @@ def vision_api(engine: Engine, stops: Stops, context_limit: int | None, files: l
     try:
         sampling = preset_sampling([temperature, top_p, top_k, min_p, repetition_penalty], max_new_tokens, seed)
         limits = Limits(int(max_pixels), float(fps), int(max_frames)).validated()
-        asked = compose(catalog, context_limit, prompt, paths, [], model, mode, limits, thinking, sampling)
+        asked = compose(catalog, context_limit, prompt, paths, [], model, mode, limits, thinking, sampling,
+                        engine.limits)
     except (PlaygroundError, ValueError) as exc:
         yield {"error": str(exc)}
         return

@@ -13,14 +13,14 @@ from __future__ import annotations
 import json
 import logging
 
-from app import CSS_FILE, build_app
+from app import build_app, serve
 from devtools.tiny import build_tokenizer
+from playground.access import Access
 from playground.catalog import Sampling
 from playground.engine import Engine
 from playground.services import Services
 from playground.settings import Settings
 from playground.tasks.visual_tokens import Grid, resized_size
-from tabs import chat
 from tests.fakes import scripted_registry
 
 MODEL = "scripted-qwen2"
@@ -102,8 +102,9 @@ def main() -> None:
     registry, loader = scripted_registry(build_tokenizer("qwen3"))
     for key in registry.catalog.models:
         loader.decoder(key).respond = reply
-    services = Services(registry.catalog, registry, Engine(registry), settings, concurrency=16)
-    build_app(services).launch(server_name="127.0.0.1", server_port=settings.port, css_paths=[CSS_FILE], js=chat.JS)
+    services = Services(registry.catalog, registry, Engine(registry), settings, concurrency=16,
+                        access=Access(settings.admin_token, settings.local))
+    serve(build_app(services), services)
 
 
 if __name__ == "__main__":

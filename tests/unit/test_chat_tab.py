@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from dataclasses import fields
 
+import gradio as gr
 import pytest
 
 from playground.catalog import Precision, Sampling
 from playground.engine import Engine
 from playground.errors import PlaygroundError
-from playground.requests import Finish, Metrics, Notice, NoticeCode
-from tabs.chat import chat, follow_model, history_to_messages
+from playground.requests import Finish, InputLimits, Metrics, Notice, NoticeCode
+from tabs.chat import chat, follow_model, history_to_messages, send
 from tabs.reply import (
     CONTROLS,
     ERROR_ID,
@@ -255,4 +256,36 @@ def test_a_refused_message_never_enters_the_api_sessions_conversation(qwen3_toke
     reply, history = list(chat(engine, Stops(), "Hi", history, "scripted-qwen3", max_new_tokens=8))[-1]
     assert [m["role"] for m in history if not m.get("metadata")] == ["user", "assistant"]
     assert "word word" not in qwen3_tokenizer.decode(loader.decoder("scripted-qwen3").prompts[-1].input_ids)
+    registry.close()
+
+
+@pytest.mark.parametrize(("message", "system_prompt", "expected"), [
+    ("x" * 101, "", "The message is 101 characters long; this app takes at most 100. Shorten it"),
+    ("Hi", "s" * 51, "The system prompt is 51 characters long; this app takes at most 50. Shorten it"),
+])
+def test_text_past_the_limits_is_refused_naming_the_field_before_any_work(qwen3_tokenizer, message, system_prompt,
+                                                                          expected) -> None:
+    registry, loader = scripted_registry(qwen3_tokenizer)
+    engine = Engine(registry, InputLimits(message_chars=100, system_chars=50))
+    reply = final(engine, message, system_prompt=system_prompt, max_new_tokens=8)
+    assert reply[-1]["content"] == f"⚠️ {expected} and send it again."
+    # The browser's Send: the message never joins the conversation and stays in its box (not cleared).
+    textbox, shown, _ = list(send(engine, Stops(), message, [], "scripted-qwen3", system_prompt, False,
+                                  0.7, 0.8, 20, 0.0, 1.0, 8, 1, -1))[-1]
+    assert [m.content for m in shown] == [f"⚠️ {expected} and send it again."] and textbox == gr.skip()
+    assert loader.decoder("scripted-qwen3").prompts == []  # nothing was tokenized, let alone generated
+    registry.close()
+
+
+def test_what_no_longer_fits_the_window_leaves_the_api_sessions_conversation(qwen3_tokenizer) -> None:
+    registry, loader = scripted_registry(qwen3_tokenizer)
+    engine, history = Engine(registry), []
+    for turn in range(8):  # about 700 tokens a turn, in a 4,096-token window
+        reply, history = list(chat(engine, Stops(), f"turn {turn}: " + "word " * 700, history, "scripted-qwen3",
+                                   max_new_tokens=8))[-1]
+        assert not any((m.get("metadata") or {}).get("id") == ERROR_ID for m in reply)
+    kept = [m["content"].split(":")[0] for m in history if m["role"] == "user"]
+    assert kept[-1] == "turn 7" and kept[0] != "turn 0" and len(kept) < 8
+    prompt = qwen3_tokenizer.decode(loader.decoder("scripted-qwen3").prompts[-1].input_ids)
+    assert f"{kept[0]}:" in prompt and f"turn {int(kept[0][5:]) - 1}:" not in prompt  # kept = what the model saw
     registry.close()

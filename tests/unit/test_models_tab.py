@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import pytest
 
+from playground.access import Access
 from playground.catalog import parse_catalog
 from playground.memory import Precision, estimate
 from playground.registry import Registry
-from tabs.models import details, format_params, load_model, loaded_copies, models, table, unload_model
+from tabs.models import (
+    details,
+    format_params,
+    load_model,
+    loaded_copies,
+    manage_controls,
+    models,
+    sign_in,
+    table,
+    unload_model,
+)
 from tests.fakes import FakeLoader
 
 ARCH = {"layers": 4, "attention_heads": 4, "kv_heads": 2, "head_dim": 8, "hidden_size": 32,
@@ -25,9 +36,12 @@ def registry() -> Registry:
     return Registry(CATALOG, FakeLoader(3 * GB))
 
 
+OPEN = Access(token=None, local=True)  # a laptop: everyone manages models
+
+
 def load(registry: Registry, key: str, precision: str) -> tuple[str, dict]:
     """Run the Load handler to its end; its last status line and the errors it keeps."""
-    *_, (status, _, _, errors) = load_model(registry, key, precision, {})
+    *_, (status, _, _, errors) = load_model(registry, OPEN, key, precision, {})
     return status, errors
 
 
@@ -42,7 +56,7 @@ def test_models_lists_every_entry_with_estimates_and_fit(registry: Registry) -> 
 
 
 def test_loading_shows_progress_and_holds_the_buttons(registry: Registry) -> None:
-    updates = list(load_model(registry, "a", "int8", {}))
+    updates = list(load_model(registry, OPEN, "a", "int8", {}))
     first_status, load_button, unload_button, _ = updates[0]
     assert first_status.startswith("Loading a") and load_button.interactive is False
     assert unload_button.interactive is False
@@ -57,10 +71,10 @@ def test_two_precisions_of_one_model_are_two_rows_of_loaded_copies(registry: Reg
     row = next(r for r in models(registry) if r["key"] == "a")
     assert [c["precision"] for c in row["loaded"]] == ["int8", "nf4"]
     assert table(registry)[0][-1].startswith("int8 loaded, ") and "; nf4 loaded, " in table(registry)[0][-1]
-    assert unload_model(registry, "a", "nf4") == "Unloaded a at nf4."
+    assert unload_model(registry, OPEN, "a", "nf4") == "Unloaded a at nf4."
     assert [(c[0], c[1]) for c in loaded_copies(registry)] == [("a", "int8")]
-    assert unload_model(registry, "a") == "Unloaded a."
-    assert unload_model(registry, "a") == "a was not loaded."
+    assert unload_model(registry, OPEN, "a") == "Unloaded a."
+    assert unload_model(registry, OPEN, "a") == "a was not loaded."
     assert table(registry)[0][-1] == "not loaded"
 
 
@@ -82,3 +96,22 @@ def test_table_and_details_say_what_fits(registry: Registry) -> None:
                                                  (235.0, "235 B")])
 def test_format_params(billions, text) -> None:
     assert format_params(billions) == text
+
+
+@pytest.mark.parametrize(("token", "local"), [("s3cret", True), ("s3cret", False), (None, False)])
+def test_visitors_cannot_load_or_unload_models(registry, token, local) -> None:
+    access = Access(token, local)
+    registry.load("a")
+    [(status, *_)] = list(load_model(registry, access, "b", "auto", {}))
+    assert status.startswith("⚠️ Loading and unloading models is") and registry.state("b") is None
+    assert unload_model(registry, access, "a").startswith("⚠️ Loading and unloading") and registry.state("a")
+    manager, row, sign_in_row, line = manage_controls(access)
+    assert manager is False and row.visible is False and sign_in_row.visible is (token is not None)
+    assert line.value.startswith("Models are shown read-only.")
+    if token is None:
+        assert "set one (--admin-token or PLAYGROUND_ADMIN_TOKEN)" in access.refusal()
+        return
+    assert sign_in(access, "wrong")[0] == "⚠️ That is not the admin token." and not access.may_manage("default")
+    status, box, manager, row, *_ = sign_in(access, "s3cret")
+    assert status.startswith("Signed in") and manager is True and row.visible is True and box.value == ""
+    assert unload_model(registry, access, "a") == "Unloaded a." and registry.state("a") is None

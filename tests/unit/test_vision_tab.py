@@ -8,13 +8,13 @@ import pytest
 from PIL import Image
 
 from playground.engine import Engine
+from playground.requests import InputLimits
 from playground.tasks.visual_tokens import Grid, image_tokens, resized_size, video_size, video_tokens
 from tabs.reply import THINKING_TITLE, Stops
 from tabs.vision import (
     ASK,
     DETECT,
     EXAMPLES_DIR,
-    MAX_IMAGES,
     NOTHING_YET,
     ask,
     budget_markdown,
@@ -28,10 +28,13 @@ OBJECTS = str(EXAMPLES_DIR / "objects.png")  # 1024 x 768, three apples at known
 APPLES = [(268, 465, 393, 596), (314, 610, 447, 750), (412, 505, 529, 628)]  # assets/examples/CREDITS.md
 
 
+FILES, LONG = 4, 5_000  # the scripted engine's limits
+
+
 @pytest.fixture
 def scripted(qwen3_tokenizer):
     registry, loader = scripted_registry(qwen3_tokenizer)
-    yield Engine(registry), loader
+    yield Engine(registry, InputLimits(message_chars=LONG - 1, files=FILES)), loader
     registry.close()
 
 
@@ -149,7 +152,8 @@ def test_malformed_grounding_json_is_shown_as_written_with_a_note(scripted) -> N
     ("no file", "Add an image or a video first"),
     ("no question", "Type a question about the image or video."),
     ("two videos", "One video per message"),
-    ("too many images", f"at most {MAX_IMAGES} per message"),
+    ("too many files", f"The message has {FILES + 1} files; this app takes at most {FILES} per message."),
+    ("too long", f"The message is {LONG:,} characters long; this app takes at most {LONG - 1:,}."),
     ("detect a video", "Detect finds things in an image"),
     ("detect nothing", "Type what to find"),
     ("unsupported", "notes.pdf: .pdf is not supported here"),
@@ -169,7 +173,8 @@ def test_bad_input_gets_a_message_and_nothing_is_sent(scripted, tmp_path, case: 
         "no file": ("What?", [], {}),
         "no question": ("", [image], {}),
         "two videos": ("What?", [video, video], {}),
-        "too many images": ("What?", [image] * (MAX_IMAGES + 1), {}),
+        "too many files": ("What?", [image] * (FILES + 1), {}),
+        "too long": ("x" * LONG, [image], {}),
         "detect a video": ("apple", [video], {"mode": DETECT}),
         "detect nothing": ("", [image], {"mode": DETECT}),
         "unsupported": ("What?", [pdf], {}),
