@@ -28,13 +28,14 @@ class AppProcess:
     """A running app; `url` once started. Use as a context manager to stop it afterwards."""
 
     def __init__(self, catalog: Path | None, log_path: Path, *extra: str, timeout_s: float = 120,
-                 entry: Path = ROOT / "app.py"):
-        """`entry`: the script to run (`app.py`, or one that builds the same app over other services)."""
+                 entry: Path = ROOT / "app.py", env: dict[str, str] | None = None):
+        """`entry`: the script to run (`app.py`, or one that builds the same app over other services);
+        `env`: variables to add to its environment."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log_path = log_path
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1",
-               "PYTHONPATH": str(ROOT)}
+               "PYTHONPATH": str(ROOT), **(env or {})}
         catalog_flag = ["--catalog", str(catalog)] if catalog is not None else []
         command = [sys.executable, str(entry), *catalog_flag, "--port", str(self.port), *extra]
         self.started_at = time.perf_counter()

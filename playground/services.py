@@ -37,10 +37,19 @@ def create_services(settings: Settings | None = None) -> Services:
     loader = TransformersLoader(settings)
     registry = Registry(catalog, loader, keep_alive_s=settings.keep_alive, evict=settings.eviction is Switch.ON)
     registry.start_reaper()
-    limits = InputLimits(message_chars=settings.max_message_chars, system_chars=settings.max_system_chars,
-                         files=settings.max_files)
+    engine = Engine(registry, input_limits(settings), started_monitor(settings, loader.device))
+    return Services(catalog, registry, engine, settings, concurrent_requests(settings, loader.device),
+                    Access(settings.admin_token, settings.local))
+
+
+def input_limits(settings: Settings) -> InputLimits:
+    return InputLimits(message_chars=settings.max_message_chars, system_chars=settings.max_system_chars,
+                       files=settings.max_files)
+
+
+def started_monitor(settings: Settings, device: str) -> Monitor:
+    """A monitor sampling `device`'s memory, writing the request log if the settings name one."""
     log = RequestLog(settings.request_log, raw_prompts=settings.log_prompts) if settings.request_log else None
-    monitor = Monitor(memory=functools.partial(used, loader.device), log=log)
+    monitor = Monitor(memory=functools.partial(used, device), log=log)
     monitor.start_sampler()
-    return Services(catalog, registry, Engine(registry, limits, monitor), settings,
-                    concurrent_requests(settings, loader.device), Access(settings.admin_token, settings.local))
+    return monitor

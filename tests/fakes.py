@@ -122,6 +122,7 @@ class ScriptedDecoder:
         # The reply for (prompt text, sampling), where the order of requests is unknown (samples differ by seed).
         self.respond: Callable[[str, Sampling], str] | None = None
         self.end_of_turn = tokenizer.convert_tokens_to_ids("<|im_end|>")
+        self.seconds_per_token = 0.0  # > 0: write as slowly as a real model, for tests of what waits
 
     def enqueue(self, *texts: str) -> None:
         self.replies.extend(texts)
@@ -138,7 +139,7 @@ class ScriptedDecoder:
         progress.started = time.perf_counter()
         count = 0
         while True:
-            if cancel.is_set():
+            if cancel.is_set() or (self.seconds_per_token and cancel.wait_set(self.seconds_per_token)):
                 progress.finish = Finish.CANCELLED
                 return
             token = budget.forced() if budget is not None else None

@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 
 from app import build_app, serve
 from devtools.tiny import build_tokenizer
 from playground.access import Access
 from playground.catalog import Sampling
 from playground.engine import Engine
-from playground.services import Services
+from playground.services import Services, input_limits, started_monitor
 from playground.settings import Settings
 from playground.tasks.visual_tokens import Grid, resized_size
 from tests.fakes import scripted_registry
 
 MODEL = "scripted-qwen2"
+TOKEN_DELAY = "SCRIPTED_SECONDS_PER_TOKEN"  # set: every reply is written this slowly (tests of queues and limits)
 
 
 # A page whose script counts clicks and reports whether it could read the page around it.
@@ -102,7 +104,9 @@ def main() -> None:
     registry, loader = scripted_registry(build_tokenizer("qwen3"))
     for key in registry.catalog.models:
         loader.decoder(key).respond = reply
-    services = Services(registry.catalog, registry, Engine(registry), settings, concurrency=16,
+        loader.decoder(key).seconds_per_token = float(os.environ.get(TOKEN_DELAY, "0"))
+    engine = Engine(registry, input_limits(settings), started_monitor(settings, "cpu"))
+    services = Services(registry.catalog, registry, engine, settings, concurrency=settings.max_concurrent,
                         access=Access(settings.admin_token, settings.local))
     serve(build_app(services), services)
 
