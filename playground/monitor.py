@@ -18,6 +18,7 @@ knows about Gradio.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -33,8 +34,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import psutil
-
+from playground.memory import used
 from playground.requests import Metrics, Request, message_text
 
 WINDOW_S = 5 * 60.0  # rolling figures cover the last five minutes
@@ -129,7 +129,7 @@ class Monitor:
         self.log = log
         self.started = clock()
         self.queue_depth: Callable[[], int] = lambda: 0  # the web layer sets this
-        self._memory = memory or (lambda: psutil.Process().memory_info().rss)
+        self._memory = memory or functools.partial(used, "cpu")
         self._clock = clock
         self._lock = threading.Lock()
         self._running = 0

@@ -93,14 +93,18 @@ class InputLimits:
             limit = self.system_chars if role == "system" else self.message_chars if role == "user" else None
             if limit is not None and len(text) > limit:
                 raise too_long(FIELD_OF_ROLE[role], len(text), limit)
-            files = media_count(message)
-            if files > self.files:
-                raise InvalidRequestError(f"The message has {files} files; this app takes at most {self.files} "
-                                          "per message. Send fewer at a time.")
+            self.check_files(media_count(message))
         if total > self.conversation_chars:
             raise InvalidRequestError(
                 f"The conversation is {total:,} characters long; this app takes at most "
                 f"{self.conversation_chars:,}. Start a new conversation.")
+
+
+    def check_files(self, count: int) -> None:
+        """`InvalidRequestError` for a message with more files than the app takes."""
+        if count > self.files:
+            raise InvalidRequestError(f"The message has {count} files; this app takes at most {self.files} "
+                                      "per message. Send fewer at a time.")
 
 
 def too_long(field_name: str, length: int, limit: int) -> InvalidRequestError:

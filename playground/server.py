@@ -18,14 +18,13 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import psutil
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from playground.memory import format_bytes
+from playground.memory import format_bytes, used
 from playground.monitor import Monitor
 from playground.registry import Registry
 
@@ -115,7 +114,7 @@ def health(registry: Registry, monitor: Monitor, queue_depth: Callable[[], int])
         "status": "ok",
         "uptime_s": round(monitor.uptime_s(), 1),
         "device": {"kind": memory.kind, "name": memory.name, "free_bytes": memory.free, "total_bytes": memory.total},
-        "process_rss_bytes": psutil.Process().memory_info().rss,
+        "process_rss_bytes": used("cpu"),
         "models": models,
         "queue_depth": queue_depth(),
         "running": monitor.running,

@@ -236,9 +236,7 @@ def compose(catalog: Catalog, context_limit: int | None, text: str, paths: Seque
     text = (text or "").strip()
     if len(text) > allowed.message_chars:
         raise too_long("message", len(text), allowed.message_chars)
-    if len(paths) > allowed.files:
-        raise InvalidRequestError(f"The message has {len(paths)} files; this app takes at most {allowed.files} "
-                                  "per message. Send fewer at a time.")
+    allowed.check_files(len(paths))  # before any file is opened
     kinds = [kind(path) for path in paths]
     if kinds.count("video") > 1:
         raise InvalidRequestError("One video per message: send the other one in the next message.")
