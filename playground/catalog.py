@@ -142,9 +142,19 @@ PRESET_FIELDS = frozenset(f.name for f in fields(Sampling)) - {"seed"}
 
 
 @dataclass(frozen=True)
+class Remote:
+    """A model another server runs, reached through its OpenAI-compatible API (vLLM, SGLang, ...)."""
+
+    base_url: str  # ending in /v1, e.g. "http://gpu-box:8000/v1"
+    model: str  # the server's name for it, e.g. "Qwen/Qwen3-235B-A22B"
+    api_key_env: str | None = None  # the environment variable holding the key, if the server wants one
+    timeout_s: float = 120.0  # the longest wait for the server's next piece of the reply
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     key: str
-    source: str
+    source: str  # a Hub id or a local folder; for a remote model, the server's name for it
     tasks: frozenset[Task]
     family: str = ""
     params_billion: float | None = None
@@ -157,6 +167,7 @@ class ModelSpec:
     precision: Precision = Precision.BF16  # the top of this model's precision ladder
     unavailable: str | None = None  # why this entry cannot be loaded (a broken local folder), if it cannot
     thinking_mode: str = "hybrid"  # for models with the thinking task: "hybrid" (a switch) or "always"
+    remote: Remote | None = None  # served by another server (`backend = "openai"`), never loaded here
 
     @property
     def ladder(self) -> tuple[Precision, ...]:
@@ -184,7 +195,8 @@ class ModelSpec:
 
     @property
     def is_local(self) -> bool:
-        return looks_local(self.source)
+        """Weights in a folder on this machine (not a Hub id, not a remote server)."""
+        return self.remote is None and looks_local(self.source)
 
     def sampling_for(self, thinking: bool) -> Sampling:
         """The recommended preset for the chosen thinking mode."""
@@ -233,6 +245,10 @@ _MODEL_KEYS = {
     "precision",
     "thinking_mode",
 }
+_REMOTE_KEYS = {"backend", "base_url", "model", "api_key_env", "timeout_s"}
+# What a remote entry may not say: the server holds the weights and picks their precision.
+_LOCAL_ONLY_KEYS = {"source", "architecture", "precision"}
+BACKENDS = ("local", "openai")
 _ARCH_FIELDS = {f.name: f for f in fields(Architecture)}
 
 
@@ -252,18 +268,21 @@ def _parse_model(key: str, entry: Any, origin: str) -> ModelSpec:
     where = f"{origin}: [models.{key}]"
     if not isinstance(entry, Mapping):
         raise CatalogError(f"{where} must be a table.")
-    extra = set(entry) - _MODEL_KEYS
+    extra = set(entry) - _MODEL_KEYS - _REMOTE_KEYS
     if extra:
-        raise CatalogError(f"{where}: unknown keys {sorted(extra)}; valid keys: {sorted(_MODEL_KEYS)}.")
-    source = entry.get("source")
+        raise CatalogError(f"{where}: unknown keys {sorted(extra)}; valid keys: {sorted(_MODEL_KEYS)}, and for a "
+                           f"model on another server {sorted(_REMOTE_KEYS)}.")
+    remote = _parse_remote(entry, where)
+    source = remote.model if remote is not None else entry.get("source")
     if not isinstance(source, str) or not source.strip():
-        raise CatalogError(f"{where}: `source` (a Hugging Face repo id or a local folder) is required.")
+        raise CatalogError(f"{where}: `source` (a Hugging Face repo id or a local folder) is required, or "
+                           '`backend = "openai"` with `base_url` and `model` for a model on another server.')
     tasks = _parse_tasks(entry.get("tasks"), where)
 
     arch = None
     if "architecture" in entry:
         arch = _parse_architecture(entry["architecture"], where)
-    elif not looks_local(source):
+    elif remote is None and not looks_local(source):
         raise CatalogError(
             f"{where}: [architecture] is required for Hub models (only a local folder may "
             "leave it out; its config.json is read instead)."
@@ -295,7 +314,36 @@ def _parse_model(key: str, entry: Any, origin: str) -> ModelSpec:
         thinking_sampling=thinking,
         thinking_mode=thinking_mode,
         precision=_parse_precision(entry.get("precision"), where),
+        remote=remote,
     )
+
+
+def _parse_remote(entry: Mapping[str, Any], where: str) -> Remote | None:
+    """The server of a `backend = "openai"` entry; None for a local one (which may not use remote keys)."""
+    backend = entry.get("backend", "local")
+    if backend not in BACKENDS:
+        raise CatalogError(f"{where}: `backend` must be one of {list(BACKENDS)}, got {backend!r}.")
+    if backend == "local":
+        stray = sorted(set(entry) & (_REMOTE_KEYS - {"backend"}))
+        if stray:
+            raise CatalogError(f'{where}: {stray} belong to a model on another server: add `backend = "openai"`.')
+        return None
+    stray = sorted(set(entry) & _LOCAL_ONLY_KEYS)
+    if stray:
+        raise CatalogError(f"{where}: a model on another server takes no {stray}: the server holds the weights "
+                           "(name them with `model`).")
+    base_url = entry.get("base_url")
+    if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+        raise CatalogError(f'{where}: `base_url` must be the server\'s API address, like "http://gpu-box:8000/v1", '
+                           f"got {base_url!r}.")
+    model = entry.get("model")
+    if not isinstance(model, str) or not model.strip():
+        raise CatalogError(f'{where}: `model` (the server\'s name for the model, e.g. "Qwen/Qwen3-8B") is required.')
+    key_env = entry.get("api_key_env")
+    if key_env is not None and not (isinstance(key_env, str) and key_env.isidentifier()):
+        raise CatalogError(f"{where}: `api_key_env` must be the name of an environment variable, got {key_env!r}.")
+    timeout = _positive(entry, "timeout_s", where) or Remote.timeout_s
+    return Remote(base_url=base_url.rstrip("/"), model=model.strip(), api_key_env=key_env, timeout_s=float(timeout))
 
 
 def _parse_tasks(value: Any, where: str) -> frozenset[Task]:

@@ -8,6 +8,7 @@ If the device runs out of memory before any text came out, the engine reloads th
 precision lower (the registry's ladder) and tries once more, saying so. Closing the stream
 stops the request; the `Cancel` it was given receives the final metrics either way. Which
 backend serves a model (serial, batched, remote) is the loader's choice; the engine never asks.
+A model on another server (remote) has nothing to load: its lease is at hand at once.
 Every request, however it ends, is handed to the `Monitor` (figures, samples, the request log).
 
 The engine knows nothing about Gradio or how a tab lays out what it yields.
@@ -94,7 +95,7 @@ class Engine:
     def _acquire(self, request: Request, cancel: Cancel) -> Generator[Loading, None, Lease | None]:
         """The lease on the request's model; while it loads, `Loading` events. None if stopped meanwhile."""
         state = self.registry.state(request.model, request.precision)
-        if state is not None and state.status == "ready":
+        if state is not None and state.status in ("ready", "remote"):  # nothing to load
             return self.registry.acquire(request.model, request.precision)
         started = time.monotonic()
         loading = Background(self.registry, request.model, request.precision,

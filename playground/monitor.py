@@ -102,7 +102,7 @@ class RequestLog:
             "id": request.id,
             "session": self.hashed(request.client) if request.client else None,
             "model": request.model,
-            "precision": str(m.precision) if m else (str(request.precision) if request.precision else None),
+            "precision": str(m.precision or "remote") if m else (str(request.precision) if request.precision else None),
             "tokens_in": m.prompt_tokens if m else None,
             "tokens_out": m.tokens if m else None,
             "ttft_s": round(m.time_to_first_token_s, 3) if m and m.time_to_first_token_s is not None else None,

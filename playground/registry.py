@@ -12,7 +12,9 @@ out-of-memory error while loading evicts every idle model and retries one step l
 Idle models unload after a keep-alive.
 
 How weights are read is the `Loader`'s business (`playground.loading` for transformers,
-fakes in tests); what to do with a loaded model is the engine's.
+fakes in tests); what to do with a loaded model is the engine's. A model another server runs
+(`ModelSpec.remote`) is never loaded, planned for or evicted: its lease holds the backend
+`remotes` makes for it, and its state is "remote".
 """
 
 from __future__ import annotations
@@ -60,6 +62,14 @@ class LoadProgress:
         return min(self.done / self.total, 1.0) if self.total else None
 
 
+class Remotes(Protocol):
+    def backend(self, spec: ModelSpec) -> Any:
+        """The backend that sends `spec`'s requests to its server."""
+        ...
+
+    def close(self) -> None: ...
+
+
 class Loader(Protocol):
     device: str
 
@@ -82,7 +92,7 @@ class Loader(Protocol):
 @dataclass
 class _Entry:
     spec: ModelSpec
-    precision: Precision
+    precision: Precision | None  # None: a remote model
     reserved: int  # estimated bytes, counted against free memory while loading
     kv_tokens: int  # KV cache granted to the model; its bytes stay reserved while it is loaded
     kv_bytes: int
@@ -104,8 +114,8 @@ class ModelState:
     """One loaded (or loading) model, as the UI shows it."""
 
     key: str
-    precision: Precision
-    status: str  # "loading" or "ready"
+    precision: Precision | None  # None for a remote model
+    status: str  # "loading", "ready", or "remote" (served by another server)
     footprint: int | None
     in_use: int
     idle_s: float | None
@@ -130,7 +140,7 @@ class Lease:
         return self._entry.spec
 
     @property
-    def precision(self) -> Precision:
+    def precision(self) -> Precision | None:
         return self._entry.precision
 
     @property
@@ -159,14 +169,17 @@ class Registry:
         keep_alive_s: float = DEFAULT_KEEP_ALIVE_S,
         evict: bool = True,
         clock: Callable[[], float] = time.monotonic,
+        remotes: Remotes | None = None,
     ):
         self.catalog = catalog
         self.loader = loader
+        self.remotes = remotes
         self.keep_alive_s = keep_alive_s
         self.evict = evict
         self._clock = clock
         self._lock = threading.Lock()
         self._entries: dict[tuple[str, Precision], _Entry] = {}
+        self._remote: dict[str, _Entry] = {}  # remote models, once used: never planned, loaded or evicted
         self._reaper: threading.Thread | None = None
         self._closed = threading.Event()
 
@@ -177,6 +190,8 @@ class Registry:
         spec = self.catalog.get(key)
         if spec.unavailable:
             raise ModelLoadError(f"{key} cannot be loaded: {spec.unavailable} Fix the folder or the catalogue entry.")
+        if spec.remote is not None:
+            return self._remote_lease(spec)
         with self._lock:
             entry = self._find(key, precision)
             owner = entry is None
@@ -193,9 +208,24 @@ class Registry:
             raise entry.error
         return Lease(self, entry)
 
+    def _remote_lease(self, spec: ModelSpec) -> Lease:
+        if self.remotes is None:
+            raise ModelLoadError(f"{spec.key} runs on another server, and this app was started without remote "
+                                 "backends.")
+        with self._lock:
+            entry = self._remote.get(spec.key)
+            if entry is None:
+                loaded = LoadedModel(model=None, processor=None, footprint=0, device="remote",
+                                     backend=self.remotes.backend(spec))
+                entry = self._remote[spec.key] = _Entry(spec, None, reserved=0, kv_tokens=0, kv_bytes=0,
+                                                        started=self._clock(), loaded=loaded)
+                entry.done.set()
+            entry.refs += 1
+        return Lease(self, entry)
+
     def step_down(self, lease: Lease) -> Lease:
         """After out-of-memory in use: release `lease`, unload it if idle, hold one step lower."""
-        lower = lease.precision.lower()
+        lower = lease.precision.lower() if lease.precision is not None else None
         key = lease.spec.key
         lease.release()
         if lower is None:
@@ -270,7 +300,9 @@ class Registry:
         return free + idle
 
     def estimate(self, spec: ModelSpec, precision: Precision) -> Estimate | None:
-        """What loading `spec` at `precision` needs at least (None where the numbers are unknown)."""
+        """What loading `spec` at `precision` needs at least (None where the numbers are unknown, or remote)."""
+        if spec.remote is not None:
+            return None
         try:
             return estimate(spec, precision, tokens=self.loader.kv_tokens(spec)[0])
         except ValueError:
@@ -353,14 +385,19 @@ class Registry:
     # --- explicit control (Models tab) and keep-alive -----------------------------------
 
     def load(self, key: str, precision: Precision | None = None) -> ModelState:
-        """Load without holding: the model then idles until used or reaped."""
+        """Load without holding: the model then idles until used or reaped. (A remote model: its state.)"""
+        if self.catalog.get(key).remote is not None:
+            state = self.state(key)
+            assert state is not None
+            return state
         with self.acquire(key, precision) as lease:
             entry = lease._entry
         return self._state(entry)
 
     def unload(self, key: str, precision: Precision | None = None) -> list[str]:
         """Unload `key` at `precision` (every precision if None); refuse while a request uses it."""
-        self.catalog.get(key)
+        if self.catalog.get(key).remote is not None:
+            raise PlaygroundError(f"{key} runs on another server: there is nothing to unload here.")
 
         def mine(e: _Entry) -> bool:
             return e.spec.key == key and (precision is None or e.precision is precision)
@@ -389,15 +426,28 @@ class Registry:
         self._closed.set()
         with self._lock:
             self._evict_idle(lambda e: True)
+        if self.remotes is not None:
+            self.remotes.close()
 
     # --- reporting ----------------------------------------------------------------------
 
     def snapshot(self) -> list[ModelState]:
+        """The models loaded or loading here (remote models are not)."""
         with self._lock:
             return [self._state(e) for e in self._entries.values()]
 
     def state(self, key: str, precision: Precision | None = None) -> ModelState | None:
-        """The copy of `key` a request for `precision` would use (loaded or loading), or None: it would load."""
+        """The copy of `key` a request for `precision` would use (loaded or loading), or None: it would load.
+
+        A remote model is always in state "remote": nothing to load."""
+        spec = self.catalog.models.get(key)
+        if spec is not None and spec.remote is not None:
+            with self._lock:
+                entry = self._remote.get(key)
+                refs, used = (entry.refs, entry.last_used) if entry else (0, None)
+            return ModelState(key=key, precision=None, status="remote", footprint=None, in_use=refs,
+                              idle_s=None if used is None or refs else self._clock() - used, loading_s=None,
+                              kv_tokens=0, backend="remote", estimate=0)
         with self._lock:
             entry = self._find(key, precision)
             return self._state(entry) if entry is not None else None

@@ -245,8 +245,8 @@ class Metrics:
     """Figures of one finished reply, as numbers. Times are seconds from when the request arrived."""
 
     model: str
-    precision: Precision
-    backend: str  # "serial" or "batched"
+    precision: Precision | None  # None: the model runs on another server, at whatever precision it chose
+    backend: str  # "serial", "batched" or "remote"
     thinking: bool | None  # the mode asked for; None for a model that does not think
     window: int  # the context window the prompt and reply had to fit in
     prompt_tokens: int

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from playground.access import Access
 from playground.backends import concurrent_requests
+from playground.backends.remote import RemoteModels
 from playground.catalog import Catalog, load_catalog
 from playground.engine import Engine
 from playground.loading import TransformersLoader
@@ -35,10 +36,12 @@ def create_services(settings: Settings | None = None) -> Services:
     settings = settings or Settings()
     catalog = load_catalog(settings.catalog)
     loader = TransformersLoader(settings)
-    registry = Registry(catalog, loader, keep_alive_s=settings.keep_alive, evict=settings.eviction is Switch.ON)
+    registry = Registry(catalog, loader, keep_alive_s=settings.keep_alive, evict=settings.eviction is Switch.ON,
+                        remotes=RemoteModels(catalog))
     registry.start_reaper()
     engine = Engine(registry, input_limits(settings), started_monitor(settings, loader.device))
-    return Services(catalog, registry, engine, settings, concurrent_requests(settings, loader.device),
+    remote = any(spec.remote is not None for spec in catalog)
+    return Services(catalog, registry, engine, settings, concurrent_requests(settings, loader.device, remote),
                     Access(settings.admin_token, settings.local))
 
 

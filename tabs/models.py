@@ -3,7 +3,8 @@
 The top lists every loaded copy of a model (a model can be resident at two precisions) with its
 size, backend and whether a request is using it, each with an Unload button. Below, the
 catalogue: one row per model with its size, the best precision that fits on this machine now
-and its state; picking a row (or a name) shows that model's estimate at each precision, and Load
+and its state (a model on another server shows as "remote", with whether its server answers);
+picking a row (or a name) shows that model's estimate at each precision, and Load
 loads it at the chosen precision with its progress shown in place, the buttons held while it
 loads. Errors stay on the page, in the status line and in the model's row.
 
@@ -31,7 +32,7 @@ import gradio as gr
 import pandas as pd
 
 from playground.access import Access
-from playground.catalog import Catalog
+from playground.catalog import Catalog, ModelSpec
 from playground.errors import PlaygroundError
 from playground.memory import DEFAULT_CONTEXT_TOKENS, LADDER, Precision, format_bytes
 from playground.monitor import SAMPLE_S, Monitor
@@ -56,13 +57,14 @@ def models(registry: Registry) -> list[dict[str, Any]]:
         mine = copies.get(spec.key, [])
         state = mine[0] if mine else None
         estimates = {}
-        for precision in dict.fromkeys([*spec.ladder, *LADDER]):
+        for precision in dict.fromkeys([*spec.ladder, *LADDER]) if spec.remote is None else ():
             est = registry.estimate(spec, precision)  # None: a local folder whose size could not be read
             need = est.total if est is not None else None
             estimates[str(precision)] = {"bytes": need, "fits": None if need is None else need <= room}
         rows.append({
             "key": spec.key,
             "source": spec.source,
+            "remote": remote_row(registry, spec),
             "family": spec.family,
             "tasks": sorted(str(t) for t in spec.tasks),
             "params_billion": spec.params_billion,
@@ -80,6 +82,15 @@ def models(registry: Registry) -> list[dict[str, Any]]:
             "estimates": estimates,
         })
     return rows
+
+
+def remote_row(registry: Registry, spec: ModelSpec) -> dict[str, Any] | None:
+    """Where a remote model runs and whether its server answered the last check (None for a local model)."""
+    if spec.remote is None or registry.remotes is None:
+        return None
+    reach = registry.remotes.reachability(spec)
+    return {"base_url": spec.remote.base_url, "model": spec.remote.model, "answers": reach.answers,
+            "detail": reach.detail}
 
 
 def copy_row(state: ModelState) -> dict[str, Any]:
@@ -114,6 +125,9 @@ def copy_text(copy: dict[str, Any]) -> str:
 
 
 def state_text(row: dict[str, Any], error: str | None = None) -> str:
+    if row["remote"]:
+        busy = f", in use ({row['in_use']})" if row["in_use"] else ""
+        return f"remote at {row['remote']['base_url']}: {row['remote']['detail']}{busy}"
     if row["unavailable"]:
         return f"unavailable: {row['unavailable']}"
     if row["loaded"]:
@@ -122,6 +136,8 @@ def state_text(row: dict[str, Any], error: str | None = None) -> str:
 
 
 def fits_text(row: dict[str, Any]) -> str:
+    if row["remote"]:
+        return "remote: runs on its server"
     for precision, est in row["estimates"].items():
         if est["fits"]:
             return f"{precision}, {format_bytes(est['bytes'])}"
@@ -144,6 +160,11 @@ def details(registry: Registry, key: str) -> str:
     room = registry.room()
     lines = [f"**{key}** · {format_params(spec.params_billion)} parameters"
              + (f" · {spec.context_length:,}-token context" if spec.context_length else "")]
+    remote = remote_row(registry, spec)
+    if remote is not None:
+        return "\n".join([*lines, f"- runs on the server at {remote['base_url']} as {remote['model']}: nothing "
+                                  "to load or unload here, no memory used here",
+                           f"- the server {remote['detail']}"])
     for precision in dict.fromkeys([*spec.ladder, *LADDER]):
         est = registry.estimate(spec, precision)
         if est is None:
@@ -168,6 +189,9 @@ def load_model(registry: Registry, access: Access, key: str, precision: str, err
     """Load `key` at `precision` ("auto": the best that fits), showing progress; buttons held meanwhile."""
     if not access.may_manage(session_of(request)):
         yield f"⚠️ {access.refusal()}", gr.skip(), gr.skip(), errors
+        return
+    if registry.catalog.get(key).remote is not None:
+        yield f"{key} runs on another server: there is nothing to load here.", gr.skip(), gr.skip(), errors
         return
     held = gr.Button(interactive=False)
     errors = {k: v for k, v in errors.items() if k != key}

@@ -3,8 +3,8 @@
 `choices(registry, specs)` gives (label, key) pairs for a `gr.Dropdown`, Qwen3 first, each family
 by size; a label reads like "Qwen3 · 8.2 B · qwen3-8b · fits (bf16)". `info` is the line shown
 under the picker (and why a model cannot load here); `default_model` picks the best Qwen3 that
-fits this machine. Numbers come from the registry (loaded copies, estimates, free memory); this
-module only words them.
+fits this machine (a model on another server is labelled "remote"). Numbers come from the registry
+(loaded copies, estimates, free memory); this module only words them.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def status_text(where: Fit) -> str:
 
 
 def label(registry: Registry, spec: ModelSpec) -> str:
-    status = "unavailable" if spec.unavailable else status_text(fit(registry, spec))
+    status = "unavailable" if spec.unavailable else "remote" if spec.remote else status_text(fit(registry, spec))
     return f"{family_name(spec)} · {size_text(spec)} · {spec.key} · {status}"
 
 
@@ -83,6 +83,9 @@ def info(registry: Registry, spec: ModelSpec) -> str:
     """One line about the picked model: size, context, and whether and how it fits here."""
     if spec.unavailable:
         return f"**{spec.key}** · ⚠️ cannot be loaded: {spec.unavailable}"
+    if spec.remote is not None:
+        window = f" · {spec.context_length:,}-token context" if spec.context_length else ""
+        return f"**{spec.key}** · runs on the server at {spec.remote.base_url} (as {spec.remote.model}){window}"
     where = fit(registry, spec)
     parts = [f"**{spec.key}**", f"{size_text(spec)} parameters"]
     if spec.context_length:
@@ -104,7 +107,7 @@ def default_model(registry: Registry, specs: Sequence[ModelSpec]) -> ModelSpec:
     """The best hybrid Qwen3 (it thinks, or not, as asked) that fits at 16-bit; else the first model."""
     limit = CPU_DEFAULT_MAX_BILLION if registry.memory().kind == "cpu" else float("inf")
     candidates = [s for s in specs if s.family == "qwen3" and Task.THINKING in s.tasks and not s.is_vision
-                  and not s.unavailable
+                  and not s.unavailable and s.remote is None
                   and (s.params_billion or 0) <= limit and fit(registry, s).fits in (Precision.FP32, Precision.BF16)]
     if candidates:
         return max(candidates, key=lambda s: s.params_billion or 0)

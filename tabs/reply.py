@@ -69,7 +69,7 @@ STAGES = {"starting": "preparing", "download": "downloading", "weights": "loadin
 
 
 def metrics_text(metrics: Metrics, loaded_s: float | None = None) -> str:
-    parts = [metrics.model, str(metrics.precision)]
+    parts = [metrics.model, str(metrics.precision or "remote")]
     if metrics.thinking is not None:
         parts.append("thinking on" if metrics.thinking else "thinking off")
     if metrics.thinking_cut:
@@ -114,7 +114,8 @@ def out_of_tokens_text(metrics: Metrics) -> str:
 
 def larger_limit(metrics: Metrics) -> int:
     """A max-new-tokens worth retrying with: four times as many, within what the window leaves."""
-    return max(min(metrics.tokens * 4, metrics.window - metrics.prompt_tokens), metrics.tokens)
+    room = metrics.window - metrics.prompt_tokens if metrics.window else metrics.tokens * 4  # 0: window unknown
+    return max(min(metrics.tokens * 4, room), metrics.tokens)
 
 
 # Values of the options offered under a reply that ran out of tokens while thinking.
@@ -181,7 +182,7 @@ class ReplyView:
     def meter(self) -> str | None:
         """How much of the context window the conversation now uses, once the reply has ended."""
         m = self.metrics
-        if m is None:
+        if m is None or not m.window:  # a remote model whose window the catalogue does not give
             return None
         used = m.prompt_tokens + m.tokens
         return f"Context: {used:,} of {m.window:,} tokens ({used / m.window:.0%})"

@@ -6,6 +6,8 @@ models are served by `LocalBackend` with one of two decoders, chosen per loaded 
 
 - serial: one `generate` per request (the CPU default; vision and 8-bit models always);
 - batched: concurrent requests decode together (the CUDA default).
+
+Models another server runs are served by `remote.RemoteBackend`, through its OpenAI-compatible API.
 """
 
 from __future__ import annotations
@@ -53,10 +55,12 @@ def why_not_batched(spec: ModelSpec, precision: Precision, model: Any) -> str | 
     return None
 
 
-def concurrent_requests(settings: Settings, device: str) -> int:
+def concurrent_requests(settings: Settings, device: str, remote: bool = False) -> int:
     """How many requests the app should let through at once; the rest wait in its queue, which shows
-    each its place. The CPU's serial decoder runs one request at a time, so more would only wait unseen."""
-    if device == "cpu" and not batching_wanted(settings, device):
+    each its place. The CPU's serial decoder runs one request at a time, so more would only wait unseen,
+    unless the catalogue has `remote` models, whose servers serve many at once (requests for a local
+    model then wait for its decoder, and their metrics say how long)."""
+    if device == "cpu" and not batching_wanted(settings, device) and not remote:
         return 1
     return settings.max_concurrent
 
