@@ -29,6 +29,11 @@ def entry(**overrides):
     return {"source": "Qwen/Example", "tasks": ["chat"], "architecture": dict(MINIMAL_ARCH), **overrides}
 
 
+def remote(**overrides):
+    return {"backend": "openai", "base_url": "http://gpu-box:8000/v1", "model": "Qwen/Qwen3-235B-A22B",
+            "tasks": ["chat", "thinking"], **overrides}
+
+
 def test_builtin_catalogue_validates_and_covers_the_families() -> None:
     catalog = load_catalog()
     families = {spec.family for spec in catalog}
@@ -105,12 +110,35 @@ def test_unknown_key_lists_the_valid_ones() -> None:
         pytest.param({"models": {"a": entry(sampling={"thinking": {"temperature": 0.6}})}}, "lacks 'thinking'",
                      id="thinking_preset_without_task"),
         pytest.param({"models": {"a": entry()}, "extra": {}}, "unknown top-level", id="unknown_table"),
+        pytest.param({"models": {"a": remote(backend="grpc")}}, "`backend` must be one of ['local', 'openai']",
+                     id="unknown_backend"),
+        pytest.param({"models": {"a": entry(base_url="http://x/v1")}}, "['base_url'] belong to a model on another "
+                     'server: add `backend = "openai"`', id="remote_key_on_a_local_entry"),
+        pytest.param({"models": {"a": remote(source="Qwen/X")}}, "a model on another server takes no ['source']",
+                     id="remote_with_source"),
+        pytest.param({"models": {"a": remote(precision="nf4")}}, "takes no ['precision']", id="remote_with_precision"),
+        pytest.param({"models": {"a": remote(base_url="gpu-box:8000")}}, "`base_url` must be the server's API "
+                     "address", id="remote_url_without_scheme"),
+        pytest.param({"models": {"a": remote(model="")}}, "`model` (the server's name for the model",
+                     id="remote_without_model"),
+        pytest.param({"models": {"a": remote(api_key_env="my key")}}, "`api_key_env` must be the name of an "
+                     "environment variable", id="remote_bad_key_env"),
+        pytest.param({"models": {"a": remote(timeout_s=0)}}, "`timeout_s` must be a positive", id="remote_timeout"),
     ],
 )
 def test_invalid_catalogues_are_refused_with_the_reason(data: dict, message: str) -> None:
     with pytest.raises(CatalogError) as info:
         parse_catalog(data)
     assert message in str(info.value)
+
+
+def test_a_remote_entry_names_its_server_and_needs_no_architecture() -> None:
+    spec = parse_catalog({"models": {"big": remote(api_key_env="QWEN_API_KEY", base_url="https://x.example/v1/")}}
+                         ).get("big")
+    assert spec.remote is not None and not spec.is_local
+    assert (spec.remote.base_url, spec.remote.model, spec.remote.api_key_env, spec.remote.timeout_s) == (
+        "https://x.example/v1", "Qwen/Qwen3-235B-A22B", "QWEN_API_KEY", 120.0)
+    assert spec.source == "Qwen/Qwen3-235B-A22B" and spec.architecture is None and spec.hybrid
 
 
 def test_validation_does_no_io(monkeypatch: pytest.MonkeyPatch) -> None:
