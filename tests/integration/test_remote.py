@@ -7,11 +7,14 @@ failure by the model name it is asked for.
 
 from __future__ import annotations
 
+import base64
+import io
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from devtools.fake_openai import FakeOpenAI
 from devtools.launch import free_port
@@ -19,11 +22,12 @@ from playground.backends.remote import RemoteModels
 from playground.catalog import Sampling, parse_catalog
 from playground.engine import Engine
 from playground.errors import InvalidRequestError, PlaygroundError
-from playground.requests import Answer, Cancel, Finish, Metrics, Request, Thinking
+from playground.requests import Answer, Cancel, Finish, Metrics, Request, Thinking, Written
 from tabs import models as models_tab
 from tabs.chat import chat
 from tabs.reply import Stops
 from tests.fakes import FakeLoader
+from tests.media import write_image
 
 LONG_REPLY = "<think>\nCounting.\n</think>\n\n" + " ".join(f"w{i}" for i in range(400))
 
@@ -230,3 +234,27 @@ def test_the_models_tab_shows_remote_models_and_whether_their_server_answers(fak
     assert api["big"]["remote"] == {"base_url": fake.base_url, "model": "scripted", "answers": True,
                                     "detail": "answers"}
     assert api["big"]["estimates"] == {} and api["down"]["remote"]["answers"] is False
+
+
+def test_images_go_to_the_server_as_data_urls_scaled_to_max_pixels(fake: FakeOpenAI, tmp_path) -> None:
+    image = write_image(tmp_path / "wide.png", (800, 400))
+    engine = engine_for({"eyes": remote_entry(fake.base_url, family="qwen2.5-vl", tasks=["vision"])})
+    message = {"role": "user", "content": [{"type": "image", "image": str(image), "max_pixels": 20_000},
+                                           {"type": "text", "text": "What is this?"}]}
+    list(engine.stream(Request(model="eyes", messages=[message])))
+    sent = fake.requests[-1]["messages"][0]["content"]
+    assert sent[1] == {"type": "text", "text": "What is this?"}
+    url = sent[0]["image_url"]["url"]
+    assert url.startswith("data:image/png;base64,")
+    picture = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    assert picture.width * picture.height <= 20_000 and picture.width == 2 * picture.height
+
+
+def test_a_continued_reply_is_sent_as_the_final_assistant_message_to_go_on_from(fake: FakeOpenAI) -> None:
+    engine = engine_for({"big": remote_entry(fake.base_url)})
+    written = Written(answer="Let me add.\n```python\nprint(3 + 4)\n```\n```output\n7\n```\n")
+    list(engine.stream(Request(model="big", messages=[{"role": "user", "content": "3 + 4?"}], thinking=False,
+                               continuation=written)))
+    sent = fake.requests[-1]
+    assert sent["messages"][-1] == {"role": "assistant", "content": written.text(opened_by_prompt=False)}
+    assert (sent["continue_final_message"], sent["add_generation_prompt"]) == (True, False)
