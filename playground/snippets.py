@@ -1,7 +1,9 @@
-"""Copy as code: the transformers snippet that reproduces a request in a notebook.
+"""Copy as code: the snippet that reproduces a request in a notebook.
 
 Built from the same `Request` the app sent (model id, messages or raw prompt, thinking switch,
-sampling), so what a learner takes home is what they just saw run. Any tab can offer it.
+sampling), so what a learner takes home is what they just saw run. Any tab can offer it. A model
+this machine runs gets transformers code; a model on another server gets `openai` client code
+against that server (`snippet` picks).
 """
 
 from __future__ import annotations
@@ -10,6 +12,43 @@ import pprint
 
 from playground.catalog import ModelSpec
 from playground.requests import Request, message_text
+
+
+def snippet(spec: ModelSpec, request: Request) -> str:
+    return openai_snippet(spec, request) if spec.remote is not None else transformers_snippet(spec, request)
+
+
+def openai_snippet(spec: ModelSpec, request: Request) -> str:
+    """Python source that asks `spec`'s server for the reply `request` asked for, as the app did."""
+    from playground.backends.remote import extra_sampling, standard_sampling
+
+    remote = spec.remote
+    assert remote is not None
+    key = f"os.environ[{remote.api_key_env!r}]" if remote.api_key_env else '"EMPTY"'
+    extra = extra_sampling(request.sampling)
+    if spec.hybrid and request.thinking is not None and request.completion is None:
+        extra["chat_template_kwargs"] = {"enable_thinking": bool(request.thinking)}
+    lines = ["# pip install openai", "import os", "", "from openai import OpenAI", "",
+             f"client = OpenAI(base_url={remote.base_url!r}, api_key={key})"]
+    arguments = [f"model={remote.model!r}"]
+    if request.completion is not None:
+        arguments.append(f"prompt={request.completion!r}")
+    else:
+        messages = [{"role": m["role"], "content": message_text(m)} for m in request.messages]
+        lines.append(f"messages = {pprint.pformat(messages, width=100, sort_dicts=False)}")
+        arguments.append("messages=messages")
+    arguments += [f"{name}={value!r}" for name, value in standard_sampling(request.sampling).items()]
+    if extra:
+        arguments.append(f"extra_body={extra!r}")
+    call = "client.completions.create" if request.completion is not None else "client.chat.completions.create"
+    lines += [f"reply = {call}(", *(f"    {argument}," for argument in arguments), ")"]
+    if request.completion is not None:
+        lines.append("print(reply.choices[0].text)")
+    else:
+        lines += ["message = reply.choices[0].message",
+                  'print(getattr(message, "reasoning_content", None) or "")  # the thinking, if split',
+                  "print(message.content)"]
+    return "\n".join(lines) + "\n"
 
 
 def transformers_snippet(spec: ModelSpec, request: Request) -> str:

@@ -32,7 +32,7 @@ from playground.engine import Engine
 from playground.errors import InvalidRequestError, PlaygroundError
 from playground.registry import Registry
 from playground.requests import Message, Request
-from playground.snippets import transformers_snippet
+from playground.snippets import snippet
 from playground.tasks.code import Block, code_blocks, fim_prompt, prose
 from playground.tasks.sandbox import Limits, Sandbox
 from tabs import picker
@@ -203,7 +203,7 @@ def stop(stops: Stops, slot: str, request: gr.Request | None = None) -> None:
 def copy_as_code(catalog: Catalog, last: Request | None) -> Any:
     if last is None:
         return gr.Code(value="# Send a request first: the snippet reproduces the last one.", visible=True)
-    return gr.Code(value=transformers_snippet(catalog.get(last.model), last), visible=True)
+    return gr.Code(value=snippet(catalog.get(last.model), last), visible=True)
 
 
 def clear() -> tuple[Any, ...]:

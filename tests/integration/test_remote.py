@@ -23,6 +23,7 @@ from playground.catalog import Sampling, parse_catalog
 from playground.engine import Engine
 from playground.errors import InvalidRequestError, PlaygroundError
 from playground.requests import Answer, Cancel, Finish, Metrics, Request, Thinking, Written
+from playground.snippets import snippet
 from tabs import models as models_tab
 from tabs.chat import chat
 from tabs.reply import Stops
@@ -258,3 +259,15 @@ def test_a_continued_reply_is_sent_as_the_final_assistant_message_to_go_on_from(
     sent = fake.requests[-1]
     assert sent["messages"][-1] == {"role": "assistant", "content": written.text(opened_by_prompt=False)}
     assert (sent["continue_final_message"], sent["add_generation_prompt"]) == (True, False)
+
+
+def test_copy_as_code_for_a_remote_model_runs_against_its_server(fake: FakeOpenAI, capsys) -> None:
+    catalog = parse_catalog({"models": {"big": remote_entry(fake.base_url)}})
+    request = Request("big", [{"role": "user", "content": "Hi"}], Sampling(temperature=0.6, top_k=20, seed=3,
+                                                                        max_new_tokens=64), thinking=False)
+    code = snippet(catalog.get("big"), request)
+    exec(compile(code, "snippet.py", "exec"), {})  # the learner's notebook cell, run as given
+    assert capsys.readouterr().out == "\nHello from the server!\n"  # thinking off: no reasoning, then the answer
+    sent = fake.requests[-1]
+    assert (sent["model"], sent["seed"], sent["top_k"], sent["max_tokens"]) == ("scripted", 3, 20, 64)
+    assert sent["chat_template_kwargs"] == {"enable_thinking": False} and "stream" not in sent
