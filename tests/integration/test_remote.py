@@ -26,7 +26,11 @@ from playground.requests import Answer, Cancel, Finish, Metrics, Request, Thinki
 from playground.snippets import snippet
 from tabs import models as models_tab
 from tabs.chat import chat
+from tabs.code import code_api
+from tabs.math_tab import math_api
 from tabs.reply import Stops
+from tabs.thinking import compare_thinking
+from tabs.vision import vision_api
 from tests.fakes import FakeLoader
 from tests.media import write_image
 
@@ -271,3 +275,20 @@ def test_copy_as_code_for_a_remote_model_runs_against_its_server(fake: FakeOpenA
     sent = fake.requests[-1]
     assert (sent["model"], sent["seed"], sent["top_k"], sent["max_tokens"]) == ("scripted", 3, 20, 64)
     assert sent["chat_template_kwargs"] == {"enable_thinking": False} and "stream" not in sent
+
+
+def test_every_tab_works_with_a_remote_model(fake: FakeOpenAI, tmp_path) -> None:
+    fake.reply = "<think>\nAdd them.\n</think>\n\nSo the answer is $\\boxed{7}$."
+    engine = engine_for({"big": remote_entry(fake.base_url),
+                         "eyes": remote_entry(fake.base_url, family="qwen2.5-vl", tasks=["vision"])})
+    stops = Stops()
+    compared = list(compare_thinking(engine, stops, "3 + 4?", left_model="big", right_model="big"))[-1]
+    assert compared["left"]["answer"] == compared["right"]["answer"] == "So the answer is $\\boxed{7}$."
+    assert compared["left"]["thinking"] == "Add them." and compared["right"]["thinking"] == ""  # right: off
+    solved = list(math_api(engine, stops, "3 + 4?", expected_answer="7", model="big", samples=2))[-1]
+    assert solved["answer"] == "7" and solved["correct"] is True
+    coded = list(code_api(engine, stops, "Add 3 and 4", model="big"))[-1]
+    assert coded["done"] and "boxed{7}" in coded["reply"]
+    image = write_image(tmp_path / "white.png", (64, 64))
+    seen = list(vision_api(engine, stops, None, [str(image)], "What is this?", model="eyes"))[-1]
+    assert seen["error"] is None and seen["answer"] == "So the answer is $\\boxed{7}$."
