@@ -22,6 +22,7 @@ from playground.backends.remote import RemoteModels
 from playground.catalog import Sampling, parse_catalog
 from playground.engine import Engine
 from playground.errors import InvalidRequestError, PlaygroundError
+from playground.registry import Registry
 from playground.requests import Answer, Cancel, Finish, Metrics, Request, Thinking, Written
 from playground.snippets import snippet
 from tabs import models as models_tab
@@ -44,8 +45,6 @@ def remote_entry(base_url: str, model: str = "scripted", **extra: Any) -> dict[s
 
 def engine_for(entries: dict[str, dict[str, Any]], environ: dict[str, str] | None = None) -> Engine:
     catalog = parse_catalog({"models": entries})
-    from playground.registry import Registry
-
     return Engine(Registry(catalog, FakeLoader(1 << 30), remotes=RemoteModels(catalog, environ=environ or {})))
 
 
