@@ -48,6 +48,7 @@ class FakeOpenAI:
     seconds_per_chunk: float = 0.0
     slow_s: float = 30.0
     api_key: str | None = None  # the bearer key it insists on, if any
+    extra_fields: bool = True  # takes vLLM's extra sampling fields; False: 422 for them, as `transformers serve`
     requests: list[dict[str, Any]] = field(default_factory=list)
     closed_early: list[str] = field(default_factory=list)  # models whose stream the client closed before its end
     port: int = 0
@@ -100,6 +101,9 @@ class FakeOpenAI:
         if refused is not None:
             return refused
         model = body.get("model")
+        unexpected = sorted({"top_k", "min_p", "repetition_penalty"} & set(body))
+        if unexpected and not self.extra_fields:
+            return JSONResponse({"detail": f"Unexpected fields in the request: {set(unexpected)}"}, status_code=422)
         if model in FAILURES:
             status = FAILURES[model]
             headers = {"Retry-After": "7"} if status == 429 else None

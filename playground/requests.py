@@ -226,6 +226,7 @@ class PromptText:
 class NoticeCode(str, Enum):
     DROPPED_TURNS = "dropped_turns"  # params: dropped (messages), window (tokens)
     OOM_RETRY = "oom_retry"  # params: model, precision (the one retried at)
+    SAMPLING_LEFT_OUT = "sampling_left_out"  # params: fields (names a remote server refused), server (its URL)
 
 
 @dataclass(frozen=True)

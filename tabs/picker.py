@@ -53,7 +53,7 @@ def size_text(spec: ModelSpec) -> str:
 
 
 def family_name(spec: ModelSpec) -> str:
-    return FAMILIES.get(spec.family, spec.family or "Local")
+    return FAMILIES.get(spec.family, spec.family or ("Remote" if spec.remote else "Local"))
 
 
 def status_text(where: Fit) -> str:

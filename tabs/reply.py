@@ -104,6 +104,9 @@ def notice_text(notice: Notice) -> str:
         return f"Dropped the {p['dropped']} oldest messages to fit the {p['window']}-token context window."
     if notice.code is NoticeCode.OOM_RETRY:
         return f"Ran out of memory; reloaded {p['model']} at {p['precision']} and retried."
+    if notice.code is NoticeCode.SAMPLING_LEFT_OUT:
+        return (f"The model server at {p['server']} does not take {', '.join(p['fields'])}: this reply and the next "
+                "are sampled without them.")
     raise ValueError(f"no words for notice {notice.code}")
 
 

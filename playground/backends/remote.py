@@ -8,8 +8,9 @@ without a reasoning parser), the answer, and `Metrics` from the stream (`usage` 
 sends it, else counted chunks). How requests map onto the API:
 
 - sampling: temperature, top_p, max_tokens and seed as standard fields; top_k, min_p and
-  repetition_penalty as the extra body vLLM and SGLang accept, sent only when they do something
-  (so a server that knows only the standard fields is not sent them for a neutral preset);
+  repetition_penalty as the extra body vLLM and SGLang accept, sent only when they do something;
+  a server that refuses them (`transformers serve` answers 422) is asked again without them, from
+  then on, and the reply says which were left out;
 - the thinking switch of a hybrid model as `chat_template_kwargs.enable_thinking`;
 - images as data: URLs (scaled to the request's max pixels), videos as data: URLs of the file;
 - a continued reply (the Math tab's tool loop) as a final assistant message with
@@ -42,7 +43,18 @@ import openai
 
 from playground.catalog import Catalog, ModelSpec, Sampling
 from playground.errors import InvalidRequestError, PlaygroundError
-from playground.requests import Answer, Cancel, Event, Finish, Message, Metrics, Request, Thinking
+from playground.requests import (
+    Answer,
+    Cancel,
+    Event,
+    Finish,
+    Message,
+    Metrics,
+    Notice,
+    NoticeCode,
+    Request,
+    Thinking,
+)
 from playground.tasks.thinking import ThinkingSplitter
 
 CONNECT_TIMEOUT_S = 10.0
@@ -65,6 +77,7 @@ class RemoteBackend:
         self.spec, self.remote = spec, spec.remote
         self.environ = os.environ if environ is None else environ
         self.client = client or make_client(spec, self.environ)
+        self.standard_only = False  # the server refused the extra sampling fields: send only the standard ones
 
     def stream(self, request: Request, cancel: Cancel) -> Iterator[Event]:
         """Events of one reply; `cancel` receives the final metrics, also when the caller stops listening."""
@@ -75,6 +88,17 @@ class RemoteBackend:
         reply = Reply(self.spec, request, time.perf_counter())
         try:
             stream = self._open(request)
+        except openai.APIStatusError as exc:
+            dropped = self._refused_extras(exc, request.sampling)
+            if not dropped:
+                cancel.finish(None)
+                raise self._failure(exc) from exc
+            yield Notice(NoticeCode.SAMPLING_LEFT_OUT, {"fields": dropped, "server": self.remote.base_url})
+            try:
+                stream = self._open(request)
+            except BaseException as again:
+                cancel.finish(None)
+                raise self._failure(again) from again
         except BaseException as exc:
             cancel.finish(None)
             raise self._failure(exc) from exc
@@ -99,9 +123,18 @@ class RemoteBackend:
         cancel.finish(final)
         yield final
 
+    def _refused_extras(self, exc: openai.APIStatusError, sampling: Sampling) -> list[str]:
+        """The extra sampling fields a server refused (as `transformers serve` does: 422, "Unexpected fields"),
+        which are then no longer sent to it; empty if the refusal was about something else."""
+        sent = [name for name in extra_sampling(sampling) if name in _said(exc)]
+        if exc.status_code not in (400, 422) or not sent or self.standard_only:
+            return []
+        self.standard_only = True
+        return sent
+
     def _open(self, request: Request) -> Any:
         sampling = request.sampling
-        extra = extra_sampling(sampling)
+        extra = {} if self.standard_only else extra_sampling(sampling)
         if request.completion is not None:  # raw text to go on from: the completions API, no template
             return self.client.completions.create(model=self.remote.model, prompt=request.completion, stream=True,
                                                   stream_options={"include_usage": True}, extra_body=extra or None,
@@ -343,11 +376,11 @@ def failure_text(spec: ModelSpec, exc: BaseException, partial: bool = False,
 
 
 def _said(exc: openai.APIStatusError) -> str:
-    """The server's own words: its error message, or the HTTP reason."""
+    """The server's own words: its error message (OpenAI's shape, or FastAPI's `detail`), or the HTTP reason."""
     body = exc.body
     if isinstance(body, Mapping):
         inner = body.get("error", body)
-        message = inner.get("message") if isinstance(inner, Mapping) else inner
+        message = (inner.get("message") or inner.get("detail")) if isinstance(inner, Mapping) else inner
         if message:
             return str(message).strip().rstrip(".")
     return exc.response.reason_phrase if exc.response is not None else str(exc)
@@ -438,7 +471,7 @@ def check(spec: ModelSpec, environ: Mapping[str, str] | None = None) -> Reachabi
         except (openai.OpenAIError, httpx.HTTPError) as exc:
             reason = "no answer within 3 s" if isinstance(exc, openai.APITimeoutError) else _cause(exc)
             return Reachability(False, f"not answering: {reason}")
-    if remote.model not in names:
+    if names and remote.model not in names:  # (`transformers serve` lists only its Hub cache: maybe nothing)
         listed = ", ".join(names[:5]) + (", …" if len(names) > 5 else "")
         return Reachability(True, f"answers, but has no model {remote.model!r} (it has: {listed or 'none'})")
     return Reachability(True, "answers")

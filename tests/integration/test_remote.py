@@ -77,8 +77,8 @@ def server() -> Iterator[FakeOpenAI]:
 def fake(server: FakeOpenAI) -> FakeOpenAI:
     server.requests.clear()
     server.closed_early.clear()
-    server.reply, server.reasoning_field, server.seconds_per_chunk, server.api_key = (
-        FakeOpenAI.reply, True, 0.0, None)
+    server.reply, server.reasoning_field, server.seconds_per_chunk, server.api_key, server.extra_fields = (
+        FakeOpenAI.reply, True, 0.0, None, True)
     return server
 
 
@@ -291,3 +291,15 @@ def test_every_tab_works_with_a_remote_model(fake: FakeOpenAI, tmp_path) -> None
     image = write_image(tmp_path / "white.png", (64, 64))
     seen = list(vision_api(engine, stops, None, [str(image)], "What is this?", model="eyes"))[-1]
     assert seen["error"] is None and seen["answer"] == "So the answer is $\\boxed{7}$."
+
+
+def test_a_server_that_refuses_the_extra_sampling_fields_is_asked_without_them(fake: FakeOpenAI) -> None:
+    fake.extra_fields = False  # as `transformers serve`: 422 "Unexpected fields in the request: {'top_k'}"
+    engine = engine_for({"big": remote_entry(fake.base_url)})
+    final = list(chat(engine, Stops(), "Hi", [], "big", top_k=20, min_p=0.1))[-1][0]
+    notice = final[0]["content"]
+    assert notice == (f"ℹ️ The model server at {fake.base_url} does not take top_k, min_p: this reply and the next "
+                      "are sampled without them.")
+    assert any(m["content"] == "Hello from the server!" for m in final)
+    list(chat(engine, Stops(), "Again", [], "big", top_k=20))
+    assert [sorted({"top_k", "min_p"} & set(sent)) for sent in fake.requests] == [["min_p", "top_k"], [], []]
