@@ -19,6 +19,7 @@ from typing import Any
 from devtools.tiny import build_processor
 from playground.backends.local import LocalBackend, Progress
 from playground.backends.prompt import Prompt
+from playground.backends.remote import RemoteModels
 from playground.catalog import ModelSpec, Precision, Sampling, parse_catalog
 from playground.memory import DeviceMemory, context_tokens, estimate
 from playground.registry import LoadedModel, LoadProgress, Registry
@@ -225,7 +226,9 @@ SCRIPTED_CATALOG = {
 }
 
 
-def scripted_registry(tokenizer: Any) -> tuple[Registry, ScriptedLoader]:
-    """A registry whose models are scripted, over a tokenizer with Qwen's chat template."""
+def scripted_registry(tokenizer: Any, remote: Mapping[str, Any] | None = None) -> tuple[Registry, ScriptedLoader]:
+    """A registry whose models are scripted, over a tokenizer with Qwen's chat template; `remote`: catalogue
+    entries of models on another (scripted) server, to add."""
     loader = ScriptedLoader(tokenizer)
-    return Registry(parse_catalog({"models": SCRIPTED_CATALOG}), loader), loader
+    catalog = parse_catalog({"models": {**SCRIPTED_CATALOG, **(remote or {})}})
+    return Registry(catalog, loader, remotes=RemoteModels(catalog)), loader

@@ -5,7 +5,7 @@ same engine and backend), but its models are `tests.fakes` scripted ones: for th
 solution (a boxed answer that depends on the sample's seed; with Python, a block the tab runs
 before the model reads the output and answers); for the Code tab a web page whose script probes
 the page around it, Python files (one that loops forever, one that prints megabytes), and a
-fill-in-the-middle body.
+fill-in-the-middle body. With SCRIPTED_REMOTE set, models on a scripted OpenAI-compatible server too.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import logging
 import os
 
 from app import build_app, serve
+from devtools.fake_openai import SERVED, FakeOpenAI
+from devtools.launch import free_port
 from devtools.tiny import build_tokenizer
 from playground.access import Access
 from playground.catalog import Sampling
@@ -26,6 +28,9 @@ from tests.fakes import scripted_registry
 
 MODEL = "scripted-qwen2"
 TOKEN_DELAY = "SCRIPTED_SECONDS_PER_TOKEN"  # set: every reply is written this slowly (tests of queues and limits)
+REMOTE = "SCRIPTED_REMOTE"  # set: add models on a scripted OpenAI-compatible server (and one whose server is down)
+REMOTE_REPLY = ("<think>\nThe user says hello. I will greet them back.\n</think>\n\nHello! I run on another "
+                "server. " + " ".join(f"word{i}" for i in range(300)))
 
 
 # A page whose script counts clicks and reports whether it could read the page around it.
@@ -111,10 +116,19 @@ def solution(prompt: str, sampling: Sampling) -> str:
     return f"We add: $3 + 4 = {answer}$.\n\nSo the answer is $\\boxed{{{answer}}}$."
 
 
+def remote_entries() -> dict[str, dict[str, object]]:
+    """A scripted vLLM look-alike, started here, behind "remote-qwen3"; "remote-down" points where none runs."""
+    server = FakeOpenAI(reply=REMOTE_REPLY, seconds_per_chunk=0.05).start()
+    common = {"backend": "openai", "family": "qwen3", "context_length": 32768, "tasks": ["chat", "thinking"]}
+    return {"remote-qwen3": {**common, "base_url": server.base_url, "model": SERVED},
+            "remote-down": {**common, "base_url": f"http://127.0.0.1:{free_port()}/v1", "model": "Qwen/Qwen3-8B"}}
+
+
 def main() -> None:
     settings = Settings.from_sources()
     logging.basicConfig(level=logging.INFO)
-    registry, loader = scripted_registry(build_tokenizer("qwen3"))
+    remote = remote_entries() if os.environ.get(REMOTE) else None
+    registry, loader = scripted_registry(build_tokenizer("qwen3"), remote)
     for key in registry.catalog.models:
         loader.decoder(key).respond = reply
         loader.decoder(key).seconds_per_token = float(os.environ.get(TOKEN_DELAY, "0"))
