@@ -3,7 +3,9 @@
     python app.py [--catalog PATH] [--batching auto|on|off] ...   (python app.py --help lists all)
 
 Every flag can also be set with a PLAYGROUND_* environment variable (`playground.settings`).
-Start-up loads no model: the registry loads each one the first time a request needs it.
+Start-up loads no model: the registry loads each one the first time a request needs it. Beside
+the app, the server answers GET /health and the OpenAI-compatible /v1 API (`playground.openai_api`),
+over the same engine and held to the same admission limits as the browser.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from playground.admission import Admission, Policy
+from playground.openai_api import openai_routes
 from playground.server import BodyLimit, SecurityHeaders, health_route
 from playground.services import Services, create_services
 from playground.settings import Settings
@@ -24,7 +27,8 @@ from tabs import chat, code, guard, math_tab, models, thinking, vision
 CSS_FILE = Path(__file__).parent / "assets" / "style.css"
 
 
-def build_app(services: Services) -> gr.Blocks:
+def build_app(services: Services, admission: Admission | None = None) -> gr.Blocks:
+    """The tabs, queued, behind `admission` (by default one of their own; `main` shares one with the /v1 API)."""
     with gr.Blocks(title="Qwen Playground") as demo:
         with gr.Tab(chat.TITLE, id="chat") as chat_tab:
             chat_ui = chat.build(services.catalog, services.engine, services.registry, demo,
@@ -52,19 +56,27 @@ def build_app(services: Services) -> gr.Blocks:
     # address must have room (per-session, per-address and rate limits).
     settings = services.settings
     demo.queue(default_concurrency_limit=services.concurrency, max_size=settings.queue_size)
-    guard.admit(demo, Admission(Policy(settings.per_session, settings.per_address, settings.rate, settings.queue_size)))
+    guard.admit(demo, admission or admission_for(settings))
     guard.check_numbers(demo)
     services.engine.monitor.queue_depth = functools.partial(guard.queue_depth, demo)
     return demo
 
 
-def serve(demo: gr.Blocks, services: Services) -> None:
-    """Start the server: the app, a request body limit, security headers, and GET /health beside it."""
+def admission_for(settings: Settings) -> Admission:
+    return Admission(Policy(settings.per_session, settings.per_address, settings.rate, settings.queue_size))
+
+
+def serve(demo: gr.Blocks, services: Services, admission: Admission | None = None) -> None:
+    """Start the server: the app, a request body limit, security headers, and GET /health and the /v1 API beside
+    it. API requests share the browser's rate limit when `admission` is the one `build_app` was given."""
     settings = services.settings
+    # As many API requests may run or wait as the app serves at once plus its queue holds.
+    api = openai_routes(services.engine, admission or admission_for(settings),
+                        services.concurrency + settings.queue_size, settings.api_key or None)
     server = {
         "middleware": [Middleware(BodyLimit, limit=settings.max_body_bytes, upload_limit=settings.max_file_bytes),
                        Middleware(SecurityHeaders)],
-        "routes": [health_route(services.registry, services.engine.monitor, services.engine.monitor.queue_depth)],
+        "routes": [health_route(services.registry, services.engine.monitor, services.engine.monitor.queue_depth), *api],
     }
     # Uploads past the largest file accepted are refused by Gradio before they arrive.
     demo.launch(server_name=settings.host, server_port=settings.port, share=settings.share, css_paths=[CSS_FILE],
@@ -75,7 +87,8 @@ def main(argv: list[str] | None = None) -> None:
     settings = Settings.from_sources(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     services = create_services(settings)
-    serve(build_app(services), services)
+    admission = admission_for(settings)
+    serve(build_app(services, admission), services, admission)
 
 
 if __name__ == "__main__":

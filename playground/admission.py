@@ -21,6 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 PERIODS = {"second": 1.0, "minute": 60.0, "hour": 3600.0}
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour)s?\s*$", re.IGNORECASE)
@@ -119,3 +120,13 @@ def wait_text(seconds: float) -> str:
     if seconds < 120:
         return f"{seconds} s"
     return f"{math.ceil(seconds / 60)} minutes"
+
+
+def address_of(request: Any) -> str:
+    """The client's network address (of a Starlette or Gradio request): the first X-Forwarded-For entry behind a
+    proxy (a Space), else the peer."""
+    forwarded = request.headers.get("x-forwarded-for") if request is not None else None
+    if forwarded:
+        return forwarded.split(",")[0].strip()
+    client = getattr(request, "client", None)
+    return client.host if client else "unknown"

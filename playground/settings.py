@@ -83,6 +83,8 @@ class Settings:
     admin_token: str | None = _setting(None, "--admin-token", "a secret that unlocks loading and unloading models "
                                        "(unset: open on localhost, read-only when listening on a network)",
                                        metavar="TOKEN")
+    api_key: str | None = _setting(None, "--api-key", "a bearer key clients of the OpenAI-compatible /v1 API must "
+                                   "send (unset: no key)", metavar="KEY")
     request_log: str | None = _setting(None, "--request-log", "write one JSON line per request to this file "
                                        "(rotated at 10 MB); prompts only as salted hashes", metavar="PATH")
     log_prompts: bool = _setting(False, "--log-prompts", "also write the raw prompts to the request log")

@@ -22,7 +22,7 @@ from typing import Any
 
 import gradio as gr
 
-from playground.admission import Admission
+from playground.admission import Admission, address_of
 
 
 def check_numbers(demo: gr.Blocks) -> None:
@@ -61,15 +61,6 @@ def streams(fn: Any) -> bool:
     while hasattr(target, "func"):
         target = target.func
     return inspect.isgeneratorfunction(target) or inspect.isasyncgenfunction(target)
-
-
-def address_of(request: Any) -> str:
-    """The client's network address: the first X-Forwarded-For entry behind a proxy (a Space), else the peer."""
-    forwarded = request.headers.get("x-forwarded-for") if request is not None else None
-    if forwarded:
-        return forwarded.split(",")[0].strip()
-    client = getattr(request, "client", None)
-    return client.host if client else "unknown"
 
 
 def admit(demo: gr.Blocks, admission: Admission) -> None:
