@@ -6,7 +6,8 @@
 - `SecurityHeaders` adds a Content-Security-Policy that keeps images and media to the app's own
   origin: a model's or a user's Markdown cannot make readers' browsers fetch a remote URL.
 - `health` is the JSON a load balancer, a Space or a person polls: status, uptime, device memory,
-  the loaded models and their state, queue depth, running requests, and the rolling figures
+  the loaded models and their state, whether remote models' servers answered their last check
+  (checked in the background), queue depth, running requests, and the rolling figures
   (p50/p95 time to first token, tok/s, error rate).
 
 Both are plain ASGI/Starlette pieces: `app.py` hands them to the server Gradio starts.
@@ -110,12 +111,16 @@ def health(registry: Registry, monitor: Monitor, queue_depth: Callable[[], int])
     models = [{"model": s.key, "precision": str(s.precision), "state": s.status, "in_use": s.in_use,
                "footprint_bytes": s.footprint, "idle_s": None if s.idle_s is None else round(s.idle_s, 1)}
               for s in registry.snapshot()]
+    remote = [{"model": spec.key, "base_url": spec.remote.base_url, "answers": reach.answers, "detail": reach.detail}
+              for spec in registry.catalog if spec.remote is not None and registry.remotes is not None
+              for reach in [registry.remotes.reachability(spec)]]
     return {
         "status": "ok",
         "uptime_s": round(monitor.uptime_s(), 1),
         "device": {"kind": memory.kind, "name": memory.name, "free_bytes": memory.free, "total_bytes": memory.total},
         "process_rss_bytes": used("cpu"),
         "models": models,
+        "remote": remote,
         "queue_depth": queue_depth(),
         "running": monitor.running,
         **monitor.figures(),

@@ -24,6 +24,7 @@ from playground.engine import Engine
 from playground.errors import InvalidRequestError, PlaygroundError
 from playground.registry import Registry
 from playground.requests import Answer, Cancel, Finish, Metrics, Request, Thinking, Written
+from playground.server import health
 from playground.snippets import snippet
 from tabs import models as models_tab
 from tabs.chat import chat
@@ -303,3 +304,12 @@ def test_a_server_that_refuses_the_extra_sampling_fields_is_asked_without_them(f
     assert any(m["content"] == "Hello from the server!" for m in final)
     list(chat(engine, Stops(), "Again", [], "big", top_k=20))
     assert [sorted({"top_k", "min_p"} & set(sent)) for sent in fake.requests] == [["min_p", "top_k"], [], []]
+
+
+def test_health_says_whether_each_remote_models_server_answers(fake: FakeOpenAI) -> None:
+    engine = engine_for({"big": remote_entry(fake.base_url)})
+    registry = engine.registry
+    registry.remotes.reachability(registry.catalog.get("big"), wait=True)
+    body = health(registry, engine.monitor, lambda: 0)
+    assert body["remote"] == [{"model": "big", "base_url": fake.base_url, "answers": True, "detail": "answers"}]
+    assert body["models"] == []  # nothing is loaded here
