@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from devtools.launch import free_port
+from devtools.tiny import build_checkpoint
 from playground.backends.remote import RemoteModels
 from playground.catalog import Sampling, parse_catalog
 from playground.engine import Engine
@@ -33,14 +34,14 @@ START_S = 180  # loading transformers and the checkpoint on a busy two-core mach
 
 
 @pytest.fixture(scope="module")
-def served(tiny_checkpoints: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """(base_url, model name) of `transformers serve` pinned to the tiny Qwen3 checkpoint."""
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The base URL of `transformers serve`, which loads each checkpoint folder a request names."""
     home = tmp_path_factory.mktemp("hf-home")
     (home / "hub").mkdir()  # its /v1/models lists this cache (and fails without it)
-    port, model = free_port(), str(tiny_checkpoints["tiny-qwen3"])
+    port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_UPDATE_CHECK": "1", "HF_HOME": str(home)}
     log = (home / "serve.log").open("w")
-    server = subprocess.Popen([sys.executable, "-m", "transformers.cli.transformers", "serve", model, "--host",
+    server = subprocess.Popen([sys.executable, "-m", "transformers.cli.transformers", "serve", "--host",
                                "127.0.0.1", "--port", str(port), "--device", "cpu"], env=env, stdout=log,
                               stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -55,7 +56,7 @@ def served(tiny_checkpoints: dict[str, Path], tmp_path_factory: pytest.TempPathF
             server.kill()
             pytest.fail(f"transformers serve did not start:\n{(home / 'serve.log').read_text()[-3000:]}")
         time.sleep(0.25)
-    yield f"{base}/v1", model
+    yield f"{base}/v1"
     server.send_signal(signal.SIGTERM)
     try:
         server.wait(20)
@@ -64,12 +65,19 @@ def served(tiny_checkpoints: dict[str, Path], tmp_path_factory: pytest.TempPathF
     log.close()
 
 
+@pytest.fixture(scope="module")
+def thinker(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A thinking-only tiny Qwen3: its template opens <think>, so all it writes is thinking."""
+    return build_checkpoint("qwen3", tmp_path_factory.mktemp("remote-thinker") / "tiny-thinker", opens_thinking=True)
+
+
 @pytest.fixture()
-def engine(served: tuple[str, str]) -> Engine:
-    base_url, model = served
-    entry = {"backend": "openai", "base_url": base_url, "model": model, "family": "qwen3", "context_length": 4096,
-             "tasks": ["chat", "thinking"], "timeout_s": 60}
-    catalog = parse_catalog({"models": {"tiny-remote": entry}})
+def engine(served: str, tiny_checkpoints: dict[str, Path], thinker: Path) -> Engine:
+    common = {"backend": "openai", "base_url": served, "family": "qwen3", "context_length": 4096, "timeout_s": 60}
+    entries = {"tiny-remote": {**common, "model": str(tiny_checkpoints["tiny-qwen3"]), "tasks": ["chat", "thinking"]},
+               "tiny-remote-thinker": {**common, "model": str(thinker), "tasks": ["chat", "thinking"],
+                                       "thinking_mode": "always"}}
+    catalog = parse_catalog({"models": entries})
     return Engine(Registry(catalog, FakeLoader(1 << 30), remotes=RemoteModels(catalog, environ={})))
 
 
@@ -98,8 +106,16 @@ def test_the_thinking_switch_reaches_the_servers_chat_template(engine: Engine) -
     assert off.prompt_tokens > on.prompt_tokens and (off.thinking, on.thinking) == (False, True)
 
 
-def test_the_chat_tab_chats_with_it_leaving_out_the_fields_it_refuses(engine: Engine, served) -> None:
-    base_url, _ = served
+def test_thinking_comes_from_the_servers_reasoning_field(engine: Engine) -> None:
+    final = list(chat(engine, Stops(), "Hello", [], "tiny-remote-thinker", temperature=0, top_k=0,
+                      max_new_tokens=12))[-1][0]
+    thinking = next(m for m in final if (m.get("metadata") or {}).get("title") == "Thinking")
+    assert thinking["content"].strip()  # what the server sent as reasoning_content is the thinking block
+    assert "tiny-remote-thinker · remote · thinking on" in final[-1]["content"]
+
+
+def test_the_chat_tab_chats_with_it_leaving_out_the_fields_it_refuses(engine: Engine, served: str) -> None:
+    base_url = served
     final = list(chat(engine, Stops(), "Hello", [], "tiny-remote", thinking=False, temperature=0.7, top_k=20,
                       max_new_tokens=8, seed=3))[-1][0]
     assert final[0]["content"] == (f"ℹ️ The model server at {base_url} does not take top_k: this reply and the "
