@@ -1,9 +1,10 @@
-"""A remote model behind a real OpenAI-compatible server: `transformers serve` on loopback, serving the tiny
-Qwen3 checkpoint, chatted with through the app's engine and Chat tab.
+"""Remote models behind a real OpenAI-compatible server: `transformers serve` on loopback, serving the tiny
+Qwen3 checkpoints, chatted with through the app's engine and Chat tab.
 
-Random weights write noise, so what depends on the words (thinking split, each failure) is tested
-against the scripted server in test_remote.py; here the real server shows that requests, streaming,
-the thinking switch, the sampling fields it refuses, Stop and greedy decoding work against it.
+Random weights write noise, so what depends on the words (each failure, <think> tags in the content) is
+tested against the scripted server in test_remote.py; here the real server shows that requests, streaming,
+thinking from its `reasoning_content` (a thinking-only checkpoint: all it writes is thinking), the thinking
+switch, the sampling fields it refuses, the seed, Stop and greedy decoding work against it.
 """
 
 from __future__ import annotations
