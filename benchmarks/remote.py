@@ -126,6 +126,7 @@ def api_figures(tokens: int, repeats: int) -> None:
         rows: dict[str, list[tuple[float, float, str]]] = {"chat": [], "v1": []}
         for i in range(repeats):
             message = f"Tell me about rivers, number {i}."
+            chat = Client(app.url, verbose=False)  # a new session: /chat keeps each session's conversation
             started, first = time.perf_counter(), None
             job = chat.submit(message=message, model="tiny", thinking=False, max_new_tokens=tokens, api_name="/chat",
                               **sampling)
