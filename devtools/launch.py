@@ -1,4 +1,5 @@
-"""Starts `app.py` in a child process and waits until it answers, as a user's browser would.
+"""Starts `app.py` in a child process and waits until it answers, as a user's browser would; and serves
+fake servers (an OpenAI-compatible one, a Hub) on loopback in a thread (`LoopbackServer`).
 
 Tests, benchmarks and scripts use this to exercise the real app end to end; the app itself
 never calls it.
@@ -10,8 +11,10 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -66,6 +69,34 @@ class AppProcess:
             self.process.kill()
 
     def __enter__(self) -> AppProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class LoopbackServer:
+    """An ASGI app served by uvicorn on a free loopback port, in a thread (fake servers for tests and demos)."""
+
+    def __init__(self, app: Any, port: int = 0):
+        import uvicorn
+
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self._thread = threading.Thread(target=self._server.run, name=f"loopback-{self.port}", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the server on port {self.port} did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+    def __enter__(self) -> LoopbackServer:
         return self
 
     def __exit__(self, *exc: object) -> None:

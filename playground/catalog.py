@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import json
 import struct
+import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
-
-import tomllib
 
 from playground.errors import CatalogError, InvalidRequestError, UnknownModelError
 

@@ -9,26 +9,35 @@ import gc
 
 import torch
 
+DEVICES = ("cuda", "mps", "cpu")
+
 
 def default_device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    """CUDA GPUs where there are any, else Apple's GPU (MPS), else the CPU."""
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    return "mps" if mps is not None and mps.is_available() else "cpu"
 
 
 def half_dtype(device: str) -> torch.dtype:
-    """bfloat16 where the hardware has it; float16 on older GPUs (before Ampere)."""
-    if device == "cuda" and not torch.cuda.is_bf16_supported():
+    """bfloat16 where the hardware has it; float16 on older GPUs (before Ampere) and on Apple's GPU."""
+    if (device == "cuda" and not torch.cuda.is_bf16_supported()) or device == "mps":
         return torch.float16
     return torch.bfloat16
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
-    """CUDA's typed OOM, or the CPU allocator's RuntimeError."""
+    """CUDA's typed OOM, or the CPU allocator's or MPS's RuntimeError."""
     if isinstance(exc, torch.OutOfMemoryError):
         return True
-    return isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc)
+    return isinstance(exc, RuntimeError) and ("can't allocate memory" in str(exc) or "MPS backend out of memory"
+                                              in str(exc))
 
 
 def release_memory(device: str) -> None:
     gc.collect()
     if device == "cuda":
         torch.cuda.empty_cache()
+    elif device == "mps":
+        torch.mps.empty_cache()

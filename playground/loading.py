@@ -9,19 +9,20 @@ model fits; the registry does that before calling it.
 from __future__ import annotations
 
 import logging
-import socket
 import threading
-from urllib.parse import urlparse
+from enum import StrEnum
+from typing import Any
 
 import huggingface_hub
 import torch
+from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
 from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
 
 from playground.backends import kv_token_budget, local_backend
 from playground.catalog import ModelSpec
 from playground.devices import default_device, half_dtype, is_out_of_memory, release_memory
 from playground.errors import ModelLoadError, OutOfMemory
-from playground.memory import DeviceMemory, Precision, format_bytes, probe
+from playground.memory import DeviceMemory, Precision, format_bytes, probe, spread
 from playground.progress import reporting
 from playground.registry import LoadedModel, LoadProgress
 from playground.settings import Settings
@@ -48,7 +49,8 @@ def quantization_config(precision: Precision, compute_dtype: torch.dtype) -> Bit
 
 
 class TransformersLoader:
-    """Loads with `from_pretrained` onto one device (all visible GPUs with device_map auto).
+    """Loads with `from_pretrained` onto one device (all visible GPUs with device_map auto; within
+    `--memory-limit` through `max_memory` where one is set), or Apple's GPU, or the CPU.
 
     Each loaded model comes with the backend that serves it (`playground.backends`), built from
     the settings: batched or serial decoding, with the KV-cache budget the registry granted.
@@ -57,7 +59,7 @@ class TransformersLoader:
     def __init__(self, settings: Settings | None = None, hub_endpoint: str | None = None):
         self.settings = settings or Settings()
         self.device = default_device() if self.settings.device == "auto" else self.settings.device
-        self.hub_endpoint = hub_endpoint or huggingface_hub.constants.ENDPOINT
+        self.hub_endpoint = hub_endpoint  # None: huggingface_hub's own (HF_ENDPOINT, or the Hub)
         # A cap on what the playground may use, for a machine it shares (a workshop GPU that
         # also runs other things); models count against it with their measured footprint.
         self.memory_limit = self.settings.memory_limit_bytes
@@ -80,14 +82,20 @@ class TransformersLoader:
             from transformers import AutoModelForImageTextToText, AutoProcessor
 
             model_class, processor_class = AutoModelForImageTextToText, AutoProcessor
-        kwargs = dict(
+        kwargs: dict[str, Any] = dict(
             dtype=dtype,
-            device_map="auto" if self.device == "cuda" else "cpu",
+            device_map="auto" if self.device == "cuda" else self.device,
             quantization_config=quantization_config(precision, half_dtype(self.device)),
         )
-        # Unreachable, the Hub client retries each file for about half a minute; look once,
-        # and if it cannot be reached use the local cache alone (or fail at once).
-        offline = not spec.is_local and not hub_reachable(self.hub_endpoint)
+        if self.device == "cuda" and self.memory_limit is not None:  # enforced, not only counted
+            free = [torch.cuda.mem_get_info(i)[0] for i in range(torch.cuda.device_count())]
+            kwargs["max_memory"] = spread(self.memory_limit - sum(self._footprints.values()), free)
+        # Ask the Hub once: a gated, missing or forbidden repo is said at once; unreachable, the Hub client
+        # would retry each file for about half a minute, so the local cache alone is used (or fails at once).
+        access = HubAccess.OK if spec.is_local else hub_access(spec.source, self.hub_endpoint)
+        if access in (HubAccess.GATED, HubAccess.MISSING, HubAccess.FORBIDDEN):
+            raise ModelLoadError(hub_refusal(spec, access))
+        offline = access is HubAccess.UNREACHABLE
         log.info("loading %s (%s) at %s on %s%s", spec.key, spec.source, precision, self.device,
                  " from the local cache: the Hub is unreachable" if offline else "")
         try:
@@ -98,6 +106,9 @@ class TransformersLoader:
             release_memory(self.device)
             if is_out_of_memory(exc):
                 raise OutOfMemory(f"Out of memory while loading {spec.key} at {precision}.") from exc
+            refused = refusal_in(exc)
+            if refused is not None:
+                raise ModelLoadError(hub_refusal(spec, refused)) from exc
             reason = "the Hugging Face Hub is unreachable and the model is not in the local cache" if offline else None
             raise ModelLoadError(download_failure_message(spec, exc, reason)) from exc
         model.eval()
@@ -125,17 +136,66 @@ class TransformersLoader:
         return DeviceMemory(memory.kind, f"{memory.name} (capped at {format_bytes(total)})", free, total)
 
 
-def hub_reachable(endpoint: str, timeout_s: float = 3.0) -> bool:
-    """Whether a TCP connection to the Hub (or the mirror HF_ENDPOINT names) opens quickly."""
+class HubAccess(StrEnum):
+    """What the Hub says about a repo before a download: asked through huggingface_hub's own client, so its
+    token (HF_TOKEN), proxies (HTTPS_PROXY), mirror (HF_ENDPOINT) and offline mode apply."""
+
+    OK = "ok"
+    GATED = "gated"  # its licence must be accepted, and HF_TOKEN set to that account's token
+    MISSING = "missing"  # no such repo, or a private one this token cannot see
+    FORBIDDEN = "forbidden"  # the token may not read it
+    UNREACHABLE = "unreachable"  # offline, or no answer: the local cache alone is used
+
+
+def hub_access(repo_id: str, endpoint: str | None = None, timeout_s: float = 5.0) -> HubAccess:
+    """Ask the Hub about `repo_id`'s config.json (a HEAD request, nothing downloaded)."""
     if huggingface_hub.constants.HF_HUB_OFFLINE:
-        return False
-    url = urlparse(endpoint)
-    port = url.port or (443 if url.scheme == "https" else 80)
+        return HubAccess.UNREACHABLE
+    url = huggingface_hub.hf_hub_url(repo_id, "config.json", endpoint=endpoint)
     try:
-        socket.create_connection((url.hostname, port), timeout=timeout_s).close()
-    except OSError:
-        return False
-    return True
+        huggingface_hub.get_hf_file_metadata(url, timeout=timeout_s, endpoint=endpoint)
+    except GatedRepoError:
+        return HubAccess.GATED
+    except RepositoryNotFoundError:
+        return HubAccess.MISSING
+    except HfHubHTTPError as exc:
+        status = exc.response.status_code if exc.response is not None else None
+        if status in (401, 403):
+            return HubAccess.FORBIDDEN
+        if status == 404:  # the repo is there without a config.json: let the download say what is missing
+            return HubAccess.OK
+        log.warning("the Hub answered %s about %s; trying the local cache", status, repo_id)
+        return HubAccess.UNREACHABLE
+    except Exception as exc:  # no connection, a timeout, a proxy that refused: whatever the client raises
+        log.warning("the Hub is unreachable (%s: %s); using the local cache", type(exc).__name__, exc)
+        return HubAccess.UNREACHABLE
+    return HubAccess.OK
+
+
+def hub_refusal(spec: ModelSpec, access: HubAccess) -> str:
+    """What to do when the Hub refuses `spec`'s repo."""
+    page = f"https://huggingface.co/{spec.source}"
+    if access is HubAccess.GATED:
+        return (f"{spec.key} is gated on the Hugging Face Hub: accept its licence at {page} with your account, then "
+                "set HF_TOKEN to a read token of that account (https://huggingface.co/settings/tokens; on a Space, as "
+                "a secret) and restart the app.")
+    if access is HubAccess.FORBIDDEN:
+        return (f"The Hugging Face Hub does not let this app's token read {spec.source} ({spec.key}): set HF_TOKEN to "
+                f"a token of an account that can open {page}, and restart the app.")
+    return (f"The Hugging Face Hub has no repo {spec.source} ({spec.key}), or it is private and HF_TOKEN cannot see "
+            "it: check `source` in the catalogue (an id like Qwen/Qwen3-8B); for a private repo, set HF_TOKEN.")
+
+
+def refusal_in(exc: BaseException) -> HubAccess | None:
+    """The Hub's refusal somewhere in the chain of `exc` (transformers wraps the client's errors), if any."""
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, GatedRepoError):
+            return HubAccess.GATED
+        if isinstance(seen, RepositoryNotFoundError):
+            return HubAccess.MISSING
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def download_failure_message(spec: ModelSpec, exc: BaseException, reason: str | None = None) -> str:

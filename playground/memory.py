@@ -12,6 +12,7 @@ models or decides what to evict.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 from playground.catalog import ModelSpec, Precision
@@ -93,12 +94,24 @@ def estimate(spec: ModelSpec, precision: Precision, tokens: int | None = None) -
 
 
 def probe(device: str) -> DeviceMemory:
-    """Free and total memory of `device` ("cuda" or "cpu") right now."""
+    """Free and total memory of `device` right now: every visible GPU together for "cuda" (a model loaded with
+    device_map auto spreads over them all), Apple's unified memory for "mps", RAM for "cpu"."""
     if device == "cuda":
         import torch
 
-        free, total = torch.cuda.mem_get_info()
-        return DeviceMemory("cuda", torch.cuda.get_device_name(), free, total)
+        count = torch.cuda.device_count()
+        free = total = 0
+        for index in range(count):
+            f, t = torch.cuda.mem_get_info(index)
+            free, total = free + f, total + t
+        name = torch.cuda.get_device_name(0)
+        return DeviceMemory("cuda", name if count == 1 else f"{count} x {name}", free, total)
+    if device == "mps":
+        import torch
+
+        total = torch.mps.recommended_max_memory()
+        return DeviceMemory("mps", "Apple GPU (unified memory)", max(total - torch.mps.driver_allocated_memory(), 0),
+                            total)
     import psutil
 
     vm = psutil.virtual_memory()
@@ -106,14 +119,49 @@ def probe(device: str) -> DeviceMemory:
 
 
 def used(device: str) -> int:
-    """Bytes this process holds on `device`: reserved by torch on CUDA, the resident set on the CPU."""
+    """Bytes this process holds on `device`: reserved by torch on CUDA (all GPUs), allocated on MPS, the
+    resident set on the CPU."""
     if device == "cuda":
         import torch
 
-        return torch.cuda.memory_reserved()
+        return sum(torch.cuda.memory_reserved(i) for i in range(torch.cuda.device_count()))
+    if device == "mps":
+        import torch
+
+        return torch.mps.current_allocated_memory()
     import psutil
 
     return psutil.Process().memory_info().rss
+
+
+def peak_used(device: str) -> int | None:
+    """The most this process has held on `device` (None where the platform does not say)."""
+    if device == "cuda":
+        import torch
+
+        return sum(torch.cuda.max_memory_allocated(i) for i in range(torch.cuda.device_count()))
+    if device == "mps":
+        import torch
+
+        return torch.mps.driver_allocated_memory()  # MPS keeps no peak: what the driver holds now
+    try:
+        import resource
+    except ImportError:  # Windows: the peak working set
+        import psutil
+
+        return getattr(psutil.Process().memory_info(), "peak_wset", None)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024  # macOS reports bytes, Linux KiB
+
+
+def spread(room: int, free: list[int]) -> dict[int, int]:
+    """`room` bytes shared over GPUs in proportion to what each has free, none given more than it has: the
+    `max_memory` that makes `from_pretrained` (device_map auto) keep a model inside a `--memory-limit`."""
+    total = sum(free)
+    if total <= 0:
+        return dict.fromkeys(range(len(free)), 0)
+    share = min(max(room, 0), total)
+    return {index: min(f, int(share * f / total)) for index, f in enumerate(free)}
 
 
 def format_bytes(n: float) -> str:

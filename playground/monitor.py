@@ -30,7 +30,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +98,7 @@ class RequestLog:
         prompt = next((message_text(x) for x in reversed(request.messages) if x.get("role") == "user"),
                       request.completion or "")
         line: dict[str, Any] = {
-            "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "id": request.id,
             "session": self.hashed(request.client) if request.client else None,
             "model": request.model,

@@ -21,7 +21,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from playground.catalog import Precision, Sampling
@@ -223,7 +223,7 @@ class PromptText:
     tokens: int
 
 
-class NoticeCode(str, Enum):
+class NoticeCode(StrEnum):
     DROPPED_TURNS = "dropped_turns"  # params: dropped (messages), window (tokens)
     OOM_RETRY = "oom_retry"  # params: model, precision (the one retried at)
     SAMPLING_LEFT_OUT = "sampling_left_out"  # params: fields (names a remote server refused), server (its URL)
@@ -235,7 +235,7 @@ class Notice:
     params: Mapping[str, Any] = field(default_factory=dict)
 
 
-class Finish(str, Enum):
+class Finish(StrEnum):
     STOP = "stop"  # the model ended its turn
     LENGTH = "length"  # max new tokens reached
     CANCELLED = "cancelled"  # someone pressed Stop or went away

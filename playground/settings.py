@@ -2,8 +2,10 @@
 
 Every setting is a field below with its flag, its variable (`PLAYGROUND_` + the field name in
 capitals) and a help line; `Settings.from_sources(argv, environ)` reads them, a flag winning
-over a variable and a variable over the default. A bad value stops start-up with a message
-naming the flag or variable. This module decides nothing about what the settings do.
+over a variable and a variable over the default. Where Gradio has its own variable for a setting
+(GRADIO_SERVER_NAME, GRADIO_SERVER_PORT, as Spaces and Docker set them), it is read after ours.
+A bad value stops start-up with a message naming the flag or variable. This module decides nothing
+about what the settings do.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import argparse
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any
 
 from playground.admission import Rate
@@ -22,7 +24,7 @@ LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 NETWORK_RATE = Rate(100, "hour")  # the default per-address rate when others can reach the app
 
 
-class Switch(str, Enum):
+class Switch(StrEnum):
     AUTO = "auto"
     ON = "on"
     OFF = "off"
@@ -32,8 +34,11 @@ class Switch(str, Enum):
         return auto if self is Switch.AUTO else self is Switch.ON
 
 
-def _setting(default: Any, flag: str, help: str, *, metavar: str | None = None, choices: Sequence[str] | None = None):
-    return field(default=default, metadata={"flag": flag, "help": help, "metavar": metavar, "choices": choices})
+def _setting(default: Any, flag: str, help: str, *, metavar: str | None = None, choices: Sequence[str] | None = None,
+             gradio_env: str | None = None):
+    """A setting; `gradio_env`: Gradio's own variable for it, read when neither the flag nor ours is given."""
+    return field(default=default, metadata={"flag": flag, "help": help, "metavar": metavar, "choices": choices,
+                                            "gradio_env": gradio_env})
 
 
 SWITCH = [s.value for s in Switch]
@@ -43,11 +48,12 @@ SWITCH = [s.value for s in Switch]
 class Settings:
     catalog: str | None = _setting(None, "--catalog", "a catalogue TOML file that replaces the built-in one",
                                    metavar="PATH")
-    host: str = _setting("127.0.0.1", "--host", "address to listen on (0.0.0.0 for a LAN)")
-    port: int = _setting(7860, "--port", "port to listen on")
+    host: str = _setting("127.0.0.1", "--host", "address to listen on (0.0.0.0 for a LAN; also GRADIO_SERVER_NAME)",
+                         gradio_env="GRADIO_SERVER_NAME")
+    port: int = _setting(7860, "--port", "port to listen on (also GRADIO_SERVER_PORT)", gradio_env="GRADIO_SERVER_PORT")
     share: bool = _setting(False, "--share", "also open a public gradio.live link")
-    device: str = _setting("auto", "--device", "where models run (auto: cuda when available)",
-                           choices=["auto", "cuda", "cpu"])
+    device: str = _setting("auto", "--device", "where models run (auto: cuda when available, else mps on a Mac, "
+                           "else cpu)", choices=["auto", "cuda", "mps", "cpu"])
     keep_alive: float = _setting(15 * 60.0, "--keep-alive", "unload a model after it has been idle this long "
                                  "(0: never)", metavar="SECONDS")
     context_limit: int | None = _setting(None, "--context-limit", "cap prompt + reply tokens below each model's "
@@ -141,8 +147,9 @@ class Settings:
         values: dict[str, Any] = {}
         for f in fields(cls):
             raw, source = args.get(f.name), f.metadata["flag"]
-            if raw is None and env_name(f.name) in environ:
-                raw, source = environ[env_name(f.name)], env_name(f.name)
+            for variable in (env_name(f.name), f.metadata["gradio_env"]):
+                if raw is None and variable and variable in environ:
+                    raw, source = environ[variable], variable
             if raw is None:
                 continue
             try:

@@ -4,8 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
-if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
-    echo "Qwen Playground needs Python 3.10 or newer ($PYTHON is $("$PYTHON" --version 2>&1))." >&2
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    echo "Qwen Playground needs Python 3.11 or newer ($PYTHON is $("$PYTHON" --version 2>&1))." >&2
     exit 1
 fi
 if [ ! -x .venv/bin/python ]; then

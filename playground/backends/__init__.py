@@ -60,7 +60,7 @@ def concurrent_requests(settings: Settings, device: str, remote: bool = False) -
     each its place. The CPU's serial decoder runs one request at a time, so more would only wait unseen,
     unless the catalogue has `remote` models, whose servers serve many at once (requests for a local
     model then wait for its decoder, and their metrics say how long)."""
-    if device == "cpu" and not batching_wanted(settings, device) and not remote:
+    if device != "cuda" and not batching_wanted(settings, device) and not remote:
         return 1
     return settings.max_concurrent
 
@@ -69,10 +69,10 @@ def kv_token_budget(spec: ModelSpec, settings: Settings, device: str) -> tuple[i
     """KV-cache tokens a loaded model needs at least (one request's window) and would like to hold at once.
 
     The registry plans memory with these: a model fits if its weights and the least do, and gets
-    up to the most where memory allows. The CPU without batching serves one request at a time.
+    up to the most where memory allows. The CPU (and Apple's GPU) without batching serves one request at a time.
     """
     window = context_tokens(spec)
-    if device == "cpu" and not batching_wanted(settings, device):
+    if device != "cuda" and not batching_wanted(settings, device):
         return window, window
     return window, window * settings.max_concurrent
 

@@ -9,17 +9,15 @@ they schedule the model; everything a user sees is made here, once.
 
 from __future__ import annotations
 
-import resource
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-import torch
-
 from playground.backends.prompt import Prompt, build_prompt, continued, grid_of, tokenizer_of
 from playground.catalog import ModelSpec, Precision, Sampling
 from playground.errors import PromptTooLongError
+from playground.memory import peak_used
 from playground.requests import (
     Answer,
     Cancel,
@@ -213,9 +211,7 @@ class LocalBackend:
         return ThinkingBudget(request.thinking_budget, open_id, close_id, stop_ids, thinking=prompt.opens_thinking)
 
     def _peak_memory(self) -> int | None:
-        if self.device == "cuda":
-            return torch.cuda.max_memory_allocated()
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+        return peak_used(self.device)
 
     def close(self) -> None:
         self.decoder.close()

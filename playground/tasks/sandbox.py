@@ -26,6 +26,8 @@ network namespace are what the kernel enforces. Known casualties: `asyncio` (its
 
 It leaves to others: finding code blocks in the model's text, and wrapping `Run.output` in an output block.
 
+On Windows, which has none of these limits, nothing runs: every run says so (`NOT_HERE`).
+
 The worker half of this file runs as a script (`python -I sandbox.py CONFIG`), so the file imports only the
 standard library.
 """
@@ -39,7 +41,6 @@ import io
 import json
 import math
 import os
-import resource
 import select
 import shutil
 import signal
@@ -54,6 +55,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
+try:
+    import resource
+except ImportError:  # Windows: no POSIX limits, and no sandbox (see `Sandbox.run`)
+    resource = None  # type: ignore[assignment]
+
+NOT_HERE = ("Python written by a model runs only on Linux or macOS here (the sandbox's limits are POSIX ones); "
+            "this machine runs Windows. Use WSL to run it.")
 FILE_BYTES = 10 * 2**20  # the largest file the code may write (RLIMIT_FSIZE)
 STARTUP_S = 60.0  # a cold start imports sympy and numpy; this is only for a machine that is badly stuck
 PRELOADED = ("numpy", "sympy")  # imported before the audit hook, so the code's own imports are instant
@@ -118,6 +126,8 @@ class Sandbox:
             raise TypeError(f"code must be a str, not {type(code).__name__}")
         if not self._remove_workdir.alive:
             raise ValueError("this sandbox is closed")
+        if resource is None:
+            return Run(NOT_HERE, ok=False, seconds=0.0)
         if self._worker is None:
             self._worker = self._start_worker()
         started = time.monotonic()

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from pathlib import Path
 
+import huggingface_hub
 import pytest
 import torch
+from starlette.applications import Starlette
+from starlette.requests import Request as StarletteRequest
+from starlette.responses import Response
+from starlette.routing import Route
 
 from devtools.catalogs import write_catalog
-from devtools.launch import free_port
+from devtools.launch import LoopbackServer, free_port
 from playground.backends.prompt import build_prompt
 from playground.catalog import Sampling, load_catalog
 from playground.engine import Engine
 from playground.errors import InvalidRequestError, ModelLoadError, PlaygroundError, PromptTooLongError
-from playground.loading import TransformersLoader, hub_reachable
+from playground.loading import HubAccess, TransformersLoader, hub_access
 from playground.memory import Precision
 from playground.registry import Registry
 from playground.requests import Answer, Cancel, Metrics, Notice, NoticeCode, Request, Thinking
@@ -295,12 +299,48 @@ def test_a_vision_model_answers_about_an_image_and_a_video_the_same_with_the_sam
     registry.close()
 
 
-def test_hub_reachability_check() -> None:
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen()
-        assert hub_reachable(f"http://127.0.0.1:{server.getsockname()[1]}")
-    assert not hub_reachable(f"http://127.0.0.1:{free_port()}")
+def fake_hub(request: StarletteRequest) -> Response:
+    """The Hub's answers about config.json, by repo: the headers huggingface_hub's client reads."""
+    repo = request.path_params["repo"]
+    if repo == "Qwen/Gated-1B":
+        return Response(status_code=401, headers={"X-Error-Code": "GatedRepo", "X-Error-Message": "gated"})
+    if repo == "Qwen/Forbidden-1B":
+        return Response(status_code=403)
+    if repo != "Qwen/Fine-1B":
+        return Response(status_code=401, headers={"X-Error-Code": "RepoNotFound", "X-Error-Message": "not found"})
+    return Response(headers={"ETag": '"abc"', "X-Repo-Commit": "0" * 40, "Content-Length": "2"})
+
+
+@pytest.mark.parametrize(("repo", "access"), [("Qwen/Fine-1B", HubAccess.OK), ("Qwen/Gated-1B", HubAccess.GATED),
+                                              ("Qwen/Nope-1B", HubAccess.MISSING),
+                                              ("Qwen/Forbidden-1B", HubAccess.FORBIDDEN)])
+def test_the_hub_is_asked_through_its_own_client(repo: str, access: HubAccess, monkeypatch) -> None:
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)  # the fake Hub is on loopback
+    app = Starlette(routes=[Route("/{repo:path}/resolve/main/config.json", fake_hub, methods=["GET", "HEAD"])])
+    with LoopbackServer(app) as hub:
+        assert hub_access(repo, hub.url) is access
+    assert hub_access(repo, f"http://127.0.0.1:{free_port()}") is HubAccess.UNREACHABLE
+
+
+@pytest.mark.parametrize(("repo", "said"), [
+    ("Qwen/Gated-1B", "gated is gated on the Hugging Face Hub: accept its licence at https://huggingface.co/Qwen/"
+                      "Gated-1B with your account, then set HF_TOKEN to a read token of that account"),
+    ("Qwen/Nope-1B", "The Hugging Face Hub has no repo Qwen/Nope-1B (gated), or it is private and HF_TOKEN cannot see "
+                     "it: check `source` in the catalogue"),
+])
+def test_a_gated_or_missing_repo_says_what_to_do_before_any_download(tmp_path: Path, repo: str, said: str,
+                                                                    monkeypatch) -> None:
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)  # the fake Hub is on loopback
+    architecture = dict(layers=1, attention_heads=1, kv_heads=1, head_dim=8, hidden_size=8, intermediate_size=8,
+                        vocab_size=8, tie_word_embeddings=True)
+    catalog_file = write_catalog(tmp_path / "c.toml", {"gated": {
+        "source": repo, "tasks": ["chat"], "params_billion": 0.001, "architecture": architecture}})
+    app = Starlette(routes=[Route("/{repo:path}/resolve/main/config.json", fake_hub, methods=["GET", "HEAD"])])
+    with LoopbackServer(app) as hub:
+        registry = Registry(load_catalog(catalog_file), TransformersLoader(CPU, hub_endpoint=hub.url))
+        with pytest.raises(ModelLoadError) as info:
+            registry.acquire("gated")
+    assert said in str(info.value)
 
 
 def test_the_static_cache_decoder_gives_the_same_greedy_text(fp32_catalog_path: Path) -> None:

@@ -6,10 +6,10 @@ import json
 import random
 import re
 import shutil
+import tomllib
 from pathlib import Path
 
 import pytest
-import tomllib
 
 from devtools.catalogs import write_catalog
 from devtools.tiny import build_checkpoint

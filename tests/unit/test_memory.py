@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import psutil
 import pytest
 
+from playground import memory
 from playground.catalog import Architecture, ModelSpec, Task, load_catalog
-from playground.memory import LADDER, Precision, estimate, format_bytes, kv_cache_bytes, probe, weight_bytes
+from playground.memory import (
+    LADDER,
+    Precision,
+    estimate,
+    format_bytes,
+    kv_cache_bytes,
+    peak_used,
+    probe,
+    spread,
+    weight_bytes,
+)
 
 GIB = 1024**3
 
@@ -81,3 +93,24 @@ def test_probe_cpu_reports_plausible_numbers() -> None:
 )
 def test_format_bytes(n: int, text: str) -> None:
     assert format_bytes(n) == text
+
+
+def test_a_memory_limit_is_spread_over_gpus_by_what_each_has_free() -> None:
+    gib = 2**30
+    assert spread(30 * gib, [40 * gib, 20 * gib]) == {0: 20 * gib, 1: 10 * gib}
+    assert spread(100 * gib, [40 * gib, 20 * gib]) == {0: 40 * gib, 1: 20 * gib}  # never more than is free
+    assert spread(-1, [40 * gib]) == {0: 0}  # the limit is used up: nothing more may load
+
+
+def test_peak_memory_is_read_in_each_platforms_unit(monkeypatch: pytest.MonkeyPatch) -> None:
+    import resource
+
+    def maxrss() -> int:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+    monkeypatch.setattr(memory.sys, "platform", "linux")  # Linux reports KiB
+    before, linux, after = maxrss(), peak_used("cpu"), maxrss()
+    assert before * 1024 <= linux <= after * 1024 and linux > psutil.Process().memory_info().rss // 2
+    monkeypatch.setattr(memory.sys, "platform", "darwin")  # macOS reports bytes already
+    before, darwin, after = maxrss(), peak_used("cpu"), maxrss()
+    assert before <= darwin <= after

@@ -14,7 +14,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from playground.tasks.sandbox import Limits, Sandbox
+from playground.tasks import sandbox as sandbox_module
+from playground.tasks.sandbox import NOT_HERE, Limits, Sandbox
 
 LIMITS = Limits(wall_s=2, memory_bytes=512 * 2**20, output_chars=1000)
 PROCESSES_REFUSED = "PermissionError: starting or signalling processes is not allowed in the sandbox"
@@ -232,3 +233,10 @@ def test_server_keeps_serving_after_the_bad_cases(shared: Sandbox) -> None:
     with Sandbox(LIMITS) as fresh:
         assert fresh.run("print(1+1)").output == "2\n"
     assert shared.run("print(1+1)").output == "2\n"
+
+
+def test_on_windows_nothing_runs_and_the_output_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sandbox_module, "resource", None)  # as on Windows, which has no POSIX limits
+    with Sandbox(Limits()) as box:
+        run = box.run("print(1)")
+    assert not run.ok and run.output == NOT_HERE and "Use WSL" in NOT_HERE

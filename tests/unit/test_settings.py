@@ -24,6 +24,14 @@ def test_a_flag_wins_over_a_variable_which_wins_over_the_default() -> None:
         int(1.5 * 1024**3)
 
 
+def test_host_and_port_follow_gradios_variables_unless_ours_say_otherwise() -> None:
+    gradio = {"GRADIO_SERVER_NAME": "0.0.0.0", "GRADIO_SERVER_PORT": "7861"}
+    settings = Settings.from_sources([], gradio)
+    assert (settings.host, settings.port, settings.local) == ("0.0.0.0", 7861, False)
+    ours = Settings.from_sources(["--port", "9000"], {**gradio, "PLAYGROUND_HOST": "127.0.0.1"})
+    assert (ours.host, ours.port) == ("127.0.0.1", 9000)
+
+
 def test_every_setting_has_a_flag_and_a_variable() -> None:
     help_text = Settings.parser().format_help()
     for f in fields(Settings):
