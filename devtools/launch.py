@@ -31,19 +31,23 @@ class AppProcess:
     """A running app; `url` once started. Use as a context manager to stop it afterwards."""
 
     def __init__(self, catalog: Path | None, log_path: Path, *extra: str, timeout_s: float = 120,
-                 entry: Path = ROOT / "app.py", env: dict[str, str] | None = None):
+                 entry: Path = ROOT / "app.py", env: dict[str, str] | None = None, cwd: Path = ROOT,
+                 flags: bool = True):
         """`entry`: the script to run (`app.py`, or one that builds the same app over other services);
-        `env`: variables to add to its environment."""
+        `env`: variables to add to its environment; `cwd`: the folder it runs in; `flags` False: the catalogue
+        and port go as variables (PLAYGROUND_CATALOG, GRADIO_SERVER_PORT), as a Space or a container gives them."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log_path = log_path
+        given = {"PLAYGROUND_CATALOG": str(catalog), "GRADIO_SERVER_PORT": str(self.port)} if not flags else {}
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1",
-               "PYTHONPATH": str(ROOT), **(env or {})}
-        catalog_flag = ["--catalog", str(catalog)] if catalog is not None else []
-        command = [sys.executable, str(entry), *catalog_flag, "--port", str(self.port), *extra]
+               "PYTHONPATH": str(ROOT), **given, **(env or {})}
+        catalog_flag = ["--catalog", str(catalog)] if catalog is not None and flags else []
+        port_flag = ["--port", str(self.port)] if flags else []
+        command = [sys.executable, str(entry), *catalog_flag, *port_flag, *extra]
         self.started_at = time.perf_counter()
         with log_path.open("w") as log:
-            self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
         self.ready_s = self._wait(timeout_s)
 
     def _wait(self, timeout_s: float) -> float:
