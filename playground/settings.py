@@ -22,6 +22,9 @@ from playground.admission import Rate
 ENV_PREFIX = "PLAYGROUND_"
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 NETWORK_RATE = Rate(100, "hour")  # the default per-address rate when others can reach the app
+SPACE_VARIABLE = "SPACE_ID"  # set by Hugging Face Spaces in every Space
+# A public demo (--public, or any Space): each visitor one reply at a time, a short queue, a rate limit.
+PUBLIC_DEFAULTS = {"per_session": 1, "queue_size": 32, "rate_limit": "100/hour"}
 
 
 class Switch(StrEnum):
@@ -94,6 +97,9 @@ class Settings:
     request_log: str | None = _setting(None, "--request-log", "write one JSON line per request to this file "
                                        "(rotated at 10 MB); prompts only as salted hashes", metavar="PATH")
     log_prompts: bool = _setting(False, "--log-prompts", "also write the raw prompts to the request log")
+    public: Switch = _setting(Switch.AUTO, "--public", "a public demo's defaults for what is not set otherwise: "
+                              "one reply at a time per visitor (--per-session 1), --queue-size 32, --rate-limit "
+                              "100/hour (auto: on for a Hugging Face Space)", choices=SWITCH)
     compile: Switch = _setting(Switch.OFF, "--compile", "CUDA without batching: static KV cache + torch.compile, "
                                "warmed up when the model loads (minutes), for the fastest single stream",
                                choices=["on", "off"])
@@ -156,6 +162,8 @@ class Settings:
                 values[f.name] = _convert(f.type, raw, f.metadata["choices"])
             except ValueError as exc:
                 parser.error(f"{source}: {exc}")
+        if values.get("public", Switch.AUTO).resolve(auto=SPACE_VARIABLE in environ):
+            values = {**PUBLIC_DEFAULTS, **values}  # what was given explicitly stays
         settings = cls(**values)
         problem = settings.problem()
         if problem:

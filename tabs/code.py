@@ -338,7 +338,7 @@ def build_writer(catalog: Catalog, engine: Engine, registry: Registry, models: l
                                            elem_id="code-snippet-button")
                 snippet = gr.Code(language="python", visible=False, elem_id="code-snippet", interactive=False)
     preview = gr.HTML(visible=False, elem_id="code-preview", padding=False)
-    gr.Examples(examples=EXAMPLES, inputs=[message, language], label="Examples")
+    gr.Examples(examples=EXAMPLES, inputs=[message, language], label="Examples", cache_examples=False)
 
     history = gr.State([])
     blocks = gr.State([])
@@ -402,7 +402,7 @@ def build_filler(catalog: Catalog, engine: Engine, registry: Registry, models: l
                 max_new_tokens = gr.Number(value=256, precision=0, minimum=1, label="Max new tokens")
                 seed = gr.Number(value=-1, precision=0, label="Seed", info="-1 = random")
                 presets = preset_sliders(preset)
-    gr.Examples(examples=FIM_EXAMPLES, inputs=[prefix, suffix], label="Gaps to fill")
+    gr.Examples(examples=FIM_EXAMPLES, inputs=[prefix, suffix], label="Gaps to fill", cache_examples=False)
     status = gr.Markdown(elem_id="fim-status")
     result = gr.Code(language="python", label="With the middle filled in", interactive=False, elem_id="fim-result")
     inputs = [prefix, suffix, model, max_new_tokens, seed, *presets]

@@ -346,7 +346,8 @@ def build(catalog: Catalog, engine: Engine, registry: Registry) -> None:
             votes = gr.BarPlot(x="answer", y="samples", title="Votes", visible=False, elem_id="math-votes",
                                sort="-y")
             pick = gr.Dropdown(label="Show solution", visible=False, elem_id="math-sample", choices=[])
-    gr.Examples(examples=EXAMPLES, inputs=[problem, expected], label="Problems (with expected answers)")
+    gr.Examples(examples=EXAMPLES, inputs=[problem, expected], label="Problems (with expected answers)",
+                cache_examples=False)
 
     stops = Stops()
     solutions = gr.State([])

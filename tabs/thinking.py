@@ -327,7 +327,8 @@ def build(catalog: Catalog, engine: Engine, registry: Registry) -> None:
         left = build_column("left", catalog, registry, models, first, thinking=True)
         right = build_column("right", catalog, registry, models, first, thinking=False)
     comparison = gr.Markdown(elem_id="thinking-comparison")
-    gr.Examples(examples=[[e] for e in EXAMPLES], inputs=prompt, label="Prompts where thinking matters")
+    gr.Examples(examples=[[e] for e in EXAMPLES], inputs=prompt, label="Prompts where thinking matters",
+                cache_examples=False)
 
     stops = Stops()
     column_inputs = [left["model"], left["switch"], *left["presets"], right["model"], right["switch"],

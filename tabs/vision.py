@@ -435,7 +435,7 @@ def build(catalog: Catalog, engine: Engine, registry: Registry, context_limit: i
                                                label="Max new tokens", elem_id="vision-max-new-tokens")
                     seed = gr.Number(value=-1, precision=0, label="Seed", info="-1 = random")
                 presets = preset_sliders(first.sampling_for(first.thinks))
-    gr.Examples(examples=EXAMPLES, inputs=[message, mode], label="Examples")
+    gr.Examples(examples=EXAMPLES, inputs=[message, mode], label="Examples", cache_examples=False)
 
     history = gr.State([])
     touched = gr.State([])

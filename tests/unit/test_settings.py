@@ -6,6 +6,7 @@ from dataclasses import fields
 
 import pytest
 
+from playground.admission import Rate
 from playground.backends import batching_wanted, concurrent_requests, kv_token_budget
 from playground.catalog import parse_catalog
 from playground.memory import context_tokens
@@ -74,3 +75,12 @@ def test_kv_budget_is_one_window_for_the_cpu_serial_decoder_and_a_batch_otherwis
     assert kv_token_budget(spec, Settings(), "cpu") == (window, window)
     assert kv_token_budget(spec, Settings(max_concurrent=8), "cuda") == (window, 8 * window)
     assert kv_token_budget(spec, Settings(batching=Switch.ON, max_concurrent=4), "cpu") == (window, 4 * window)
+
+
+def test_a_public_demo_gets_its_defaults_and_keeps_what_was_given() -> None:
+    public = Settings.from_sources(["--public", "on"], {})
+    assert (public.per_session, public.queue_size, public.rate) == (1, 32, Rate(100, "hour"))
+    space = Settings.from_sources(["--queue-size", "8"], {"SPACE_ID": "someone/qwen-playground"})
+    assert (space.per_session, space.queue_size) == (1, 8)  # a Space is public; the flag given wins
+    assert Settings.from_sources([], {"SPACE_ID": "x/y", "PLAYGROUND_PUBLIC": "off"}).per_session == 4
+    assert Settings.from_sources([], {}).per_session == 4  # a laptop
