@@ -10,6 +10,9 @@ over the same engine and held to the same admission limits as the browser.
 
 from __future__ import annotations
 
+# isort: off
+import playground.zerogpu  # noqa: F401  (first: on ZeroGPU it imports `spaces` before anything touches CUDA)
+# isort: on
 import functools
 import logging
 from pathlib import Path

@@ -17,7 +17,7 @@ The engine knows nothing about Gradio or how a tab lays out what it yields.
 from __future__ import annotations
 
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import closing
 
 from playground.errors import OutOfMemory
@@ -29,10 +29,14 @@ LOADING_INTERVAL_S = 0.5
 
 
 class Engine:
-    def __init__(self, registry: Registry, limits: InputLimits | None = None, monitor: Monitor | None = None):
+    def __init__(self, registry: Registry, limits: InputLimits | None = None, monitor: Monitor | None = None,
+                 generate: Callable[[Request], Iterator[Event]] | None = None):
+        """`generate`: where a held model's reply is made, if not by its backend here (ZeroGPU's GPU calls:
+        `playground.zerogpu`); it stops when its stream is closed."""
         self.registry = registry
         self.limits = limits or InputLimits()
         self.monitor = monitor or Monitor()
+        self.generate = generate
 
     def stream(self, request: Request, cancel: Cancel | None = None) -> Iterator[Event]:
         """Yield events for one reply. Raises `PlaygroundError` subclasses for what the user should read.
@@ -74,9 +78,12 @@ class Engine:
             while True:
                 emitted = False
                 try:
-                    for event in lease.loaded.backend.stream(request, cancel):
-                        emitted = True
-                        yield event
+                    with closing(self._replies(lease, request, cancel)) as events:
+                        for event in events:
+                            emitted = True
+                            yield event
+                            if self.generate is not None and cancel.is_set():
+                                break  # Stop: closing the GPU call's stream ends it
                     return
                 except OutOfMemory as exc:
                     if retried or emitted:  # a retry after partial output would repeat it
@@ -91,6 +98,11 @@ class Engine:
             lease.release()
             if not cancel.ended:
                 cancel.finish(None)
+
+    def _replies(self, lease: Lease, request: Request, cancel: Cancel) -> Iterator[Event]:
+        if self.generate is not None:
+            return self.generate(request)
+        return lease.loaded.backend.stream(request, cancel)
 
     def _acquire(self, request: Request, cancel: Cancel) -> Generator[Loading, None, Lease | None]:
         """The lease on the request's model; while it loads, `Loading` events. None if stopped meanwhile."""

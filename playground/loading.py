@@ -18,6 +18,7 @@ import torch
 from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
 from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
 
+from playground import zerogpu
 from playground.backends import kv_token_budget, local_backend
 from playground.catalog import ModelSpec
 from playground.devices import default_device, half_dtype, is_out_of_memory, release_memory
@@ -82,12 +83,15 @@ class TransformersLoader:
             from transformers import AutoModelForImageTextToText, AutoProcessor
 
             model_class, processor_class = AutoModelForImageTextToText, AutoProcessor
+        # On ZeroGPU a model loads on the CPU and is moved with .to("cuda"), which `spaces` records for its GPU
+        # calls (accelerate's device map reaches CUDA itself there).
+        device_map = None if zerogpu.ACTIVE else "auto" if self.device == "cuda" else self.device
         kwargs: dict[str, Any] = dict(
             dtype=dtype,
-            device_map="auto" if self.device == "cuda" else self.device,
+            device_map=device_map,
             quantization_config=quantization_config(precision, half_dtype(self.device)),
         )
-        if self.device == "cuda" and self.memory_limit is not None:  # enforced, not only counted
+        if device_map == "auto" and self.memory_limit is not None:  # enforced, not only counted
             free = [torch.cuda.mem_get_info(i)[0] for i in range(torch.cuda.device_count())]
             kwargs["max_memory"] = spread(self.memory_limit - sum(self._footprints.values()), free)
         # Ask the Hub once: a gated, missing or forbidden repo is said at once; unreachable, the Hub client
@@ -111,6 +115,8 @@ class TransformersLoader:
                 raise ModelLoadError(hub_refusal(spec, refused)) from exc
             reason = "the Hugging Face Hub is unreachable and the model is not in the local cache" if offline else None
             raise ModelLoadError(download_failure_message(spec, exc, reason)) from exc
+        if zerogpu.ACTIVE:
+            model = model.to("cuda")
         model.eval()
         if progress is not None:
             progress.report("warm-up", 0, None)

@@ -7,19 +7,24 @@ there is one place that decides how the pieces fit; nothing here is global state
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, replace
 
+from playground import zerogpu
 from playground.access import Access
 from playground.backends import concurrent_requests
 from playground.backends.remote import RemoteModels
 from playground.catalog import Catalog, load_catalog
 from playground.engine import Engine
+from playground.errors import PlaygroundError
 from playground.loading import TransformersLoader
 from playground.memory import used
 from playground.monitor import Monitor, RequestLog
 from playground.registry import Registry
 from playground.requests import InputLimits
 from playground.settings import Settings, Switch
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -34,15 +39,37 @@ class Services:
 
 def create_services(settings: Settings | None = None) -> Services:
     settings = settings or Settings()
+    if zerogpu.ACTIVE:
+        settings = zero_gpu_settings(settings)
     catalog = load_catalog(settings.catalog)
     loader = TransformersLoader(settings)
     registry = Registry(catalog, loader, keep_alive_s=settings.keep_alive, evict=settings.eviction is Switch.ON,
                         remotes=RemoteModels(catalog))
     registry.start_reaper()
-    engine = Engine(registry, input_limits(settings), started_monitor(settings, loader.device))
+    generate = None
+    if zerogpu.ACTIVE:
+        preload(registry)
+        generate = zerogpu.serve(registry)
+    engine = Engine(registry, input_limits(settings), started_monitor(settings, loader.device), generate)
     remote = any(spec.remote is not None for spec in catalog)
     return Services(catalog, registry, engine, settings, concurrent_requests(settings, loader.device, remote),
                     Access(settings.admin_token, settings.local))
+
+
+def zero_gpu_settings(settings: Settings) -> Settings:
+    """ZeroGPU: on `cuda`, one request per GPU call, nothing unloaded, the slice as the memory budget."""
+    return replace(settings, device="cuda", batching=Switch.OFF, eviction=Switch.OFF, keep_alive=0.0,
+                   memory_limit=zerogpu.slice_bytes() / 2**30)
+
+
+def preload(registry: Registry) -> None:
+    """Load every model this machine runs, at start-up (ZeroGPU: they stay); one that fails is logged and left."""
+    for spec in registry.catalog:
+        if spec.remote is None and not spec.unavailable:
+            try:
+                registry.load(spec.key)
+            except PlaygroundError as exc:
+                log.warning("could not preload %s: %s", spec.key, exc)
 
 
 def input_limits(settings: Settings) -> InputLimits:
