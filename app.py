@@ -1,6 +1,7 @@
 """Qwen Playground: assembles the tabs into one Gradio app and launches it.
 
     python app.py [--catalog PATH] [--batching auto|on|off] ...   (python app.py --help lists all)
+    gradio app.py [flags]                                          (the tabs reload when their code changes)
 
 Every flag can also be set with a PLAYGROUND_* environment variable (`playground.settings`).
 Start-up loads no model: the registry loads each one the first time a request needs it. Beside
@@ -15,10 +16,15 @@ import playground.zerogpu  # noqa: F401  (first: on ZeroGPU it imports `spaces` 
 # isort: on
 import functools
 import logging
+import os
+import sys
 from pathlib import Path
 
 import gradio as gr
 from starlette.middleware import Middleware
+
+if not gr.NO_RELOAD:  # `gradio app.py` runs this file again after an edit: the services' modules stay as they were
+    sys.modules.update(globals().get("_KEPT", {}))
 
 from playground.admission import Admission, Policy
 from playground.openai_api import openai_routes
@@ -94,5 +100,22 @@ def main(argv: list[str] | None = None) -> None:
     serve(build_app(services, admission), services, admission)
 
 
-if __name__ == "__main__":
-    main()
+# `gradio app.py` (hot reload, for working on the tabs): Gradio runs this file again after each edit and
+# serves the new `demo`. The services (models, queue limits) and the server are made once, and `playground`'s
+# modules are kept (the running engine's events must stay the classes the tabs check for): edits to tabs/
+# reload, edits to playground/ need a restart.
+HOT_RELOAD = bool(os.environ.get("GRADIO_WATCH_DIRS"))
+if HOT_RELOAD:
+    if gr.NO_RELOAD:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        _settings = Settings.from_sources(sys.argv[1:])
+        _services = create_services(_settings)
+        _admission = admission_for(_settings)
+        _KEPT = {name: module for name, module in sys.modules.items() if name.split(".")[0] == "playground"}
+    demo = build_app(_services, _admission)
+
+if __name__ == "__main__" and gr.NO_RELOAD:
+    if HOT_RELOAD:
+        serve(demo, _services, _admission)
+    else:
+        main()

@@ -32,10 +32,11 @@ class AppProcess:
 
     def __init__(self, catalog: Path | None, log_path: Path, *extra: str, timeout_s: float = 120,
                  entry: Path = ROOT / "app.py", env: dict[str, str] | None = None, cwd: Path = ROOT,
-                 flags: bool = True):
+                 flags: bool = True, command: list[str] | None = None):
         """`entry`: the script to run (`app.py`, or one that builds the same app over other services);
         `env`: variables to add to its environment; `cwd`: the folder it runs in; `flags` False: the catalogue
-        and port go as variables (PLAYGROUND_CATALOG, GRADIO_SERVER_PORT), as a Space or a container gives them."""
+        and port go as variables (PLAYGROUND_CATALOG, GRADIO_SERVER_PORT), as a Space or a container gives them;
+        `command`: what starts it, if not `python entry` (e.g. `gradio app.py`)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log_path = log_path
@@ -44,7 +45,7 @@ class AppProcess:
                "PYTHONPATH": str(ROOT), **given, **(env or {})}
         catalog_flag = ["--catalog", str(catalog)] if catalog is not None and flags else []
         port_flag = ["--port", str(self.port)] if flags else []
-        command = [sys.executable, str(entry), *catalog_flag, *port_flag, *extra]
+        command = [*(command or [sys.executable, str(entry)]), *catalog_flag, *port_flag, *extra]
         self.started_at = time.perf_counter()
         with log_path.open("w") as log:
             self.process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)

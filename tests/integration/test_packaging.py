@@ -6,13 +6,17 @@ command's code, run from another folder with only that folder added to the path,
 
 from __future__ import annotations
 
+import itertools
+import shutil
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
 import httpx
 import pytest
+from gradio_client import Client
 
 from devtools.launch import ROOT, AppProcess
 from tests.fakes import TINY_MODELS
@@ -60,3 +64,27 @@ def test_the_app_listens_where_gradios_variables_say_with_the_catalogue_a_variab
         models = httpx.get(f"{app.url}v1/models", timeout=30).json()["data"]
         assert {m["id"] for m in models} == set(TINY_MODELS)
     assert f"Running on local URL:  http://0.0.0.0:{app.port}" in (tmp_path / "app.log").read_text()
+
+
+def test_gradio_hot_reload_serves_an_edited_tab_and_it_still_answers(tiny_catalog_path: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "app"  # a copy of the app's code, to edit as a developer would
+    folder.mkdir()
+    for name in ("app.py", "playground", "tabs", "assets"):
+        source = ROOT / name
+        (shutil.copytree(source, folder / name, ignore=shutil.ignore_patterns("__pycache__")) if source.is_dir()
+         else shutil.copy2(source, folder / name))
+    gradio_cli = Path(sys.executable).parent / "gradio"
+    with AppProcess(tiny_catalog_path, tmp_path / "app.log", entry=folder / "app.py", cwd=folder, flags=False,
+                    command=[str(gradio_cli), "app.py"], env={"PYTHONPATH": ""}) as app:
+        chat_tab = folder / "tabs" / "chat.py"
+        original = chat_tab.read_text()
+        deadline = time.monotonic() + 90
+        for edit in itertools.count():  # edited again until the watcher (which starts after the server) sees it
+            chat_tab.write_text(original.replace('TITLE = "Chat"', f'TITLE = "Chat, edited {edit}"'))
+            time.sleep(2)
+            if '"Chat, edited' in httpx.get(f"{app.url}config", timeout=10).text:
+                break
+            assert time.monotonic() < deadline, (tmp_path / "app.log").read_text()[-2000:]
+        reply = Client(app.url, verbose=False).predict(message="Hello", model="tiny-qwen3", max_new_tokens=4,
+                                                       api_name="/chat")
+    assert reply[-1]["metadata"]["id"] == "metrics" and "4 tokens" in reply[-1]["content"]
