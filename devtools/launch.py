@@ -7,7 +7,9 @@ never calls it.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -48,7 +50,10 @@ class AppProcess:
         command = [*(command or [sys.executable, str(entry)]), *catalog_flag, *port_flag, *extra]
         self.started_at = time.perf_counter()
         with log_path.open("w") as log:
-            self.process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+            # Its own process group, so stopping it also stops what it started (`gradio app.py` runs the app
+            # in a child process).
+            self.process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
         self.ready_s = self._wait(timeout_s)
 
     def _wait(self, timeout_s: float) -> float:
@@ -67,11 +72,16 @@ class AppProcess:
         raise RuntimeError(f"app did not answer within {timeout_s:.0f} s:\n{self.log_path.read_text()}")
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
+        """Stop the app and every process it started."""
+        self._signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        self._signal(signal.SIGKILL)  # whatever is left of the group (a child the app started)
+        self.process.wait(timeout=20)
+
+    def _signal(self, number: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, number)
 
     def __enter__(self) -> AppProcess:
         return self
