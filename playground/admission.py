@@ -58,6 +58,12 @@ class Policy:
     queue_size: int  # the queue's bound, for the "busy" sentence
 
 
+@dataclass(frozen=True)
+class Refusal:
+    text: str  # why, and what to do
+    wait_s: int | None = None  # when the rate limit refuses: seconds until it would not
+
+
 class Admission:
     def __init__(self, policy: Policy, clock: Callable[[], float] = time.monotonic):
         self.policy = policy
@@ -67,13 +73,18 @@ class Admission:
 
     def refusal(self, address: str, session_outstanding: int, address_outstanding: int) -> str | None:
         """None if a request may join, else why not, in a sentence with what to do. `sent` counts one that did."""
+        refused = self.check(address, session_outstanding, address_outstanding)
+        return refused.text if refused is not None else None
+
+    def check(self, address: str, session_outstanding: int, address_outstanding: int) -> Refusal | None:
+        """`refusal`, with the seconds to wait where the rate limit is what refuses."""
         p = self.policy
         if session_outstanding >= p.per_session:
-            return (f"You already have {session_outstanding} requests running or waiting, the most one session may "
-                    f"have here: wait for one to finish (or stop it), then send again.")
+            return Refusal(f"You already have {session_outstanding} requests running or waiting, the most one "
+                           f"session may have here: wait for one to finish (or stop it), then send again.")
         if address_outstanding >= p.per_address:
-            return (f"Your network address already has {address_outstanding} requests running or waiting, the most "
-                    f"this app serves one address at once: wait for one to finish, then send again.")
+            return Refusal(f"Your network address already has {address_outstanding} requests running or waiting, "
+                           f"the most this app serves one address at once: wait for one to finish, then send again.")
         if p.rate is None:
             return None
         now = self._clock()
@@ -81,9 +92,9 @@ class Admission:
             self._forget(now)
             sent = self._sent.get(address, ())
             if len(sent) >= p.rate.count:
-                wait = math.ceil(sent[0] + p.rate.period_s - now)
-                return (f"You have sent {len(sent):,} requests in the last {p.rate.period}, the most this app takes "
-                        f"from one address ({p.rate}): try again in {wait_text(wait)}.")
+                wait = max(1, math.ceil(sent[0] + p.rate.period_s - now))
+                return Refusal(f"You have sent {len(sent):,} requests in the last {p.rate.period}, the most this "
+                               f"app takes from one address ({p.rate}): try again in {wait_text(wait)}.", wait)
         return None
 
     def sent(self, address: str) -> None:

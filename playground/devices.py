@@ -9,8 +9,6 @@ import gc
 
 import torch
 
-DEVICES = ("cuda", "mps", "cpu")
-
 
 def default_device() -> str:
     """CUDA GPUs where there are any, else Apple's GPU (MPS), else the CPU."""

@@ -126,7 +126,6 @@ WHY_NOT = {
 }
 MIME_SUFFIX = {f"image/{s.lstrip('.')}": s for s in IMAGE_TYPES} | {"image/jpg": ".jpg"}
 DATA_URL = re.compile(r"^data:([\w.+-]+/[\w.+-]+)?((?:;[\w-]+=[^;,]*)*)(;base64)?,", re.IGNORECASE)
-_WAIT = re.compile(r"try again in (\d+) (s|minutes)")
 
 
 class ApiError(Exception):
@@ -447,14 +446,6 @@ def data(body: Mapping[str, Any]) -> str:
 # --- HTTP ------------------------------------------------------------------------------------------
 
 
-def wait_seconds(refusal: str) -> int | None:
-    """The wait a rate refusal names, in seconds (for Retry-After)."""
-    match = _WAIT.search(refusal)
-    if match is None:
-        return None
-    return int(match.group(1)) * (60 if match.group(2) == "minutes" else 1)
-
-
 class Clients:
     """API requests running or waiting, per address and in all: the admission's counts for this API."""
 
@@ -467,11 +458,10 @@ class Clients:
         """Count one more request from `address`, or `ApiError` 429 (limits) or 503 (full) without counting."""
         with self._lock:
             mine = self._outstanding.get(address, 0)
-            refusal = self.admission.refusal(address, 0, mine)  # an API client is its address: no session
-            if refusal is not None:
-                wait = wait_seconds(refusal)
-                headers = {"Retry-After": str(wait)} if wait is not None else None
-                raise ApiError(429, refusal, kind="rate_limit_error", code="rate_limit_exceeded", headers=headers)
+            refused = self.admission.check(address, 0, mine)  # an API client is its address: no session
+            if refused is not None:
+                headers = {"Retry-After": str(refused.wait_s)} if refused.wait_s is not None else None
+                raise ApiError(429, refused.text, kind="rate_limit_error", code="rate_limit_exceeded", headers=headers)
             if sum(self._outstanding.values()) >= self.capacity:
                 raise ApiError(503, self.admission.busy(), kind="server_error", code="server_busy")
             self._outstanding[address] = mine + 1

@@ -13,7 +13,6 @@ from dataclasses import dataclass, replace
 from playground import zerogpu
 from playground.access import Access
 from playground.backends import concurrent_requests
-from playground.backends.remote import RemoteModels
 from playground.catalog import Catalog, load_catalog
 from playground.engine import Engine
 from playground.errors import PlaygroundError
@@ -43,15 +42,20 @@ def create_services(settings: Settings | None = None) -> Services:
         settings = zero_gpu_settings(settings)
     catalog = load_catalog(settings.catalog)
     loader = TransformersLoader(settings)
+    remote = any(spec.remote is not None for spec in catalog)
+    remotes = None
+    if remote:  # the openai client (a third of a second to import) only where the catalogue has remote models
+        from playground.backends.remote import RemoteModels
+
+        remotes = RemoteModels(catalog)
     registry = Registry(catalog, loader, keep_alive_s=settings.keep_alive, evict=settings.eviction is Switch.ON,
-                        remotes=RemoteModels(catalog))
+                        remotes=remotes)
     registry.start_reaper()
     generate = None
     if zerogpu.ACTIVE:
         preload(registry)
         generate = zerogpu.serve(registry)
     engine = Engine(registry, input_limits(settings), started_monitor(settings, loader.device), generate)
-    remote = any(spec.remote is not None for spec in catalog)
     return Services(catalog, registry, engine, settings, concurrent_requests(settings, loader.device, remote),
                     Access(settings.admin_token, settings.local))
 

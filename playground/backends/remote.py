@@ -30,10 +30,11 @@ from __future__ import annotations
 
 import base64
 import io
+import mimetypes
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,19 +88,8 @@ class RemoteBackend:
                 "at a budget: set the thinking budget to -1 (no limit), or pick a model that runs here.")
         reply = Reply(self.spec, request, time.perf_counter())
         try:
-            stream = self._open(request)
-        except openai.APIStatusError as exc:
-            dropped = self._refused_extras(exc, request.sampling)
-            if not dropped:
-                cancel.finish(None)
-                raise self._failure(exc) from exc
-            yield Notice(NoticeCode.SAMPLING_LEFT_OUT, {"fields": dropped, "server": self.remote.base_url})
-            try:
-                stream = self._open(request)
-            except BaseException as again:
-                cancel.finish(None)
-                raise self._failure(again) from again
-        except BaseException as exc:
+            stream = yield from self._opened(request)
+        except Exception as exc:
             cancel.finish(None)
             raise self._failure(exc) from exc
         try:
@@ -122,6 +112,18 @@ class RemoteBackend:
         final = reply.metrics(cancelled=cancel.is_set())
         cancel.finish(final)
         yield final
+
+    def _opened(self, request: Request) -> Generator[Event, None, Any]:
+        """The reply's stream. A server that refuses the extra sampling fields is asked again without them, and a
+        notice says which were left out."""
+        try:
+            return self._open(request)
+        except openai.APIStatusError as exc:
+            dropped = self._refused_extras(exc, request.sampling)
+            if not dropped:
+                raise
+        yield Notice(NoticeCode.SAMPLING_LEFT_OUT, {"fields": dropped, "server": self.remote.base_url})
+        return self._open(request)
 
     def _refused_extras(self, exc: openai.APIStatusError, sampling: Sampling) -> list[str]:
         """The extra sampling fields a server refused (as `transformers serve` does: 422, "Unexpected fields"),
@@ -304,11 +306,8 @@ def image_url(image: Any, max_pixels: int | None = None) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-VIDEO_TYPES = {".mp4": "video/mp4", ".webm": "video/webm", ".mov": "video/quicktime", ".mkv": "video/x-matroska"}
-
-
 def file_url(path: str | Path) -> str:
-    kind = VIDEO_TYPES.get(Path(path).suffix.lower(), "video/mp4")
+    kind = mimetypes.guess_type(str(path))[0] or "video/mp4"
     return f"data:{kind};base64," + base64.b64encode(Path(path).read_bytes()).decode()
 
 
@@ -475,7 +474,3 @@ def check(spec: ModelSpec, environ: Mapping[str, str] | None = None) -> Reachabi
         listed = ", ".join(names[:5]) + (", …" if len(names) > 5 else "")
         return Reachability(True, f"answers, but has no model {remote.model!r} (it has: {listed or 'none'})")
     return Reachability(True, "answers")
-
-
-def remote_specs(specs: Sequence[ModelSpec]) -> list[ModelSpec]:
-    return [spec for spec in specs if spec.remote is not None]
