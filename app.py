@@ -32,6 +32,7 @@ from playground.server import BodyLimit, SecurityHeaders, health_route
 from playground.services import Services, create_services
 from playground.settings import Settings
 from tabs import chat, code, guard, math_tab, models, thinking, vision
+from tabs.i18n import Page, t, translations
 
 CSS_FILE = Path(__file__).parent / "assets" / "style.css"
 
@@ -39,8 +40,11 @@ CSS_FILE = Path(__file__).parent / "assets" / "style.css"
 def build_app(services: Services, admission: Admission | None = None) -> gr.Blocks:
     """The tabs, queued, behind `admission` (by default one of their own; `main` shares one with the /v1 API)."""
     with gr.Blocks(title="Qwen Playground") as demo:
-        with gr.Tab(chat.TITLE, id="chat") as chat_tab:
-            chat_ui = chat.build(services.catalog, services.engine, services.registry, demo,
+        with gr.Row(elem_id="app-header", equal_height=True):
+            gr.Markdown(t("app.title"), elem_id="app-title")
+            page = Page.build(demo)
+        with gr.Tab(t(chat.TITLE), id="chat") as chat_tab:
+            chat_ui = chat.build(services.catalog, services.engine, services.registry, page,
                                  services.settings.context_limit)
         with gr.Tab(math_tab.TITLE, id="math") as math_page:
             math_tab.build(services.catalog, services.engine, services.registry)
@@ -51,7 +55,7 @@ def build_app(services: Services, admission: Admission | None = None) -> gr.Bloc
         with gr.Tab(thinking.TITLE, id="thinking") as thinking_tab:
             thinking.build(services.catalog, services.engine, services.registry)
         with gr.Tab(models.TITLE, id="models") as models_tab:
-            models.build(services.catalog, services.registry, demo, services.access, services.engine.monitor)
+            models.build(services.catalog, services.registry, page, services.access, services.engine.monitor)
         # Sidebars belong to the page, not to a tab: show the chat's only with the Chat tab.
         sidebars = list(chat_ui.sidebars) if chat_ui else []
         if sidebars:
@@ -60,6 +64,7 @@ def build_app(services: Services, admission: Admission | None = None) -> gr.Bloc
             for other in (math_page, code_page, vision_page, thinking_tab, models_tab):
                 other.select(lambda: [gr.Sidebar(visible=False)] * len(sidebars), None, sidebars,
                              api_visibility="private", queue=False)
+        page.finish()
     # As many requests as the backends decode at once go through; the queue holds the rest, up to
     # its size, and shows each waiting browser its place. Before a reply joins it, its session and
     # address must have room (per-session, per-address and rate limits).
@@ -89,7 +94,7 @@ def serve(demo: gr.Blocks, services: Services, admission: Admission | None = Non
     }
     # Uploads past the largest file accepted are refused by Gradio before they arrive.
     demo.launch(server_name=settings.host, server_port=settings.port, share=settings.share, css_paths=[CSS_FILE],
-                js=chat.JS, max_file_size=settings.max_file_bytes, app_kwargs=server)
+                js=chat.JS, max_file_size=settings.max_file_bytes, app_kwargs=server, i18n=translations())
 
 
 def main(argv: list[str] | None = None) -> None:

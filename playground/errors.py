@@ -1,18 +1,43 @@
 """Errors that carry a message meant for the person using the app.
 
 Every error a user can cause or meet (an unknown model, a model that does not fit, a failed
-download, a prompt that is too long) is a `PlaygroundError`; its `str()` is a complete
-sentence saying what happened and what to do, so the UI can show it as it is. Anything
-else that escapes is a bug and is reported as one.
+download, a prompt that is too long) is a `PlaygroundError`. It carries a `Said`: a message key
+and its parameters (`playground.i18n`), so the edge that shows it says it in the reader's
+language (`error.text(language)`); `str()` is the English sentence (logs, the OpenAI API). The
+sentence says what happened and what to do. Anything else that escapes is a bug and is reported
+as one.
+
+    raise InvalidRequestError("request.no_message")
+    raise PromptTooLongError("prompt.too_long", tokens=5000, window=4096)
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
+
+from playground.i18n import Said, messages
 
 
 class PlaygroundError(Exception):
-    """An error whose message can be shown to the user as it is."""
+    """An error whose message can be shown to the user: a message key and its parameters.
+
+    A `Said` may be given instead of a key (words made elsewhere). Text that is not a key is kept as it is,
+    untranslated: that is for words that come from outside (a library's own message).
+    """
+
+    def __init__(self, key: str | Said, /, **params: Any):
+        if isinstance(key, Said):
+            self.said = key
+        elif key in messages("en"):
+            self.said = Said(key, params)
+        else:
+            self.said = Said("common.verbatim", {"text": key})
+        super().__init__(str(self.said))
+
+    def text(self, language: str | None = None) -> str:
+        """The message in `language` (English when None)."""
+        return self.said.text(language)
 
 
 class CatalogError(PlaygroundError):
@@ -25,7 +50,7 @@ class UnknownModelError(PlaygroundError, KeyError):
     def __init__(self, key: str, valid: Iterable[str]):
         self.key = key
         self.valid = sorted(valid)
-        super().__init__(f"Unknown model {key!r}. Valid models: {', '.join(self.valid)}.")
+        super().__init__("error.unknown_model", key=key, valid=", ".join(self.valid))
 
     def __str__(self) -> str:  # KeyError would quote the whole message otherwise
         return str(self.args[0])

@@ -17,6 +17,7 @@ Generation is the engine's; this module only lays out and wires.
 from __future__ import annotations
 
 import functools
+import json
 import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
@@ -28,10 +29,12 @@ import gradio as gr
 from playground.catalog import Catalog, ModelSpec, Sampling, Task
 from playground.engine import Engine
 from playground.errors import PlaygroundError
+from playground.i18n import LANGUAGES, say, template
 from playground.registry import Registry
 from playground.requests import Message, Request
 from tabs import history as store
 from tabs import picker
+from tabs.i18n import Page, language_of, t
 from tabs.reply import (
     ERROR_ID,
     LATEX_DELIMITERS,
@@ -51,24 +54,21 @@ from tabs.reply import (
     stream_reply,
 )
 
-TITLE = "Chat"
+TITLE = "chat.title"  # a message key
 SLOT = "chat"
 SETTINGS_KEY = "qwen-playground-chat-settings"
 CONVERSATIONS_KEY = "qwen-playground-conversations"
 SECRET_FILE = Path(".gradio") / "browser-state-secret"
 
-EXAMPLES = [
-    "Explain the difference between a list and a tuple in Python, with a short example.",
-    "用三句话介绍一下长城。",
-    "Quelle est la dérivée de $x^2 \\sin x$ ? Montre les étapes.",
-    "Schreibe ein kurzes Gedicht über den Herbst.",
-]
+EXAMPLES = ("chat.example_1", "chat.example_2", "chat.example_3", "chat.example_4")  # in the reader's language
 
 # Keyboard, small-screen and safety behaviour, run once when the page loads (`ChatTab.js`): remote
 # images in any tab's messages become links; Esc stops a streaming reply; Enter while a reply streams
 # marks the typed message to be sent when the reply ends (`SEND_QUEUED_JS` sends it); on a phone both
 # sidebars start folded.
 JS = """() => {
+    const words = __WORDS__;
+    const said = (key) => (words[document.documentElement.lang] || words.en)[key];
     document.addEventListener('keydown', (event) => {
         const stop = document.querySelector('#chat-input .stop-button');
         const streaming = stop && stop.offsetParent !== null;
@@ -76,7 +76,7 @@ JS = """() => {
         if (event.key === 'Enter' && !event.shiftKey && streaming && event.target.closest('#chat-input')) {
             window.__sendWhenDone = true;
             const hint = document.querySelector('#queued-hint');
-            if (hint) hint.textContent = 'Sends when this reply ends (Esc stops it).';
+            if (hint) hint.textContent = said('chat.queued');
         }
     }, true);
     // A remote image in a message is blocked by the page's Content-Security-Policy; it becomes a link,
@@ -89,7 +89,8 @@ JS = """() => {
         const link = document.createElement('a');
         link.href = url.href; link.target = '_blank'; link.rel = 'noopener noreferrer nofollow';
         link.className = 'remote-image';
-        link.textContent = `🖼 ${img.alt || 'image'} (from ${url.host}; click to open)`;
+        link.textContent = '🖼 ' + said('chat.remote_image').replace('{alt}', img.alt || said('chat.image'))
+            .replace('{host}', url.host);
         img.replaceWith(link);
     });
     new MutationObserver((changes) => changes.forEach((c) => c.addedNodes.forEach(linkRemoteImages)))
@@ -102,7 +103,9 @@ JS = """() => {
         document.body.dataset.sidebarsSettled = '1';
     };
     fold();
-}"""
+}""".replace("__WORDS__", json.dumps({lang.code: {key: template(lang.code, key) for key in
+                                                 ("chat.queued", "chat.remote_image", "chat.image")}
+                                     for lang in LANGUAGES}, ensure_ascii=False))
 SEND_QUEUED_JS = """() => {
     const box = document.querySelector('#chat-input textarea');
     const hint = document.querySelector('#queued-hint');
@@ -177,26 +180,27 @@ def respond(engine: Engine, stops: Stops, history: list[dict[str, Any]], model: 
 
     `values` are the sampling controls' values in `Sampling`'s field order, then the thinking budget.
     """
+    language = language_of(request)
     try:
         sampling = sampling_of(values[:-1])
         thinking_budget = budget_of(values[-1])
     except PlaygroundError as exc:
-        yield [*history, error_message(str(exc))], gr.skip(), 0
+        yield [*history, error_message(exc.text(language))], gr.skip(), 0
         return
     generation = Request(model=model, messages=history_to_messages(history, system_prompt), sampling=sampling,
                          thinking=bool(thinking), thinking_budget=thinking_budget)
-    for view in stream_reply(engine, generation, stops, (session_of(request), SLOT)):
+    for view in stream_reply(engine, generation, stops, (session_of(request), SLOT), language=language):
         meter = view.meter()
         yield [*history, *view.messages()], f"<sub>{meter}</sub>" if meter else gr.skip(), view.dropped
 
 
 def sending(textbox_value: str = "") -> Any:
     """The message box while a reply streams: still editable, with Stop instead of Send."""
-    return gr.Textbox(value=textbox_value, submit_btn=False, stop_btn="Stop")
+    return gr.Textbox(value=textbox_value, submit_btn=False, stop_btn=t("chat.stop"))
 
 
 def idle_textbox() -> Any:
-    return gr.Textbox(submit_btn="Send", stop_btn=False)
+    return gr.Textbox(submit_btn=t("chat.send"), stop_btn=False)
 
 
 def send(engine: Engine, stops: Stops, message: str, history: list[dict[str, Any]], model: str, system_prompt: str,
@@ -209,7 +213,7 @@ def send(engine: Engine, stops: Stops, message: str, history: list[dict[str, Any
     try:  # too long: refused before any work, and the text stays in its box to shorten
         engine.limits.check(history_to_messages(history, system_prompt))
     except PlaygroundError as exc:
-        yield gr.skip(), [*history[:-1], error_message(str(exc))], gr.skip()
+        yield gr.skip(), [*history[:-1], error_message(exc.text(language_of(request)))], gr.skip()
         return
     yield sending(), history, gr.skip()
     for conversation, meter, _ in respond(engine, stops, history, model, system_prompt, thinking, *sampling_values,
@@ -265,7 +269,7 @@ def example_text(data: gr.SelectData) -> str:
 
 def stop(stops: Stops, shown: list[dict[str, Any]], request: gr.Request | None = None) -> Any:
     """Stop this session's reply and add its metrics line."""
-    return stop_reply(stops, (session_of(request), SLOT), shown)
+    return stop_reply(stops, (session_of(request), SLOT), shown, language_of(request))
 
 
 # --- the public /chat API -------------------------------------------------------------------
@@ -297,7 +301,7 @@ def chat(
     not fit, prompt too long, ...) ends the reply with an error message, not an exception.
     """
     if not message or not message.strip():
-        yield as_dicts([error_message("Type a message first.")]), history
+        yield as_dicts([error_message(say(language_of(request), "chat.type_first"))]), history
         return
     conversation = [*history, {"role": "user", "content": message}]
     values = [temperature, top_p, top_k, min_p, repetition_penalty, max_new_tokens, seed, thinking_budget]
@@ -314,9 +318,10 @@ def chat(
 
 
 def follow_model(catalog: Catalog, registry: Registry, context_limit: int | None, model: str, thinking: bool,
-                 touched: list[str], max_new_tokens: float) -> tuple[Any, ...]:
+                 touched: list[str], max_new_tokens: float, request: gr.Request | None = None) -> tuple[Any, ...]:
     """After a change of model or mode: the thinking switch, the preset values the user left alone, the
     max-new-tokens bounds, and the line about the model."""
+    language = language_of(request)
     spec = catalog.get(model)
     preset = spec.sampling_for(thinking and spec.thinks)
     values = preset_updates(spec, thinking, touched)
@@ -324,13 +329,13 @@ def follow_model(catalog: Catalog, registry: Registry, context_limit: int | None
     limit = preset.max_new_tokens if "max_new_tokens" not in touched else int(max_new_tokens or preset.max_new_tokens)
     if window:
         limit = min(limit, window)
-    tokens = gr.Number(value=limit, maximum=window, info=tokens_info(window))
+    tokens = gr.Number(value=limit, maximum=window, info=tokens_info(window, language))
     return (gr.Checkbox(visible=spec.hybrid), gr.Number(visible=spec.thinks), *values, tokens,
-            picker.info(registry, spec))
+            picker.info(registry, spec, language))
 
 
-def tokens_info(window: int | None) -> str:
-    return f"at most {window:,} (the context window); the prompt's share comes off at send" if window else ""
+def tokens_info(window: int | None, language: str | None = None) -> str:
+    return say(language, "chat.tokens_info", window=window) if window else ""
 
 
 def reset_to_preset(catalog: Catalog, context_limit: int | None, model: str, thinking: bool) -> tuple[Any, ...]:
@@ -399,9 +404,15 @@ def list_conversations(conversations: list[dict[str, Any]]) -> Any:
     return gr.Radio(choices=store.choices(conversations or []))
 
 
-def fresh_choices(registry: Registry, models: list[ModelSpec]) -> Any:
-    """The picker's labels as the registry is now (loaded, fits)."""
-    return gr.Dropdown(choices=picker.choices(registry, models))
+def fresh_choices(registry: Registry, models: list[ModelSpec], request: gr.Request | None = None) -> Any:
+    """The picker's labels as the registry is now (loaded, fits), in the reader's language."""
+    return gr.Dropdown(choices=picker.choices(registry, models, language_of(request)))
+
+
+def examples(request: gr.Request | None = None) -> Any:
+    """The chat's example prompts in the reader's language."""
+    language = language_of(request)
+    return gr.Chatbot(examples=[{"text": say(language, key)} for key in EXAMPLES])
 
 
 def browser_secret() -> str:
@@ -421,11 +432,11 @@ def browser_secret() -> str:
 # --- layout and wiring --------------------------------------------------------------------------
 
 
-def build(catalog: Catalog, engine: Engine, registry: Registry, demo: gr.Blocks,
+def build(catalog: Catalog, engine: Engine, registry: Registry, page: Page,
           context_limit: int | None = None) -> ChatTab | None:
     models = catalog.with_task(Task.CHAT)
     if not models:
-        gr.Markdown("The catalogue has no model with the `chat` task.")
+        gr.Markdown(t("chat.no_models"))
         return None
     first = picker.default_model(registry, models)
     preset = first.sampling_for(first.thinks)
@@ -436,33 +447,35 @@ def build(catalog: Catalog, engine: Engine, registry: Registry, demo: gr.Blocks,
     touched = gr.State([])
     api_history = gr.State([])
 
-    with gr.Sidebar(label="Chats", position="left", width=260, elem_id="chats-sidebar") as chats_sidebar:
-        new_chat = gr.Button("New chat", variant="primary", elem_id="new-chat")
-        chat_list = gr.Radio(choices=[], label="Chats", elem_id="chat-list")
-        title = gr.Textbox(label="Title", placeholder="Rename this chat", elem_id="chat-title")
+    with gr.Sidebar(label=t("chat.chats"), position="left", width=260, elem_id="chats-sidebar") as chats_sidebar:
+        new_chat = gr.Button(t("chat.new_chat"), variant="primary", elem_id="new-chat")
+        chat_list = gr.Radio(choices=[], label=t("chat.chats"), elem_id="chat-list")
+        title = gr.Textbox(label=t("chat.chat_title"), placeholder=t("chat.rename_placeholder"), elem_id="chat-title")
         with gr.Row():
-            rename_button = gr.Button("Rename", size="sm", elem_id="rename-chat")
-            delete_button = gr.Button("Delete", size="sm", variant="stop", elem_id="delete-chat")
+            rename_button = gr.Button(t("chat.rename"), size="sm", elem_id="rename-chat")
+            delete_button = gr.Button(t("chat.delete"), size="sm", variant="stop", elem_id="delete-chat")
 
-    with gr.Sidebar(label="Settings", position="right", width=340, elem_id="settings-sidebar") as settings_sidebar:
-        model = gr.Dropdown(choices=picker.choices(registry, models), value=first.key, label="Model",
+    with gr.Sidebar(label=t("chat.settings"), position="right", width=340,
+                    elem_id="settings-sidebar") as settings_sidebar:
+        # Labels and lines that name how models fit are made when the page opens, in its language.
+        model = gr.Dropdown(choices=picker.choices(registry, models), value=first.key, label=t("chat.model"),
                             elem_id="chat-model", filterable=True)
-        model_info = gr.Markdown(picker.info(registry, first), elem_id="model-info")
-        thinking = gr.Checkbox(value=True, label="Thinking", visible=first.hybrid, elem_id="chat-thinking",
-                               info="Qwen3 thinks before answering; off answers at once.")
+        model_info = gr.Markdown(elem_id="model-info")
+        thinking = gr.Checkbox(value=True, label=t("chat.thinking"), visible=first.hybrid, elem_id="chat-thinking",
+                               info=t("chat.thinking_info"))
         budget = budget_box(visible=first.thinks, elem_id="chat-budget")
-        system_prompt = gr.Textbox(value="", label="System prompt", placeholder="Optional", lines=2)
+        system_prompt = gr.Textbox(value="", label=t("chat.system_prompt"), placeholder=t("chat.optional"), lines=2)
         window = first.window(context_limit)
-        controls = SamplingControls.build(preset, max_tokens=window, info=tokens_info(window))
-        reset = gr.Button("Reset to the model's preset", size="sm", elem_id="reset-preset")
+        controls = SamplingControls.build(preset, max_tokens=window)
+        reset = gr.Button(t("chat.reset"), size="sm", elem_id="reset-preset")
 
     meter = gr.Markdown(elem_id="context-meter", render=False)
-    chatbot = gr.Chatbot(label="Chat", latex_delimiters=LATEX_DELIMITERS, height="65vh", editable="user",
-                         elem_id="chatbot", show_label=False, buttons=["copy"],
-                         examples=[{"text": example} for example in EXAMPLES])
+    chatbot = gr.Chatbot(label=t("chat.chat"), latex_delimiters=LATEX_DELIMITERS, height="65vh", editable="user",
+                         elem_id="chatbot", show_label=False, buttons=["copy"])
     meter.render()
-    textbox = gr.Textbox(label="Message", show_label=False, placeholder="Type a message…", autofocus=True,
-                         submit_btn="Send", stop_btn=False, elem_id="chat-input", lines=1, max_lines=8)
+    textbox = gr.Textbox(label=t("chat.message"), show_label=False, placeholder=t("chat.placeholder"),
+                         autofocus=True, submit_btn=t("chat.send"), stop_btn=False, elem_id="chat-input", lines=1,
+                         max_lines=8)
     gr.Markdown(elem_id="queued-hint")
 
     stops = Stops()
@@ -490,7 +503,8 @@ def build(catalog: Catalog, engine: Engine, registry: Registry, demo: gr.Blocks,
     textbox.stop(functools.partial(stop, stops), chatbot, chatbot, api_visibility="private", concurrency_limit=None)
 
     # Conversations: kept in the browser, listed in the left sidebar.
-    gr.on([demo.load, conversations.change], list_conversations, conversations, chat_list, **after)
+    page.load(list_conversations, conversations, chat_list, **after)
+    conversations.change(list_conversations, conversations, chat_list, **after)
     chat_list.input(open_conversation, [conversations, chat_list], [conversation_id, chatbot, title, meter],
                     **after)
     new_chat.click(new_conversation, None, [conversation_id, chatbot, chat_list, meter], **after)
@@ -512,7 +526,8 @@ def build(catalog: Catalog, engine: Engine, registry: Registry, demo: gr.Blocks,
                 [*controls.components[:-1], touched], **after)
     refresh_choices = functools.partial(fresh_choices, registry, models)
     model.focus(refresh_choices, None, model, **after)
-    demo.load(refresh_choices, None, model, **after).then(
+    page.load(examples, None, chatbot, **after)
+    page.load(refresh_choices, None, model, **after).then(
         functools.partial(restore, catalog), [saved_settings, model],
         [model, thinking, system_prompt, touched, *controls.components], **after).then(
         follow, [model, thinking, touched, max_tokens], follow_outputs, **after)
@@ -530,8 +545,11 @@ def build(catalog: Catalog, engine: Engine, registry: Registry, demo: gr.Blocks,
 if __name__ == "__main__":
     from playground.services import create_services
     from playground.settings import Settings
+    from tabs.i18n import translations
 
     services = create_services(Settings.from_sources())
-    with gr.Blocks(title=TITLE) as app:
-        build(services.catalog, services.engine, services.registry, app, services.settings.context_limit)
-    app.launch(js=JS)
+    with gr.Blocks(title=say(None, TITLE)) as app:
+        page = Page.build(app)
+        build(services.catalog, services.engine, services.registry, page, services.settings.context_limit)
+        page.finish()
+    app.launch(js=JS, i18n=translations())

@@ -23,12 +23,13 @@ from typing import Any
 import gradio as gr
 
 from playground.admission import Admission, address_of
+from tabs.i18n import text_of
 
 
 def check_numbers(demo: gr.Blocks) -> None:
     for block in demo.blocks.values():
         if isinstance(block, (gr.Number, gr.Slider)):
-            block.preprocess = _numeric(block.preprocess, block.label or "The number")
+            block.preprocess = _numeric(block.preprocess, text_of(block.label) or "The number")
 
 
 def _numeric(preprocess: Callable[[Any], Any], label: str) -> Callable[[Any], Any]:

@@ -34,9 +34,11 @@ import pandas as pd
 from playground.access import Access
 from playground.catalog import Catalog, ModelSpec
 from playground.errors import PlaygroundError
+from playground.i18n import say
 from playground.memory import DEFAULT_CONTEXT_TOKENS, LADDER, Precision, format_bytes
 from playground.monitor import SAMPLE_S, Monitor
 from playground.registry import Background, ModelState, Registry
+from tabs.i18n import Page
 from tabs.reply import STAGES, session_of
 
 TITLE = "Models"
@@ -179,7 +181,8 @@ def details(registry: Registry, key: str) -> str:
 def progress_text(key: str, state: ModelState | None, seconds: float) -> str:
     if state is None:
         return f"Loading {key}… {seconds:.0f} s"
-    stage = STAGES.get(state.stage or "starting", state.stage)
+    stage = state.stage or "starting"
+    stage = say(None, STAGES[stage]) if stage in STAGES else stage
     share = f" {state.progress:.0%}" if state.progress is not None else "…"
     return f"Loading {key} at {state.precision} (about {format_bytes(state.estimate)}): {stage}{share} {seconds:.0f} s"
 
@@ -281,7 +284,7 @@ def monitor_updates(monitor: Monitor) -> tuple[Any, ...]:
     return (monitor_summary(monitor), *(frame,) * len(PLOTS))
 
 
-def build(catalog: Catalog, registry: Registry, demo: gr.Blocks, access: Access, monitor: Monitor) -> None:
+def build(catalog: Catalog, registry: Registry, page: Page, access: Access, monitor: Monitor) -> None:
     errors = gr.State({})
     manager = gr.State(access.open)
     summary = gr.Markdown(device_summary(registry), elem_id="device-summary")
@@ -326,7 +329,7 @@ def build(catalog: Catalog, registry: Registry, demo: gr.Blocks, access: Access,
     key.change(functools.partial(details, registry), key, model_details, api_visibility="private", queue=False)
     grid.select(pick_row, None, key, api_visibility="private", queue=False)
     access_outputs = [manager, manage_row, sign_in_row, visitor]
-    demo.load(functools.partial(manage_controls, access), None, access_outputs, api_visibility="private",
+    page.load(functools.partial(manage_controls, access), None, access_outputs, api_visibility="private",
               queue=False)
     gr.on([sign_in_button.click, token.submit], functools.partial(sign_in, access), token,
           [status, token, *access_outputs], api_visibility="private", queue=False)
@@ -338,7 +341,7 @@ def build(catalog: Catalog, registry: Registry, demo: gr.Blocks, access: Access,
                  api_visibility="private").then(refresh, errors, outputs, api_visibility="private")
     gr.Timer(REFRESH_S).tick(refresh, errors, outputs, api_visibility="private", show_progress="hidden")
     # Each page that opens shows the registry as it is then, not as it was when the app started.
-    demo.load(refresh, errors, outputs, api_visibility="private", queue=False)
+    page.load(refresh, errors, outputs, api_visibility="private", queue=False)
 
     with gr.Accordion("Monitor", open=False, elem_id="monitor"):
         gr.Markdown(f"The last hour, a sample every {SAMPLE_S:.0f} s. `GET /health` gives the same figures as JSON.")
@@ -354,7 +357,7 @@ def build(catalog: Catalog, registry: Registry, demo: gr.Blocks, access: Access,
                                          x_title="", height=220, elem_classes=["monitor-plot"]))
     gr.Timer(SAMPLE_S).tick(functools.partial(monitor_updates, monitor), None, [summary_line, *plots],
                             api_visibility="private", show_progress="hidden")
-    demo.load(functools.partial(monitor_updates, monitor), None, [summary_line, *plots], api_visibility="private",
+    page.load(functools.partial(monitor_updates, monitor), None, [summary_line, *plots], api_visibility="private",
               queue=False)
 
     def list_models() -> list[dict[str, Any]]:
@@ -377,8 +380,10 @@ def _refresh(registry: Registry, errors: dict[str, str]) -> tuple[str, list[list
 if __name__ == "__main__":
     from playground.services import create_services
     from playground.settings import Settings
+    from tabs.i18n import translations
 
     services = create_services(Settings.from_sources())
     with gr.Blocks(title=TITLE) as app:
-        build(services.catalog, services.registry, app, services.access, services.engine.monitor)
-    app.launch()
+        page = Page.build(app)
+        build(services.catalog, services.registry, page, services.access, services.engine.monitor)
+    app.launch(i18n=translations())

@@ -4,7 +4,8 @@
 by size; a label reads like "Qwen3 · 8.2 B · qwen3-8b · fits (bf16)". `info` is the line shown
 under the picker (and why a model cannot load here); `default_model` picks the best Qwen3 that
 fits this machine (a model on another server is labelled "remote"). Numbers come from the registry
-(loaded copies, estimates, free memory); this module only words them.
+(loaded copies, estimates, free memory); this module only words them, in the reader's language
+(`language`, None: English).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from playground.catalog import ModelSpec, Precision, Task
+from playground.i18n import Said, say
 from playground.memory import format_bytes
 from playground.registry import Registry
 
@@ -45,28 +47,38 @@ def fit(registry: Registry, spec: ModelSpec) -> Fit:
     return Fit(state.precision if state else None, None, need, free)
 
 
-def size_text(spec: ModelSpec) -> str:
+def size_text(spec: ModelSpec, language: str | None = None) -> str:
     billions = spec.params_billion
     if not billions:
-        return "? B"
-    return f"{billions:.3g} B" if billions >= 1 else f"{billions * 1000:.3g} M"
+        return say(language, "picker.unknown_size")
+    if billions >= 1:
+        return say(language, "picker.billions", size=f"{billions:.3g}")
+    return say(language, "picker.millions", size=f"{billions * 1000:.3g}")
 
 
-def family_name(spec: ModelSpec) -> str:
-    return FAMILIES.get(spec.family, spec.family or ("Remote" if spec.remote else "Local"))
+def family_name(spec: ModelSpec, language: str | None = None) -> str:
+    if spec.family:
+        return FAMILIES.get(spec.family, spec.family)
+    return say(language, "picker.family_remote" if spec.remote else "picker.family_local")
 
 
-def status_text(where: Fit) -> str:
+def status_text(where: Fit, language: str | None = None) -> str:
     if where.loaded is not None:
-        return f"loaded ({where.loaded})"
+        return say(language, "picker.loaded", precision=where.loaded)
     if where.fits is None:
-        return "too big here"
-    return f"fits ({where.fits})"
+        return say(language, "picker.too_big")
+    return say(language, "picker.fits", precision=where.fits)
 
 
-def label(registry: Registry, spec: ModelSpec) -> str:
-    status = "unavailable" if spec.unavailable else "remote" if spec.remote else status_text(fit(registry, spec))
-    return f"{family_name(spec)} · {size_text(spec)} · {spec.key} · {status}"
+def label(registry: Registry, spec: ModelSpec, language: str | None = None) -> str:
+    if spec.unavailable:
+        status = say(language, "picker.unavailable")
+    elif spec.remote:
+        status = say(language, "picker.remote")
+    else:
+        status = status_text(fit(registry, spec), language)
+    parts = [family_name(spec, language), size_text(spec, language), spec.key, status]
+    return say(language, "picker.separator").join(parts)
 
 
 def _order(spec: ModelSpec) -> tuple[int, float, str]:
@@ -75,32 +87,37 @@ def _order(spec: ModelSpec) -> tuple[int, float, str]:
     return rank, spec.params_billion or 0.0, spec.key
 
 
-def choices(registry: Registry, specs: Sequence[ModelSpec]) -> list[tuple[str, str]]:
-    return [(label(registry, spec), spec.key) for spec in sorted(specs, key=_order)]
+def choices(registry: Registry, specs: Sequence[ModelSpec], language: str | None = None) -> list[tuple[str, str]]:
+    return [(label(registry, spec, language), spec.key) for spec in sorted(specs, key=_order)]
 
 
-def info(registry: Registry, spec: ModelSpec) -> str:
+def info(registry: Registry, spec: ModelSpec, language: str | None = None) -> str:
     """One line about the picked model: size, context, and whether and how it fits here."""
+    def said(key: str, **params: object) -> str:
+        return say(language, key, **params)
+
     if spec.unavailable:
-        return f"**{spec.key}** · ⚠️ cannot be loaded: {spec.unavailable}"
+        reason = spec.unavailable.text(language) if isinstance(spec.unavailable, Said) else spec.unavailable
+        return f"**{spec.key}**{said('picker.separator')}{said('picker.cannot_load', reason=reason)}"
+    parts = [f"**{spec.key}**"]
     if spec.remote is not None:
-        window = f" · {spec.context_length:,}-token context" if spec.context_length else ""
-        return f"**{spec.key}** · runs on the server at {spec.remote.base_url} (as {spec.remote.model}){window}"
+        parts.append(said("picker.runs_remote", url=spec.remote.base_url, model=spec.remote.model))
+        if spec.context_length:
+            parts.append(said("picker.context", tokens=spec.context_length))
+        return said("picker.separator").join(parts)
     where = fit(registry, spec)
-    parts = [f"**{spec.key}**", f"{size_text(spec)} parameters"]
+    parts.append(said("picker.parameters", size=size_text(spec, language)))
     if spec.context_length:
-        parts.append(f"{spec.context_length:,}-token context")
+        parts.append(said("picker.context", tokens=spec.context_length))
     if where.loaded is not None:
-        parts.append(f"loaded at {where.loaded}")
+        parts.append(said("picker.loaded_at", precision=where.loaded))
     elif where.fits is not None:
-        need = f", about {format_bytes(where.need)}" if where.need else ""
-        parts.append(f"fits here at {where.fits}{need}; loads on the first message")
+        need = said("picker.need", size=format_bytes(where.need)) if where.need else ""
+        parts.append(said("picker.fits_here", precision=where.fits, need=need))
     else:
-        parts.append(
-            f"⚠️ does not fit here: it needs about {format_bytes(where.need or 0)} even at {spec.ladder[-1]}, and "
-            f"{format_bytes(max(where.free, 0))} can be made free here. Pick a smaller model"
-        )
-    return " · ".join(parts)
+        parts.append(said("picker.does_not_fit", need=format_bytes(where.need or 0), precision=spec.ladder[-1],
+                          free=format_bytes(max(where.free, 0))))
+    return said("picker.separator").join(parts)
 
 
 def default_model(registry: Registry, specs: Sequence[ModelSpec]) -> ModelSpec:

@@ -11,7 +11,8 @@ everywhere:
   either or both, and `stop_reply` adds the stopped reply's metrics line.
 - `SamplingControls` are the sliders for `Sampling`, built from its fields and ranges, set to a
   model's preset.
-- `metrics_text` and `notice_text` are where numbers and notice codes become words.
+- `metrics_text` and `notice_text` are where numbers and notice codes become words, in the
+  reader's language (`language`: a code of `playground.i18n`; None is English).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import gradio as gr
 from playground.catalog import LIMITS, Catalog, ModelSpec, Sampling
 from playground.engine import Engine
 from playground.errors import InvalidRequestError, PlaygroundError
+from playground.i18n import say
 from playground.memory import format_bytes
 from playground.requests import (
     Answer,
@@ -44,14 +46,15 @@ from playground.requests import (
     sampling_from,
 )
 from playground.tasks.tir import ToolCall, output_block
+from tabs.i18n import t
 
 log = logging.getLogger(__name__)
 
-THINKING_TITLE = "Thinking"
 # Display-only messages: never sent back to the model.
 METRICS_ID = "metrics"
 ERROR_ID = "error"
 NOTICE_ID = "notice"
+LOADING_ID = "loading"
 UPDATE_INTERVAL_S = 0.05  # at most 20 updates a second: each costs Gradio a diff and a message
 STOP_WAIT_S = 10.0  # the model stops within a token; this only bounds a stuck worker
 
@@ -65,54 +68,61 @@ LATEX_DELIMITERS = [
 
 # --- words for numbers and codes -----------------------------------------------------------
 
-STAGES = {"starting": "preparing", "download": "downloading", "weights": "loading weights", "warm-up": "warming up"}
+STAGES = {"starting": "reply.stage_starting", "download": "reply.stage_download", "weights": "reply.stage_weights",
+          "warm-up": "reply.stage_warm_up"}
 
 
-def metrics_text(metrics: Metrics, loaded_s: float | None = None) -> str:
-    parts = [metrics.model, str(metrics.precision or "remote")]
+def thinking_title(language: str | None = None) -> str:
+    return say(language, "reply.thinking_title")
+
+
+def metrics_text(metrics: Metrics, loaded_s: float | None = None, language: str | None = None) -> str:
+    def said(key: str, **params: Any) -> str:
+        return say(language, key, **params)
+
+    parts = [metrics.model, str(metrics.precision) if metrics.precision else said("reply.remote")]
     if metrics.thinking is not None:
-        parts.append("thinking on" if metrics.thinking else "thinking off")
+        parts.append(said("reply.thinking_on" if metrics.thinking else "reply.thinking_off"))
     if metrics.thinking_cut:
-        parts.append("thinking budget reached")
+        parts.append(said("reply.budget_reached"))
     if loaded_s is not None:
-        parts.append(f"loaded in {loaded_s:.1f} s")
+        parts.append(said("reply.loaded_in", seconds=loaded_s))
     if metrics.time_to_first_token_s is not None:
-        parts.append(f"{metrics.time_to_first_token_s:.2f} s to first token")
-    parts += [f"{metrics.tokens} tokens", f"{metrics.tokens_per_s:.1f} tok/s"]
+        parts.append(said("reply.first_token", seconds=metrics.time_to_first_token_s))
+    parts += [said("reply.tokens", tokens=metrics.tokens), said("reply.tokens_per_s", rate=metrics.tokens_per_s)]
     if metrics.queued_s >= 0.5:
-        parts.append(f"waited {metrics.queued_s:.1f} s for a slot")
+        parts.append(said("reply.waited", seconds=metrics.queued_s))
     if metrics.peak_memory:
-        parts.append(f"peak {format_bytes(metrics.peak_memory)}")
+        parts.append(said("reply.peak", size=format_bytes(metrics.peak_memory)))
     if metrics.stopped:
-        parts.append("stopped")
-    return " · ".join(parts)
+        parts.append(said("reply.stopped"))
+    return said("reply.separator").join(parts)
 
 
-def loading_text(loading: Loading) -> str:
+def loading_text(loading: Loading, language: str | None = None) -> str:
     parts = [str(loading.precision)] if loading.precision else []
     if loading.bytes:
-        parts.append(f"about {format_bytes(loading.bytes)}")
-    stage = STAGES.get(loading.stage, loading.stage)
-    parts.append(f"{stage} {loading.progress:.0%}" if loading.progress is not None else f"{stage}…")
-    parts.append(f"{loading.seconds:.0f} s")
-    return " · ".join(parts)
+        parts.append(say(language, "reply.about", size=format_bytes(loading.bytes)))
+    stage = say(language, STAGES[loading.stage]) if loading.stage in STAGES else loading.stage
+    parts.append(say(language, "reply.stage_progress", stage=stage, progress=loading.progress)
+                 if loading.progress is not None else say(language, "reply.stage_waiting", stage=stage))
+    parts.append(say(language, "reply.seconds", seconds=loading.seconds))
+    return say(language, "reply.separator").join(parts)
 
 
-def notice_text(notice: Notice) -> str:
-    p = notice.params
-    if notice.code is NoticeCode.DROPPED_TURNS:
-        return f"Dropped the {p['dropped']} oldest messages to fit the {p['window']}-token context window."
-    if notice.code is NoticeCode.OOM_RETRY:
-        return f"Ran out of memory; reloaded {p['model']} at {p['precision']} and retried."
+NOTICES = {NoticeCode.DROPPED_TURNS: "reply.dropped_turns", NoticeCode.OOM_RETRY: "reply.oom_retry",
+           NoticeCode.SAMPLING_LEFT_OUT: "reply.sampling_left_out"}
+
+
+def notice_text(notice: Notice, language: str | None = None) -> str:
+    params = dict(notice.params)
     if notice.code is NoticeCode.SAMPLING_LEFT_OUT:
-        return (f"The model server at {p['server']} does not take {', '.join(p['fields'])}: this reply and the next "
-                "are sampled without them.")
-    raise ValueError(f"no words for notice {notice.code}")
+        params["fields"] = say(language, "common.list_separator").join(params["fields"])
+    return say(language, NOTICES[notice.code], **params)
 
 
-def out_of_tokens_text(metrics: Metrics) -> str:
-    return (f"The model spent all {metrics.tokens} new tokens thinking and had none left to answer. "
-            "Retry with a larger Max new tokens, or without thinking.")
+def out_of_tokens_text(metrics: Metrics, language: str | None = None) -> str:
+    return say(language, "reply.out_of_tokens", tokens=metrics.tokens)
 
 
 def larger_limit(metrics: Metrics) -> int:
@@ -129,15 +139,16 @@ RETRY_NO_THINKING = "retry-no-thinking"
 # --- messages --------------------------------------------------------------------------------
 
 
-def metrics_message(metrics: Metrics, loaded_s: float | None = None) -> gr.ChatMessage:
-    return gr.ChatMessage(role="assistant", content=f"<sub>{metrics_text(metrics, loaded_s)}</sub>",
+def metrics_message(metrics: Metrics, loaded_s: float | None = None, language: str | None = None) -> gr.ChatMessage:
+    return gr.ChatMessage(role="assistant", content=f"<sub>{metrics_text(metrics, loaded_s, language)}</sub>",
                           metadata={"id": METRICS_ID})
 
 
-def call_message(call: ToolCall) -> gr.ChatMessage:
+def call_message(call: ToolCall, language: str | None = None) -> gr.ChatMessage:
     """A Python block the app ran, folded: its code, then its output."""
-    title = f"Python ({call.number})" if call.ok else f"Python ({call.number}): failed"
-    content = f"```python\n{call.code}\n```\n\n**Output**\n\n```\n{call.output.rstrip() or '(nothing printed)'}\n```"
+    title = say(language, "reply.python_block" if call.ok else "reply.python_failed", number=call.number)
+    output = call.output.rstrip() or say(language, "reply.nothing_printed")
+    content = f"```python\n{call.code}\n```\n\n**{say(language, 'reply.output')}**\n\n```\n{output}\n```"
     return gr.ChatMessage(role="assistant", content=content,
                           metadata={"title": title, "status": "done", "duration": round(call.seconds, 2)})
 
@@ -167,10 +178,11 @@ class ReplyView:
     error: str | None = None
     loading: Loading | None = None  # while the model loads
     loaded_s: float | None = None  # how long it took, once it did
-    notices: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)  # said in `language`
     dropped: int = 0  # the oldest messages left out to fit the window
     prompt: PromptText | None = None  # what the model received, for inspectors
     calls: list[tuple[int, ToolCall]] = field(default_factory=list)  # Python blocks run, at their place in the answer
+    language: str | None = None  # the reader's (`playground.i18n`); None: English
 
     def add_call(self, call: ToolCall) -> None:
         """A block the app ran: shown folded with its output where it was (the block's text leaves the answer)."""
@@ -188,17 +200,18 @@ class ReplyView:
         if m is None or not m.window:  # a remote model whose window the catalogue does not give
             return None
         used = m.prompt_tokens + m.tokens
-        return f"Context: {used:,} of {m.window:,} tokens ({used / m.window:.0%})"
+        return say(self.language, "reply.meter", used=used, window=m.window, share=used / m.window)
 
     def messages(self) -> list[gr.ChatMessage]:
+        language = self.language
         messages = [notice_message(text) for text in self.notices]
         if self.loading is not None:
-            title = f"Loading {self.loading.model}"
-            messages.append(gr.ChatMessage(role="assistant", content=loading_text(self.loading),
-                                           metadata={"title": title, "status": "pending"}))
+            title = say(language, "reply.loading_title", model=self.loading.model)
+            messages.append(gr.ChatMessage(role="assistant", content=loading_text(self.loading, language),
+                                           metadata={"title": title, "status": "pending", "id": LOADING_ID}))
         if self.thinking:
             done = bool(self.answer) or self.metrics is not None or self.error is not None
-            metadata: dict[str, Any] = {"title": THINKING_TITLE, "status": "done" if done else "pending"}
+            metadata: dict[str, Any] = {"title": thinking_title(language), "status": "done" if done else "pending"}
             if self.thought_s is not None:
                 metadata["duration"] = round(self.thought_s, 1)
             messages.append(gr.ChatMessage(role="assistant", content=self.thinking, metadata=metadata))
@@ -206,18 +219,20 @@ class ReplyView:
         for at, call in self.calls:
             if self.answer[shown:at].strip():
                 messages.append(gr.ChatMessage(role="assistant", content=self.answer[shown:at]))
-            messages.append(call_message(call))
+            messages.append(call_message(call, language))
             shown = at
         if self.answer[shown:].strip():
             messages.append(gr.ChatMessage(role="assistant", content=self.answer[shown:]))
         if self.metrics is not None:
-            messages.append(metrics_message(self.metrics, self.loaded_s))
+            messages.append(metrics_message(self.metrics, self.loaded_s, language))
         if self.metrics is not None and self.metrics.out_of_tokens_thinking:
             # Last, because the chat shows a message's options (as buttons) only under its last message.
             larger = larger_limit(self.metrics)
-            options = [{"value": f"{RETRY_LARGER}:{larger}", "label": f"Retry with {larger:,} new tokens"},
-                       {"value": RETRY_NO_THINKING, "label": "Retry without thinking"}]
-            messages.append(notice_message(out_of_tokens_text(self.metrics), options))
+            options = [
+                {"value": f"{RETRY_LARGER}:{larger}", "label": say(language, "reply.retry_larger", tokens=larger)},
+                {"value": RETRY_NO_THINKING, "label": say(language, "reply.retry_no_thinking")},
+            ]
+            messages.append(notice_message(out_of_tokens_text(self.metrics, language), options))
         if self.error is not None:
             messages.append(error_message(self.error))
         return messages
@@ -259,18 +274,17 @@ def session_of(request: gr.Request | None) -> str:
 Run = Callable[[Request, Cancel], Iterator[Any]]  # a reply's events: `Engine.stream`, or a task's loop around it
 
 
-def unexpected_error_text(reference: str) -> str:
-    return (f"Something went wrong on the server (reference {reference}). Try again; if it happens again, "
-            "tell whoever runs this app that reference: the details are in its log.")
+def unexpected_error_text(reference: str, language: str | None = None) -> str:
+    return say(language, "reply.unexpected", reference=reference)
 
 
 def stream_reply(engine: Engine, request: Request, stops: Stops, key: tuple[str, str],
-                 run: Run | None = None) -> Iterator[ReplyView]:
-    """The reply so far, as it streams (`.messages()` shows it); the last yield is the whole reply.
+                 run: Run | None = None, language: str | None = None) -> Iterator[ReplyView]:
+    """The reply so far, as it streams (`.messages()` shows it, in `language`); the last yield is the whole reply.
 
     `run` makes the events (default `engine.stream`); a task's loop may add `ToolCall`s to them.
     """
-    view = ReplyView()
+    view = ReplyView(language=language)
     request = request if request.client else replace(request, client=key[0])  # for the request log
     cancel = stops.start(key)
     shown_at = 0.0
@@ -296,7 +310,7 @@ def stream_reply(engine: Engine, request: Request, stops: Stops, key: tuple[str,
                     if thinking_since is not None and view.thought_s is None:  # it thought to the end
                         view.thought_s = time.monotonic() - thinking_since
                 elif isinstance(event, Notice):
-                    view.notices.append(notice_text(event))
+                    view.notices.append(notice_text(event, language))
                     if event.code is NoticeCode.DROPPED_TURNS:
                         view.dropped = event.params["dropped"]
                 elif isinstance(event, PromptText):
@@ -310,18 +324,18 @@ def stream_reply(engine: Engine, request: Request, stops: Stops, key: tuple[str,
                 shown_at = now
                 yield view
     except PlaygroundError as exc:
-        view.error, view.loading = str(exc), None
+        view.error, view.loading = exc.text(language), None
         yield view
     except Exception:  # a bug: the person gets an id to quote, the log gets the traceback under that id
         reference = request.id
         log.exception("request %s (model %s) failed", reference, request.model)
-        view.error, view.loading = unexpected_error_text(reference), None
+        view.error, view.loading = unexpected_error_text(reference, language), None
         yield view
     finally:
         stops.end(key, cancel)
     if view.loading is not None:  # stopped before the model was ready
         view.loading = None
-        view.notices.append("Stopped while the model was loading; it goes on loading for the next message.")
+        view.notices.append(say(language, "reply.stopped_loading"))
         yield view
 
 
@@ -338,18 +352,18 @@ class Replies:
 
 
 def stream_many(engine: Engine, requests: Mapping[str, Request | str], stops: Stops, session: str, slot: str,
-                run: Run | None = None) -> Iterator[Replies]:
+                run: Run | None = None, language: str | None = None) -> Iterator[Replies]:
     """Run the requests at once (a string instead of a request: why that one cannot run, shown as its error);
     yield them all as they grow, at most 20 times a second, then once all have ended.
 
     Each streams under the Stop key `many_key(session, slot, name)`; leaving early stops them all.
     """
-    state = Replies({name: ReplyView() for name in requests})
+    state = Replies({name: ReplyView(language=language) for name in requests})
     updates: queue.Queue[tuple[str, ReplyView | None]] = queue.Queue()
 
     def one(name: str, request: Request) -> None:
         try:
-            for view in stream_reply(engine, request, stops, many_key(session, slot, name), run):
+            for view in stream_reply(engine, request, stops, many_key(session, slot, name), run, language):
                 updates.put((name, view))
         finally:
             updates.put((name, None))
@@ -386,17 +400,17 @@ def stop_many(stops: Stops, session: str, slot: str, names: Iterable[str]) -> No
         stops.stop(many_key(session, slot, name))
 
 
-def stop_reply(stops: Stops, key: tuple[str, str], shown: list[dict[str, Any]]) -> Any:
+def stop_reply(stops: Stops, key: tuple[str, str], shown: list[dict[str, Any]], language: str | None = None) -> Any:
     """Stop the reply at `key` and add its metrics line to `shown`, which the cancelled stream cannot."""
     cancel = stops.stop(key)
     if cancel is None:
         return gr.skip()
     metrics = cancel.wait(timeout=STOP_WAIT_S)
     shown = [m for m in shown if not ((m.get("metadata") or {}).get("status") == "pending"
-                                      and str((m.get("metadata") or {}).get("title", "")).startswith("Loading "))]
+                                      and (m.get("metadata") or {}).get("id") == LOADING_ID)]
     if metrics is None or (shown and (shown[-1].get("metadata") or {}).get("id") == METRICS_ID):
         return shown
-    return [*shown, metrics_message(metrics)]
+    return [*shown, metrics_message(metrics, language=language)]
 
 
 # --- sampling controls -----------------------------------------------------------------------
@@ -404,7 +418,7 @@ def stop_reply(stops: Stops, key: tuple[str, str], shown: list[dict[str, Any]]) 
 
 @dataclass(frozen=True)
 class Control:
-    label: str
+    label: str  # message keys
     info: str | None
     step: float
     low: float
@@ -412,13 +426,13 @@ class Control:
 
 
 CONTROLS = {
-    "temperature": Control("Temperature", "0 = greedy", 0.05, 0, LIMITS["temperature"].high),
-    "top_p": Control("Top-p", None, 0.01, 0.01, 1),
-    "top_k": Control("Top-k", "0 = off", 1, 0, 200),
-    "min_p": Control("Min-p", "0 = off", 0.01, 0, 1),
-    "repetition_penalty": Control("Repetition penalty", "1 = off", 0.01, 1, LIMITS["repetition_penalty"].high),
+    "temperature": Control("reply.temperature", "reply.temperature_info", 0.05, 0, LIMITS["temperature"].high),
+    "top_p": Control("reply.top_p", None, 0.01, 0.01, 1),
+    "top_k": Control("reply.top_k", "reply.top_k_info", 1, 0, 200),
+    "min_p": Control("reply.min_p", "reply.min_p_info", 0.01, 0, 1),
+    "repetition_penalty": Control("reply.repetition_penalty", "reply.repetition_penalty_info", 0.01, 1,
+                                  LIMITS["repetition_penalty"].high),
 }
-SEED_INFO = "-1 = random"
 MAX_TOKENS_STEP = 256  # the number box's arrows; any whole number can be typed
 
 
@@ -430,8 +444,8 @@ def preset_sliders(preset: Sampling, render: bool = True) -> list[gr.Slider]:
     sliders = []
     for name in PRESET_FIELDS:
         c = CONTROLS[name]
-        sliders.append(gr.Slider(c.low, c.high, value=getattr(preset, name), step=c.step, label=c.label, info=c.info,
-                                 render=render))
+        sliders.append(gr.Slider(c.low, c.high, value=getattr(preset, name), step=c.step, label=t(c.label),
+                                 info=t(c.info) if c.info else None, render=render))
     return sliders
 
 
@@ -442,7 +456,7 @@ class SamplingControls:
     components: tuple[gr.components.Component, ...]
 
     @staticmethod
-    def build(preset: Sampling, max_tokens: int | None = None, info: str | None = None,
+    def build(preset: Sampling, max_tokens: int | None = None, info: Any = None,
               render: bool = True) -> SamplingControls:
         """Sliders for the preset's numbers; max new tokens as a number box bounded by the model's window."""
         components = []
@@ -452,11 +466,12 @@ class SamplingControls:
                 components.append(next(sliders))
                 continue
             if f.name == "seed":
-                components.append(gr.Number(value=-1, precision=0, label="Seed", info=SEED_INFO, render=render))
+                components.append(gr.Number(value=-1, precision=0, label=t("reply.seed"), info=t("reply.seed_info"),
+                                            render=render))
                 continue
             value = min(preset.max_new_tokens, max_tokens) if max_tokens else preset.max_new_tokens
             components.append(gr.Number(value=value, precision=0, minimum=1, maximum=max_tokens,
-                                        step=MAX_TOKENS_STEP, label="Max new tokens", info=info, render=render,
+                                        step=MAX_TOKENS_STEP, label=t("reply.max_new_tokens"), info=info, render=render,
                                         elem_id="max-new-tokens"))
         return SamplingControls(tuple(components))
 
@@ -483,19 +498,20 @@ def preset_updates(spec: ModelSpec, thinking: bool, touched: list[str]) -> list[
             for name, value in zip(PRESET_FIELDS, preset_values(spec, thinking), strict=True)]
 
 
-def follow(catalog: Catalog, model: str, thinking: bool, touched: list[str]) -> tuple[Any, ...]:
+def follow(catalog: Catalog, model: str, thinking: bool, touched: list[str],
+           language: str | None = None) -> tuple[Any, ...]:
     """After a model or mode changes: the thinking switch (hybrid models only), the line said instead of it,
     and the preset's values for the sliders the user left alone."""
     spec = catalog.get(model)
     thinking = thinking if spec.hybrid else spec.thinks
-    mode = mode_line(spec)
+    mode = mode_line(spec, language)
     return (gr.Checkbox(visible=spec.hybrid, value=thinking), gr.Markdown(mode, visible=bool(mode)),
             *preset_updates(spec, thinking, touched))
 
 
-def mode_line(spec: ModelSpec) -> str:
+def mode_line(spec: ModelSpec, language: str | None = None) -> str:
     """Said where a model has no thinking switch."""
-    return "" if spec.hybrid else ("Always thinks." if spec.thinks else "Never thinks.")
+    return "" if spec.hybrid else say(language, "reply.always_thinks" if spec.thinks else "reply.never_thinks")
 
 
 def touch(name: str, touched: list[str]) -> list[str]:
@@ -517,7 +533,6 @@ def sampling_of(values: Sequence[Any]) -> Sampling:
 # --- the thinking budget -------------------------------------------------------------------------------
 
 NO_BUDGET = -1
-BUDGET_INFO = "Most thinking tokens; then the model is told to answer (Qwen's recipe). -1: no limit."
 
 
 def budget_box(**kwargs: Any) -> gr.Number:
@@ -526,8 +541,8 @@ def budget_box(**kwargs: Any) -> gr.Number:
     Not empty at first: an untouched empty number box sends 0, a budget that would cut every
     thinking at once.
     """
-    return gr.Number(value=NO_BUDGET, precision=0, minimum=NO_BUDGET, label="Thinking budget", info=BUDGET_INFO,
-                     **kwargs)
+    return gr.Number(value=NO_BUDGET, precision=0, minimum=NO_BUDGET, label=t("reply.thinking_budget"),
+                     info=t("reply.budget_info"), **kwargs)
 
 
 def budget_of(value: Any) -> int | None:
@@ -537,7 +552,7 @@ def budget_of(value: Any) -> int | None:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise InvalidRequestError(f"The thinking budget must be a whole number of tokens, got {value!r}.") from None
+        raise InvalidRequestError("reply.budget_not_whole", value=value) from None
     if number != int(number):
-        raise InvalidRequestError(f"The thinking budget must be a whole number of tokens, got {value!r}.")
+        raise InvalidRequestError("reply.budget_not_whole", value=value)
     return None if number < 0 else int(number)

@@ -14,20 +14,22 @@ import pytest
 from playground.catalog import Precision, Sampling
 from playground.engine import Engine
 from playground.errors import PlaygroundError
+from playground.i18n import say
 from playground.requests import Finish, InputLimits, Metrics, Notice, NoticeCode
 from tabs.chat import chat, follow_model, history_to_messages, send
+from tabs.i18n import text_of
 from tabs.reply import (
     CONTROLS,
     ERROR_ID,
     METRICS_ID,
     NOTICE_ID,
-    THINKING_TITLE,
     ReplyView,
     SamplingControls,
     Stops,
     metrics_text,
     notice_text,
     sampling_of,
+    thinking_title,
 )
 from tests.fakes import scripted_registry
 
@@ -80,7 +82,7 @@ def test_a_thinking_reply_shows_a_folded_block_the_answer_and_metrics(scripted) 
     engine, loader = scripted
     loader.decoder("scripted-qwen3").enqueue("<think>\nTwo and two.\n</think>\n\nThe answer is $4$.")
     thinking, answer, line = final(engine, "What is 2+2?", thinking=True, temperature=0)
-    assert thinking["content"] == "Two and two." and thinking["metadata"]["title"] == THINKING_TITLE
+    assert thinking["content"] == "Two and two." and thinking["metadata"]["title"] == thinking_title()
     assert thinking["metadata"]["status"] == "done" and thinking["metadata"]["duration"] >= 0
     assert (answer["content"], answer["metadata"]) == ("The answer is $4$.", {})
     assert line["metadata"] == {"id": METRICS_ID}
@@ -111,7 +113,7 @@ def test_thinking_cut_off_by_max_new_tokens_says_so_and_offers_retries(scripted)
     loader.decoder("scripted-qwen3").enqueue("<think>\nI wonder about many things at length")
     messages = final(engine, "Think hard", thinking=True, max_new_tokens=6)
     kinds = [m["metadata"].get("title") or m["metadata"].get("id") for m in messages]
-    assert kinds == [THINKING_TITLE, METRICS_ID, NOTICE_ID]
+    assert kinds == [thinking_title(), METRICS_ID, NOTICE_ID]
     assert messages[0]["metadata"]["status"] == "done"
     assert "thinking on" in messages[1]["content"]
     assert "spent all 6 new tokens thinking" in messages[2]["content"]
@@ -152,9 +154,9 @@ def test_changing_model_or_mode_sets_that_presets_sliders(scripted) -> None:
 
 def test_reply_view_keeps_thinking_open_until_the_answer_starts() -> None:
     pending = ReplyView(thinking="hmm").messages()
-    assert [m.metadata for m in pending] == [{"title": THINKING_TITLE, "status": "pending"}]
+    assert [m.metadata for m in pending] == [{"title": thinking_title(), "status": "pending"}]
     answering = ReplyView(thinking="hmm", answer="Yes", thought_s=3.14).messages()
-    assert answering[0].metadata == {"title": THINKING_TITLE, "status": "done", "duration": 3.1}
+    assert answering[0].metadata == {"title": thinking_title(), "status": "done", "duration": 3.1}
     failed = ReplyView(thinking="hmm", error="Out of memory.").messages()
     assert failed[0].metadata["status"] == "done" and failed[1].metadata == {"id": ERROR_ID}
 
@@ -172,11 +174,11 @@ def test_metrics_and_notices_become_sentences_only_at_the_edge() -> None:
 
 def test_sampling_controls_are_built_from_sampling() -> None:
     controls = SamplingControls.build(Sampling(temperature=0.6, top_p=0.95), render=False)
-    assert [c.label for c in controls.components] == [*(c.label for c in CONTROLS.values()), "Max new tokens",
-                                                      "Seed"]
+    assert [text_of(c.label) for c in controls.components] == [*(say("en", c.label) for c in CONTROLS.values()),
+                                                               "Max new tokens", "Seed"]
     assert len(controls.components) == len(fields(Sampling))
     assert controls.components[0].value == 0.6 and controls.components[1].value == 0.95
-    assert controls.components[5].label == "Max new tokens" and controls.components[5].value == 1024
+    assert text_of(controls.components[5].label) == "Max new tokens" and controls.components[5].value == 1024
     assert sampling_of([0, 0.5, 5, 0.1, 1.1, 64, -1]) == Sampling(0.0, 0.5, 5, 0.1, 1.1, 64, None)
     assert sampling_of([0, 0.5, 5, 0.1, 1.1, 64, 42.0]).seed == 42
 
@@ -193,7 +195,7 @@ def test_a_model_that_loads_shows_its_progress_at_once_then_the_answer(scripted)
     first = next(updates)
     assert time.monotonic() - started < 1.0
     (block,) = first
-    assert block["metadata"] == {"title": "Loading scripted-qwen3", "status": "pending"}
+    assert block["metadata"] == {"title": "Loading scripted-qwen3", "status": "pending", "id": "loading"}
     assert block["content"].endswith(" s")
     second = next(updates)  # half a second later: the loader has reported its download
     assert "downloading 25%" in second[0]["content"]

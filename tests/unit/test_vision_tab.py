@@ -10,7 +10,7 @@ from PIL import Image
 from playground.engine import Engine
 from playground.requests import InputLimits
 from playground.tasks.visual_tokens import Grid, image_tokens, resized_size, video_size, video_tokens
-from tabs.reply import THINKING_TITLE, Stops
+from tabs.reply import Stops, thinking_title
 from tabs.vision import (
     ASK,
     DETECT,
@@ -84,7 +84,7 @@ def test_a_thinking_vl_models_thinking_folds_apart_from_its_answer(scripted, tmp
     chat, history, *_ = send(engine, "What colour?", [write_image(tmp_path / "w.png")],
                              model="scripted-qwen3-vl-thinking")
     thought, answer = chat[1], chat[2]
-    assert thought.metadata["title"] == THINKING_TITLE and thought.metadata["status"] == "done"  # folded
+    assert thought.metadata["title"] == thinking_title() and thought.metadata["status"] == "done"  # folded
     assert thought.content.strip() == "It is all one colour."
     assert answer.content == "White." and history[-1]["content"] == "White."
 
