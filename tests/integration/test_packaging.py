@@ -34,7 +34,8 @@ def test_the_wheel_holds_one_package_with_its_assets_and_the_command(wheel: Path
     names = zipfile.ZipFile(wheel).namelist()
     assert {name.split("/")[0] for name in names} == {"qwen_playground", wheel.name.split("-py3")[0] + ".dist-info"}
     for needed in ("qwen_playground/app.py", "qwen_playground/assets/style.css", "qwen_playground/tabs/chat.py",
-                   "qwen_playground/playground/catalog.toml", "qwen_playground/assets/examples/objects.png"):
+                   "qwen_playground/playground/catalog.toml", "qwen_playground/assets/examples/objects.png",
+                   "qwen_playground/playground/locales/en/chat.toml"):
         assert needed in names
     info = wheel.name.split("-py3")[0] + ".dist-info"
     entry_points = zipfile.ZipFile(wheel).read(f"{info}/entry_points.txt").decode()
