@@ -9,7 +9,11 @@ was started, nothing entered a history.
 The rate limit is per network address (a session id is free to mint, an address is not): at most
 `Rate.count` requests in any `Rate.period_s`, counted (`sent`) when they join. Its refusal says how
 many seconds to wait. Addresses and sessions are forgotten when they have nothing left to count.
-Nothing here knows about Gradio or HTTP.
+
+A refusal is words yet to be made (`Said`: a key of `locales/<language>/admission.toml` and its
+numbers): the browser is told in its session's language (`tabs.guard`), the HTTP API in English
+(`Refusal.text`), with the seconds to wait as a number of its own (`Refusal.wait_s`, for
+Retry-After). Nothing here knows about Gradio or HTTP.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from playground.i18n import Said, say
 
 PERIODS = {"second": 1.0, "minute": 60.0, "hour": 3600.0}
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour)s?\s*$", re.IGNORECASE)
@@ -46,9 +52,6 @@ class Rate:
             raise ValueError(f"expected N/second, N/minute or N/hour (e.g. 100/hour) or off, got {text!r}")
         return Rate(int(match.group(1)), match.group(2).lower())
 
-    def __str__(self) -> str:
-        return f"{self.count:,} per {self.period}"
-
 
 @dataclass(frozen=True)
 class Policy:
@@ -60,8 +63,13 @@ class Policy:
 
 @dataclass(frozen=True)
 class Refusal:
-    text: str  # why, and what to do
+    said: Said  # why, and what to do
     wait_s: int | None = None  # when the rate limit refuses: seconds until it would not
+
+    @property
+    def text(self) -> str:
+        """The refusal in English (the HTTP API's words)."""
+        return str(self.said)
 
 
 class Admission:
@@ -71,20 +79,20 @@ class Admission:
         self._lock = threading.Lock()
         self._sent: dict[str, deque[float]] = {}  # per address: when its requests were let in, oldest first
 
-    def refusal(self, address: str, session_outstanding: int, address_outstanding: int) -> str | None:
-        """None if a request may join, else why not, in a sentence with what to do. `sent` counts one that did."""
+    def refusal(self, address: str, session_outstanding: int, address_outstanding: int,
+                language: str | None = None) -> str | None:
+        """None if a request may join, else why not, in a sentence with what to do, in `language` (None: English).
+        `sent` counts one that did."""
         refused = self.check(address, session_outstanding, address_outstanding)
-        return refused.text if refused is not None else None
+        return refused.said.text(language) if refused is not None else None
 
     def check(self, address: str, session_outstanding: int, address_outstanding: int) -> Refusal | None:
-        """`refusal`, with the seconds to wait where the rate limit is what refuses."""
+        """`refusal` as words yet to be made, with the seconds to wait where the rate limit is what refuses."""
         p = self.policy
         if session_outstanding >= p.per_session:
-            return Refusal(f"You already have {session_outstanding} requests running or waiting, the most one "
-                           f"session may have here: wait for one to finish (or stop it), then send again.")
+            return Refusal(Said("admission.per_session", {"outstanding": session_outstanding}))
         if address_outstanding >= p.per_address:
-            return Refusal(f"Your network address already has {address_outstanding} requests running or waiting, "
-                           f"the most this app serves one address at once: wait for one to finish, then send again.")
+            return Refusal(Said("admission.per_address", {"outstanding": address_outstanding}))
         if p.rate is None:
             return None
         now = self._clock()
@@ -93,8 +101,9 @@ class Admission:
             sent = self._sent.get(address, ())
             if len(sent) >= p.rate.count:
                 wait = max(1, math.ceil(sent[0] + p.rate.period_s - now))
-                return Refusal(f"You have sent {len(sent):,} requests in the last {p.rate.period}, the most this "
-                               f"app takes from one address ({p.rate}): try again in {wait_text(wait)}.", wait)
+                return Refusal(Said("admission.rate_limited", {
+                    "sent": len(sent), "count": p.rate.count, "period": Said(f"admission.{p.rate.period}"),
+                    "wait": wait_words(wait)}), wait)
         return None
 
     def sent(self, address: str) -> None:
@@ -104,10 +113,9 @@ class Admission:
         with self._lock:
             self._sent.setdefault(address, deque()).append(self._clock())
 
-    def busy(self) -> str:
-        """What a request that finds the queue full is told."""
-        return (f"The app is busy: {self.policy.queue_size} requests are already waiting, as many as it holds. "
-                "Try again in a minute.")
+    def busy(self, language: str | None = None) -> str:
+        """What a request that finds the queue full is told, in `language` (None: English)."""
+        return say(language, "admission.busy", waiting=self.policy.queue_size)
 
     def _forget(self, now: float) -> None:
         """Drop the sends older than the rate's period, and addresses with none left."""
@@ -126,11 +134,12 @@ class Admission:
             return len(self._sent)
 
 
-def wait_text(seconds: float) -> str:
+def wait_words(seconds: float) -> Said:
+    """How long to wait: whole seconds up to two minutes, then whole minutes (rounded up, at least 1 s)."""
     seconds = max(1, math.ceil(seconds))
     if seconds < 120:
-        return f"{seconds} s"
-    return f"{math.ceil(seconds / 60)} minutes"
+        return Said("admission.wait_seconds", {"seconds": seconds})
+    return Said("admission.wait_minutes", {"minutes": math.ceil(seconds / 60)})
 
 
 def address_of(request: Any) -> str:
