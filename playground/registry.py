@@ -408,7 +408,9 @@ class Registry:
             return self._evict_idle(mine)
 
     def reap_idle(self) -> list[str]:
-        """Unload models idle for longer than the keep-alive."""
+        """Unload models idle for longer than the keep-alive (a keep-alive of 0: never)."""
+        if self.keep_alive_s <= 0:
+            return []
         now = self._clock()
         with self._lock:
             return self._evict_idle(lambda e: now - e.last_used > self.keep_alive_s)
