@@ -15,8 +15,11 @@ off. At the bottom, the Monitor: the last hour of tok/s, time to first token, qu
 memory (`playground.monitor`), with the rolling figures `/health` also gives.
 
 Every figure comes from the registry (state, measured footprint, idle time, free memory) and
-its estimates; this module only lays them out. `models()` is also the public `/models` API
-endpoint.
+its estimates; this module only lays them out, in the reader's language: fixed words are
+`t("models.…")` labels, and what is made here (the summary, the grid with its column headers,
+states, progress, the Monitor's lines and plot titles) is `say(language, "models.…")` with the
+language of the session that asked (`tabs.i18n`). `models()` is also the public `/models` API
+endpoint; its rows are data, in English.
 
     python -m tabs.models   # this tab alone, for development
 """
@@ -34,18 +37,19 @@ import pandas as pd
 from playground.access import Access
 from playground.catalog import Catalog, ModelSpec
 from playground.errors import PlaygroundError
-from playground.i18n import say
+from playground.i18n import DEFAULT, Said, say
 from playground.memory import DEFAULT_CONTEXT_TOKENS, LADDER, Precision, format_bytes
-from playground.monitor import SAMPLE_S, Monitor
+from playground.monitor import OUTCOMES, SAMPLE_S, Monitor
 from playground.registry import Background, ModelState, Registry
-from tabs.i18n import Page
+from tabs.i18n import Page, language_of, t, words
 from tabs.reply import STAGES, session_of
 
-TITLE = "Models"
+TITLE = "models.title"  # a message key
 AUTO = "auto"
 REFRESH_S = 2.0
 PROGRESS_S = 0.5
-HEADERS = ["Model", "Size", "Fits here", "State"]
+COLUMNS = ("models.column_model", "models.column_size", "models.column_fits", "models.column_state")
+WARNING = "⚠️ "
 
 
 def models(registry: Registry) -> list[dict[str, Any]]:
@@ -101,100 +105,123 @@ def copy_row(state: ModelState) -> dict[str, Any]:
             "backend": state.backend, "kv_tokens": state.kv_tokens}
 
 
-def device_summary(registry: Registry) -> str:
+def device_summary(registry: Registry, language: str | None = None) -> str:
     memory = registry.memory()
-    used = memory.total - memory.free
-    device = memory.name if memory.kind == "cpu" else f"{memory.name} (GPU)"
-    return (
-        f"**{device}**: {format_bytes(memory.free)} free of {format_bytes(memory.total)} "
-        f"({format_bytes(used)} in use). A model fits if its weights, the KV cache for one request's context "
-        f"window (at most {DEFAULT_CONTEXT_TOKENS // 1024}k tokens) and 10% overhead do, in the memory free now "
-        "plus what idle models would give back."
-    )
+    device = memory.name if memory.kind == "cpu" else say(language, "models.gpu", name=memory.name)
+    return say(language, "models.device_summary", device=device, free=format_bytes(memory.free),
+               total=format_bytes(memory.total), used=format_bytes(memory.total - memory.free),
+               context_k=DEFAULT_CONTEXT_TOKENS // 1024)
 
 
-def format_params(billions: float | None) -> str:
+def format_params(billions: float | None, language: str | None = None) -> str:
     if not billions:
-        return "?"
-    return f"{billions:.3g} B" if billions >= 1 else f"{billions * 1000:.3g} M"
+        return say(language, "models.unknown_size")
+    if billions >= 1:
+        return say(language, "models.billions", size=billions)
+    return say(language, "models.millions", size=billions * 1000)
 
 
-def copy_text(copy: dict[str, Any]) -> str:
+def copy_text(copy: dict[str, Any], language: str | None = None) -> str:
     if copy["status"] == "loading":
-        return f"{copy['precision']} loading…"
-    busy = f"in use ({copy['in_use']})" if copy["in_use"] else f"idle {copy['idle_s']:.0f} s"
-    return f"{copy['precision']} loaded, {format_bytes(copy['footprint_bytes'] or 0)}, {busy}"
+        return say(language, "models.state_loading", precision=copy["precision"])
+    busy = (Said("models.state_in_use", {"count": copy["in_use"]}) if copy["in_use"]
+            else Said("models.state_idle", {"seconds": copy["idle_s"] or 0}))
+    return say(language, "models.state_loaded", precision=copy["precision"],
+               size=format_bytes(copy["footprint_bytes"] or 0), busy=busy)
 
 
-def state_text(row: dict[str, Any], error: str | None = None) -> str:
+def state_text(row: dict[str, Any], error: Said | str | None = None, language: str | None = None) -> str:
+    """A model's State cell: where it runs, why it cannot, its loaded copies, or why its last load failed."""
     if row["remote"]:
-        busy = f", in use ({row['in_use']})" if row["in_use"] else ""
-        return f"remote at {row['remote']['base_url']}: {row['remote']['detail']}{busy}"
+        remote = row["remote"]
+        if row["in_use"]:
+            return say(language, "models.state_remote_busy", url=remote["base_url"], detail=remote["detail"],
+                       count=row["in_use"])
+        return say(language, "models.state_remote", url=remote["base_url"], detail=remote["detail"])
     if row["unavailable"]:
-        return f"unavailable: {row['unavailable']}"
+        return say(language, "models.state_unavailable", reason=row["unavailable"])
     if row["loaded"]:
-        return "; ".join(copy_text(c) for c in row["loaded"])
-    return f"failed: {error}" if error else "not loaded"
+        return say(language, "models.copies_separator").join(copy_text(c, language) for c in row["loaded"])
+    if error:
+        return say(language, "models.state_failed", error=error)
+    return say(language, "models.state_not_loaded")
 
 
-def fits_text(row: dict[str, Any]) -> str:
+def fits_text(row: dict[str, Any], language: str | None = None) -> str:
     if row["remote"]:
-        return "remote: runs on its server"
+        return say(language, "models.fits_remote")
     for precision, est in row["estimates"].items():
         if est["fits"]:
-            return f"{precision}, {format_bytes(est['bytes'])}"
+            return say(language, "models.fits_at", precision=precision, size=format_bytes(est["bytes"]))
         if est["bytes"] is None:
-            return "? (size unknown)"
-    lowest = list(row["estimates"].values())[-1]
-    return f"no: {format_bytes(lowest['bytes'])} even at nf4"
+            return say(language, "models.fits_unknown")
+    lowest, est = list(row["estimates"].items())[-1]
+    return say(language, "models.fits_none", size=format_bytes(est["bytes"]), precision=lowest)
 
 
-def table(registry: Registry, errors: dict[str, str] | None = None) -> list[list[Any]]:
+def headers(language: str | None = None) -> list[str]:
+    """The grid's column headers."""
+    return [say(language, key) for key in COLUMNS]
+
+
+def table(registry: Registry, errors: dict[str, Said | str] | None = None,
+          language: str | None = None) -> list[list[Any]]:
     """Rows for the Dataframe: one line per model."""
     errors = errors or {}
-    return [[row["key"], format_params(row["params_billion"]), fits_text(row), state_text(row, errors.get(row["key"]))]
+    return [[row["key"], format_params(row["params_billion"], language), fits_text(row, language),
+             state_text(row, errors.get(row["key"]), language)]
             for row in models(registry)]
 
 
-def details(registry: Registry, key: str) -> str:
+def details(registry: Registry, key: str, request: gr.Request | None = None) -> str:
     """The picked model's estimate at each precision, against the room here."""
+    language = language_of(request)
+
+    def said(name: str, **params: Any) -> str:
+        return say(language, f"models.{name}", **params)
+
     spec = registry.catalog.get(key)
     room = registry.room()
-    lines = [f"**{key}** · {format_params(spec.params_billion)} parameters"
-             + (f" · {spec.context_length:,}-token context" if spec.context_length else "")]
+    title = [said("details_title", key=key, size=format_params(spec.params_billion, language))]
+    if spec.context_length:
+        title.append(said("details_context", tokens=spec.context_length))
+    lines = [said("separator").join(title)]
     remote = remote_row(registry, spec)
     if remote is not None:
-        return "\n".join([*lines, f"- runs on the server at {remote['base_url']} as {remote['model']}: nothing "
-                                  "to load or unload here, no memory used here",
-                           f"- the server {remote['detail']}"])
+        return "\n".join([*lines, "- " + said("details_remote", url=remote["base_url"], model=remote["model"]),
+                          "- " + said("details_server", detail=remote["detail"])])
     for precision in dict.fromkeys([*spec.ladder, *LADDER]):
         est = registry.estimate(spec, precision)
         if est is None:
-            lines.append(f"- {precision}: size unknown (a local folder without safetensors headers)")
+            lines.append("- " + said("details_unknown", precision=precision))
             continue
-        verdict = "fits" if est.total <= room else "too big"
-        lines.append(f"- {precision}: {format_bytes(est.total)} (weights {format_bytes(est.weights)}, KV cache "
-                     f"{format_bytes(est.kv_cache)}) · {verdict}")
+        verdict = Said("models.verdict_fits" if est.total <= room else "models.verdict_too_big")
+        lines.append("- " + said("details_estimate", precision=precision, total=format_bytes(est.total),
+                                 weights=format_bytes(est.weights), kv_cache=format_bytes(est.kv_cache),
+                                 verdict=verdict))
     return "\n".join(lines)
 
 
-def progress_text(key: str, state: ModelState | None, seconds: float) -> str:
+def progress_text(key: str, state: ModelState | None, seconds: float, language: str | None = None) -> str:
     if state is None:
-        return f"Loading {key}… {seconds:.0f} s"
+        return say(language, "models.loading_start", key=key, seconds=seconds)
     stage = state.stage or "starting"
-    stage = say(None, STAGES[stage]) if stage in STAGES else stage
-    share = f" {state.progress:.0%}" if state.progress is not None else "…"
-    return f"Loading {key} at {state.precision} (about {format_bytes(state.estimate)}): {stage}{share} {seconds:.0f} s"
+    stage = say(language, STAGES[stage]) if stage in STAGES else stage
+    stage = (say(language, "reply.stage_progress", stage=stage, progress=state.progress)
+             if state.progress is not None else say(language, "reply.stage_waiting", stage=stage))
+    return say(language, "models.loading", key=key, precision=state.precision, size=format_bytes(state.estimate),
+               stage=stage, seconds=seconds)
 
 
-def load_model(registry: Registry, access: Access, key: str, precision: str, errors: dict[str, str],
+def load_model(registry: Registry, access: Access, key: str, precision: str, errors: dict[str, Said | str],
                request: gr.Request | None = None) -> Iterator[tuple[Any, ...]]:
     """Load `key` at `precision` ("auto": the best that fits), showing progress; buttons held meanwhile."""
+    language = language_of(request)
     if not access.may_manage(session_of(request)):
-        yield f"⚠️ {access.refusal()}", gr.skip(), gr.skip(), errors
+        yield WARNING + refusal(access, language), gr.skip(), gr.skip(), errors
         return
     if registry.catalog.get(key).remote is not None:
-        yield f"{key} runs on another server: there is nothing to load here.", gr.skip(), gr.skip(), errors
+        yield say(language, "models.nothing_to_load", key=key), gr.skip(), gr.skip(), errors
         return
     held = gr.Button(interactive=False)
     errors = {k: v for k, v in errors.items() if k != key}
@@ -204,28 +231,37 @@ def load_model(registry: Registry, access: Access, key: str, precision: str, err
     seconds = 0.0
     try:
         while True:
-            yield progress_text(key, next(watch), seconds), held, held, errors
+            yield progress_text(key, next(watch), seconds, language), held, held, errors
             seconds += PROGRESS_S
     except StopIteration as finished:
         state = finished.value
-        message = f"Loaded {key} at {state.precision} ({format_bytes(state.footprint or 0)})."
+        message = say(language, "models.loaded", key=key, precision=state.precision,
+                      size=format_bytes(state.footprint or 0))
     except PlaygroundError as exc:
-        message = f"⚠️ {exc}"
-        errors = {**errors, key: str(exc)}
+        message = WARNING + exc.text(language)
+        errors = {**errors, key: exc.said}  # said again in the grid, in whichever language asks
     free = gr.Button(interactive=True)
     yield message, free, free, errors
 
 
 def unload_model(registry: Registry, access: Access, key: str, precision: str | None = None,
                  request: gr.Request | None = None) -> str:
+    language = language_of(request)
     if not access.may_manage(session_of(request)):
-        return f"⚠️ {access.refusal()}"
+        return WARNING + refusal(access, language)
+    at = precision not in (None, AUTO)
     try:
-        unloaded = registry.unload(key, None if precision in (None, AUTO) else Precision(precision))
+        unloaded = registry.unload(key, Precision(precision) if at else None)
     except PlaygroundError as exc:
-        return f"⚠️ {exc}"
-    where = f" at {precision}" if precision not in (None, AUTO) else ""
-    return f"Unloaded {key}{where}." if unloaded else f"{key}{where} was not loaded."
+        return WARNING + exc.text(language)
+    name = ("models.unloaded" if unloaded else "models.not_loaded") + ("_at" if at else "")
+    return say(language, name, key=key, precision=precision)
+
+
+def refusal(access: Access, language: str | None = None) -> str:
+    """What a visitor who tries to manage models is told, in `language`."""
+    found: Any = access.refusal()
+    return found.text(language) if isinstance(found, Said) else found
 
 
 def loaded_copies(registry: Registry) -> list[list[Any]]:
@@ -233,30 +269,46 @@ def loaded_copies(registry: Registry) -> list[list[Any]]:
     return [[s.key, str(s.precision), s.status, s.in_use > 0, s.footprint, s.backend] for s in registry.snapshot()]
 
 
+def copy_line(copy: list[Any], language: str | None = None) -> str:
+    """One loaded copy, as the loaded list shows it: "**qwen3-0.6b** · bf16 · 1.4 GB · serial · idle"."""
+    key, precision, state, in_use, footprint, backend = copy
+    busy = "models.copy_loading" if state == "loading" else ("models.copy_in_use" if in_use else "models.copy_idle")
+    parts = [f"**{key}**", precision, format_bytes(footprint) if footprint else "", backend or "",
+             say(language, busy)]
+    return say(language, "models.separator").join(part for part in parts if part)
+
+
 def sign_in(access: Access, token: str, request: gr.Request | None = None) -> tuple[Any, ...]:
     """The admin token typed in: this session may manage models from now on, if it is the right one."""
+    language = language_of(request)
     if not access.sign_in(session_of(request), token or ""):
-        return ("⚠️ That is not the admin token.", gr.Textbox(value=""), *manage_controls(access, request))
-    return ("Signed in: you can load and unload models.", gr.Textbox(value=""), *manage_controls(access, request))
+        said = WARNING + say(language, "models.wrong_token")
+    else:
+        said = say(language, "models.signed_in")
+    return (said, gr.Textbox(value=""), *manage_controls(access, request))
 
 
 def manage_controls(access: Access, request: gr.Request | None = None) -> tuple[Any, ...]:
     """Whether this session manages models: (the flag the loaded list is drawn with, the controls row, the
     sign-in row, the line said to visitors)."""
     manager = access.may_manage(session_of(request))
-    visitor_line = "" if manager else f"Models are shown read-only. {access.refusal()}"
+    visitor_line = "" if manager else say(language_of(request), "models.read_only", refusal=access.refusal())
     return (manager, gr.Row(visible=manager), gr.Row(visible=not manager and access.can_sign_in),
             gr.Markdown(visitor_line, visible=not manager))
 
 
+def precisions(request: gr.Request | None = None) -> Any:
+    """The precision choices, "auto" said in the reader's language."""
+    return gr.Radio(choices=precision_choices(language_of(request)))
+
+
+def precision_choices(language: str | None = None) -> list[tuple[str, str]]:
+    return [(say(language, "models.auto"), AUTO), *((str(p), str(p)) for p in Precision)]
+
+
 # --- the monitor --------------------------------------------------------------------------------
 
-PLOTS = {  # column: (title, y axis)
-    "tokens_per_s": ("Tokens per second (all requests)", "tok/s"),
-    "ttft_s": ("Time to first token (median)", "seconds"),
-    "queue": ("Requests waiting in the queue", "requests"),
-    "memory_gib": ("Memory used on the model device", "GiB"),
-}
+PLOTS = ("tokens_per_s", "ttft_s", "queue", "memory_gib")  # columns; "models.plot_<column>", "models.axis_<column>"
 
 
 def monitor_frame(monitor: Monitor) -> pd.DataFrame:
@@ -266,71 +318,89 @@ def monitor_frame(monitor: Monitor) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["time", *PLOTS])
 
 
-def monitor_summary(monitor: Monitor) -> str:
+def monitor_summary(monitor: Monitor, language: str | None = None) -> str:
+    def said(name: str, **params: Any) -> str:
+        return say(language, f"models.{name}", **params)
+
     f = monitor.figures()
+    minutes = f["window_s"] / 60
     if not f["requests"]:
-        return (f"No requests in the last {f['window_s'] / 60:.0f} minutes · {monitor.running} running · "
-                f"a sample every {SAMPLE_S:.0f} s")
-    outcomes = ", ".join(f"{n} {o}" for o, n in f["outcomes"].items() if n)
-    ttft = f"time to first token p50 {f['ttft_p50_s']} s, p95 {f['ttft_p95_s']} s" if f["ttft_p50_s"] is not None \
-        else "no first tokens"
-    speed = f" · {f['tokens_per_s_p50']} tok/s (median request)" if f["tokens_per_s_p50"] is not None else ""
-    return (f"Last {f['window_s'] / 60:.0f} minutes: {f['requests']} requests ({outcomes}) · {ttft}{speed} · "
-            f"errors {f['error_rate']:.0%} · {monitor.running} running now")
+        return said("monitor_quiet", minutes=minutes, running=monitor.running, seconds=SAMPLE_S)
+    outcomes = [Said(f"models.outcome_{o}", {"count": f["outcomes"][o]}) for o in OUTCOMES if f["outcomes"].get(o)]
+    parts = [said("monitor_requests", minutes=minutes, requests=f["requests"], outcomes=outcomes),
+             said("monitor_ttft", p50=f["ttft_p50_s"], p95=f["ttft_p95_s"]) if f["ttft_p50_s"] is not None
+             else said("monitor_no_ttft")]
+    if f["tokens_per_s_p50"] is not None:
+        parts.append(said("monitor_speed", rate=f["tokens_per_s_p50"]))
+    parts += [said("monitor_errors", share=f["error_rate"]), said("monitor_running", running=monitor.running)]
+    return said("separator").join(parts)
 
 
-def monitor_updates(monitor: Monitor) -> tuple[Any, ...]:
+def plot(frame: pd.DataFrame, column: str, language: str | None = None) -> gr.LinePlot:
+    """One Monitor plot's samples with its titles in `language`."""
+    return gr.LinePlot(frame, title=say(language, f"models.plot_{column}"),
+                       y_title=say(language, f"models.axis_{column}"))
+
+
+def monitor_updates(monitor: Monitor, request: gr.Request | None = None) -> tuple[Any, ...]:
+    language = language_of(request)
     frame = monitor_frame(monitor)
-    return (monitor_summary(monitor), *(frame,) * len(PLOTS))
+    return (monitor_summary(monitor, language), *(plot(frame, column, language) for column in PLOTS))
 
 
 def build(catalog: Catalog, registry: Registry, page: Page, access: Access, monitor: Monitor) -> None:
+    # Words made here are English until the page's language is known (`page.load` says them again in it).
     errors = gr.State({})
     manager = gr.State(access.open)
+    language = gr.State(DEFAULT)  # the page's, once known: the loaded list is drawn in it
     summary = gr.Markdown(device_summary(registry), elem_id="device-summary")
     copies = gr.JSON(loaded_copies(registry), visible=False)
     status = gr.Markdown(elem_id="models-status")
     visitor = gr.Markdown(visible=False, elem_id="models-visitor")
     with gr.Row(visible=False, elem_id="models-sign-in") as sign_in_row:
-        token = gr.Textbox(label="Admin token", type="password", scale=3, elem_id="models-token")
-        sign_in_button = gr.Button("Sign in", scale=1, elem_id="models-sign-in-button")
+        token = gr.Textbox(label=t("models.admin_token"), type="password", scale=3, elem_id="models-token")
+        sign_in_button = gr.Button(t("models.sign_in"), scale=1, elem_id="models-sign-in-button")
 
-    @gr.render(inputs=[copies, manager])  # drawn on load and again when the loaded copies change
-    def draw_copies(current: list[list[Any]], manages: bool) -> None:
-        gr.Markdown("### Loaded" if current else "### Loaded\nNothing is loaded: a model loads on its first message.")
-        for key, precision, state, in_use, footprint, backend in current:
+    @gr.render(inputs=[copies, manager, language])  # drawn on load and again when any of them changes
+    def draw_copies(current: list[list[Any]], manages: bool, code: str) -> None:
+        gr.Markdown(t("models.loaded_heading") if current else t("models.nothing_loaded"))
+        for copy in current:
+            key, precision, state = copy[:3]
             with gr.Row(equal_height=True, elem_classes=["loaded-copy"]):
-                busy = "loading…" if state == "loading" else ("in use" if in_use else "idle")
-                size = f"{format_bytes(footprint)}, " if footprint else ""
-                gr.Markdown(f"**{key}** · {precision} · {size}{backend or ''} · {busy}", elem_classes=["copy-text"])
+                gr.Markdown(copy_line(copy, code), elem_classes=["copy-text"])
                 if not manages:
                     continue
-                unload = gr.Button(f"Unload {key} ({precision})", size="sm", scale=0, min_width=160,
-                                   interactive=state != "loading", elem_classes=["unload-copy"])
+                unload = gr.Button(say(code, "models.unload_copy", key=key, precision=precision), size="sm",
+                                   scale=0, min_width=160, interactive=state != "loading",
+                                   elem_classes=["unload-copy"])
                 unload.click(functools.partial(unload_model, registry, access, key, precision), None, status,
                              api_visibility="private").then(
                     functools.partial(loaded_copies, registry), None, copies, api_visibility="private")
 
-    gr.Markdown("### Catalogue")
-    grid = gr.Dataframe(value=table(registry), headers=HEADERS, interactive=False, elem_id="models-table", wrap=True,
-                        column_widths=["32%", "16%", "24%", "28%"], max_height=520)
+    gr.Markdown(t("models.catalogue"))
+    grid = gr.Dataframe(value=table(registry), headers=headers(), interactive=False, elem_id="models-table",
+                        wrap=True, column_widths=["32%", "16%", "24%", "28%"], max_height=520)
     first = next(iter(catalog))
-    key = gr.Dropdown(choices=[spec.key for spec in catalog], value=first.key, label="Model", filterable=True,
-                      elem_id="models-key")
+    key = gr.Dropdown(choices=[spec.key for spec in catalog], value=first.key, label=t("models.model"),
+                      filterable=True, elem_id="models-key")
     model_details = gr.Markdown(details(registry, first.key), elem_id="models-details")
     with gr.Row(equal_height=True, visible=access.open, elem_id="models-manage") as manage_row:
-        precision = gr.Radio([AUTO, *(str(p) for p in Precision)], value=AUTO, label="Precision", scale=2,
+        precision = gr.Radio(precision_choices(), value=AUTO, label=t("models.precision"), scale=2,
                              elem_id="models-precision")
-        load = gr.Button("Load", variant="primary", elem_id="models-load", scale=1)
-        unload = gr.Button("Unload", elem_id="models-unload", scale=1)
+        load = gr.Button(t("models.load"), variant="primary", elem_id="models-load", scale=1)
+        unload = gr.Button(t("models.unload"), elem_id="models-unload", scale=1)
 
     refresh = functools.partial(_refresh, registry)
     outputs = [summary, grid, copies]
-    key.change(functools.partial(details, registry), key, model_details, api_visibility="private", queue=False)
+    show_details = functools.partial(details, registry)
+    key.change(show_details, key, model_details, api_visibility="private", queue=False)
     grid.select(pick_row, None, key, api_visibility="private", queue=False)
     access_outputs = [manager, manage_row, sign_in_row, visitor]
+    page.load(language_of, None, language, queue=False)
     page.load(functools.partial(manage_controls, access), None, access_outputs, api_visibility="private",
               queue=False)
+    page.load(show_details, key, model_details, queue=False)
+    page.load(precisions, None, precision, queue=False)
     gr.on([sign_in_button.click, token.submit], functools.partial(sign_in, access), token,
           [status, token, *access_outputs], api_visibility="private", queue=False)
     load.click(functools.partial(load_model, registry, access), [key, precision, errors],
@@ -343,18 +413,18 @@ def build(catalog: Catalog, registry: Registry, page: Page, access: Access, moni
     # Each page that opens shows the registry as it is then, not as it was when the app started.
     page.load(refresh, errors, outputs, api_visibility="private", queue=False)
 
-    with gr.Accordion("Monitor", open=False, elem_id="monitor"):
-        gr.Markdown(f"The last hour, a sample every {SAMPLE_S:.0f} s. `GET /health` gives the same figures as JSON.")
+    with gr.Accordion(t("models.monitor"), open=False, elem_id="monitor"):
+        monitor_help = gr.Markdown(say(None, "models.monitor_help", seconds=SAMPLE_S))
         summary_line = gr.Markdown(monitor_summary(monitor), elem_id="monitor-summary")
         plots = []
-        with gr.Row():
-            for column, (title, axis) in list(PLOTS.items())[:2]:
-                plots.append(gr.LinePlot(monitor_frame(monitor), x="time", y=column, title=title, y_title=axis,
-                                         x_title="", height=220, elem_classes=["monitor-plot"]))
-        with gr.Row():
-            for column, (title, axis) in list(PLOTS.items())[2:]:
-                plots.append(gr.LinePlot(monitor_frame(monitor), x="time", y=column, title=title, y_title=axis,
-                                         x_title="", height=220, elem_classes=["monitor-plot"]))
+        frame = monitor_frame(monitor)
+        for row in (PLOTS[:2], PLOTS[2:]):
+            with gr.Row():
+                for column in row:
+                    plots.append(gr.LinePlot(frame, x="time", y=column, title=say(None, f"models.plot_{column}"),
+                                             y_title=say(None, f"models.axis_{column}"), x_title="", height=220,
+                                             elem_classes=["monitor-plot"]))
+    page.load(words("models.monitor_help", seconds=SAMPLE_S), None, monitor_help, queue=False)
     gr.Timer(SAMPLE_S).tick(functools.partial(monitor_updates, monitor), None, [summary_line, *plots],
                             api_visibility="private", show_progress="hidden")
     page.load(functools.partial(monitor_updates, monitor), None, [summary_line, *plots], api_visibility="private",
@@ -373,8 +443,12 @@ def pick_row(data: gr.SelectData) -> Any:
     return row[0] if row else gr.skip()
 
 
-def _refresh(registry: Registry, errors: dict[str, str]) -> tuple[str, list[list[Any]], list[list[Any]]]:
-    return device_summary(registry), table(registry, errors), loaded_copies(registry)
+def _refresh(registry: Registry, errors: dict[str, Said | str],
+             request: gr.Request | None = None) -> tuple[str, pd.DataFrame, list[list[Any]]]:
+    """The summary, the grid (its headers too: they are said in the session's language) and the loaded copies."""
+    language = language_of(request)
+    grid = pd.DataFrame(table(registry, errors, language), columns=headers(language))
+    return device_summary(registry, language), grid, loaded_copies(registry)
 
 
 if __name__ == "__main__":
@@ -383,7 +457,8 @@ if __name__ == "__main__":
     from tabs.i18n import translations
 
     services = create_services(Settings.from_sources())
-    with gr.Blocks(title=TITLE) as app:
+    with gr.Blocks(title=say(None, TITLE)) as app:
         page = Page.build(app)
         build(services.catalog, services.registry, page, services.access, services.engine.monitor)
+        page.finish()
     app.launch(i18n=translations())
