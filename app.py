@@ -54,7 +54,7 @@ def build_app(services: Services, admission: Admission | None = None) -> gr.Bloc
             vision.build(services.catalog, services.engine, services.registry, services.settings.context_limit)
         with gr.Tab(thinking.TITLE, id="thinking") as thinking_tab:
             thinking.build(services.catalog, services.engine, services.registry)
-        with gr.Tab(models.TITLE, id="models") as models_tab:
+        with gr.Tab(t(models.TITLE), id="models") as models_tab:
             models.build(services.catalog, services.registry, page, services.access, services.engine.monitor)
         # Sidebars belong to the page, not to a tab: show the chat's only with the Chat tab.
         sidebars = list(chat_ui.sidebars) if chat_ui else []
