@@ -10,6 +10,11 @@ grouped by equivalence, as a bar chart; every sample's solution can be opened.
 The two modes use Qwen2.5-Math's system prompts from its model card; Qwen3 gets the same ones
 with its thinking mode. `/math` is the public API.
 
+Every word is said in the reader's language: labels are `t(...)` keys, and what the server makes
+(the answer and its check, the vote, errors, the model picker's labels, the modes' names, the
+examples) is `say(language, ...)` with the language of the request (`tabs.i18n`); the words are in
+`locales/<language>/math.toml`. The API's modes keep their English names.
+
     python -m tabs.math_tab   # this tab alone, for development
 """
 
@@ -25,14 +30,16 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from playground.catalog import Catalog, Sampling, Task
+from playground.catalog import Catalog, ModelSpec, Sampling, Task
 from playground.engine import Engine
 from playground.errors import InvalidRequestError, PlaygroundError
+from playground.i18n import say
 from playground.registry import Registry
 from playground.requests import Message, Request
 from playground.tasks import checking, tir
 from playground.tasks.answers import boxed
 from tabs import picker
+from tabs.i18n import Page, language_of, t
 from tabs.reply import (
     LATEX_DELIMITERS,
     PRESET_FIELDS,
@@ -50,27 +57,27 @@ from tabs.reply import (
     touch,
 )
 
-TITLE = "Math"
+TITLE = "math.title"  # a message key
+SLOT = "math"  # the Stop keys' slot: many_key(session, SLOT, sample)
 # Qwen2.5-Math's system prompts (model card, "Quick Start"): chain of thought and tool-integrated reasoning.
 COT = "Please reason step by step, and put your final answer within \\boxed{}."
 TIR = ("Please integrate natural language reasoning with programs to solve the problem above, and put your final "
        "answer within \\boxed{}.")
-MODES = {"Step by step": COT, "With Python (TIR)": TIR}
+MODES = {"Step by step": COT, "With Python (TIR)": TIR}  # the API's names (values of the mode picker)
+MODE_NAMES = {"Step by step": "math.mode_step_by_step", "With Python (TIR)": "math.mode_python"}  # what a reader sees
 MAX_SAMPLES = 16
 DEFAULT_MAX_NEW_TOKENS = 4096
 LONGEST_PROBLEM = 20_000  # characters
-NO_ANSWER = "(no answer)"
-EXAMPLES = [  # problem, expected answer
-    ["Find the derivative of f(x) = x³ + 2x² − 5x + 3.", "3x^2 + 4x - 5"],
-    ["Find the critical points of f(x) = x³ + 2x² − 5x + 3.",
-     "\\{\\frac{-2-\\sqrt{19}}{3}, \\frac{-2+\\sqrt{19}}{3}\\}"],
-    ["A company's revenue grows by 15% each year. If they had $2 million in revenue in 2020, and they want to reach "
-     "$5 million by 2025, will they achieve this goal? If not, what growth rate would they need?", ""],
-    ["A train travels 120 km in 1.5 hours. What is its average speed in km/h?", "80"],
-    ["笼子里有鸡和兔共35只，脚共94只。兔有几只？", "12"],
-    ["Quelle est la somme des entiers de 1 à 100 ?", "5050"],
-    ["Si 3x + 7 = 22, ¿cuánto vale x?", "5"],
-]
+NO_ANSWER = "(no answer)"  # what the API says for samples without a boxed answer (None in `Outcome.votes`)
+EXAMPLES = (  # the problem (a message key: in the reader's language) and its expected answer
+    ("math.example_1", "3x^2 + 4x - 5"),
+    ("math.example_2", "\\{\\frac{-2-\\sqrt{19}}{3}, \\frac{-2+\\sqrt{19}}{3}\\}"),
+    ("math.example_3", ""),
+    ("math.example_4", "80"),
+    ("math.example_5", "12"),
+    ("math.example_6", "5050"),
+    ("math.example_7", "5"),
+)
 
 
 @dataclass(frozen=True)
@@ -94,14 +101,15 @@ class Outcome:
     """What the samples add up to: each one's answer, the vote, the winner and its check."""
 
     answers: list[str | None]  # the last \boxed{} of each sample's answer
-    votes: list[tuple[str, int]]  # answer (the first of its equivalents) and how many samples gave it, most first
+    # Answer (the first of its equivalents; None for "no answer", last) and how many samples gave it, most first.
+    votes: list[tuple[str | None, int]]
     winners: list[bool]  # per sample: its answer is (equivalent to) the winner
     correct: bool | None = None  # the winner against the expected answer (None: nothing to check)
     note: str = ""
 
     @property
     def winner(self) -> str | None:
-        return self.votes[0][0] if self.votes and self.votes[0][0] != NO_ANSWER else None
+        return self.votes[0][0] if self.votes else None
 
 
 # --- solving ----------------------------------------------------------------------------------------------
@@ -111,21 +119,19 @@ def problem_of(catalog: Catalog, text: str, mode: str, samples: Any, model: str,
                sampling: Sampling, expected: str | None) -> Problem:
     """The problem as asked, or `InvalidRequestError` saying what to fix."""
     if not text or not text.strip():
-        raise InvalidRequestError("Type a problem first.")
+        raise InvalidRequestError("math.type_first")
     if len(text) > LONGEST_PROBLEM:
-        raise InvalidRequestError(f"The problem is {len(text):,} characters long; at most {LONGEST_PROBLEM:,} are "
-                                  "taken. Shorten it.")
+        raise InvalidRequestError("math.too_long", length=len(text), limit=LONGEST_PROBLEM)
     if mode not in MODES:
-        raise InvalidRequestError(f"Unknown mode {mode!r}: use one of {', '.join(map(repr, MODES))}.")
+        raise InvalidRequestError("math.unknown_mode", mode=mode, modes=", ".join(map(repr, MODES)))
     try:
         k = float(samples)
     except (TypeError, ValueError):
         k = -1.0
     if k != int(k) or not 1 <= k <= MAX_SAMPLES:
-        raise InvalidRequestError(f"Samples must be a whole number from 1 to {MAX_SAMPLES}, got {samples!r}.")
+        raise InvalidRequestError("math.samples_range", most=MAX_SAMPLES, value=samples)
     if k > 1 and sampling.greedy:
-        raise InvalidRequestError("A majority vote needs different samples: set the temperature above 0, "
-                                  "or ask for 1 sample.")
+        raise InvalidRequestError("math.vote_needs_temperature")
     spec = catalog.get(model)
     return Problem(text.strip(), mode, int(k), model, bool(thinking) if spec.hybrid else spec.thinks, sampling,
                    checking.read_expected(expected))
@@ -135,8 +141,10 @@ def sample_names(problem: Problem) -> list[str]:
     return [str(i + 1) for i in range(problem.samples)]
 
 
-def solve(engine: Engine, stops: Stops, session: str, problem: Problem) -> Iterator[Replies]:
-    """The k samples at once, each with its own seed (a random base when the seed is -1); yields them as they grow."""
+def solve(engine: Engine, stops: Stops, session: str, problem: Problem,
+          language: str | None = None) -> Iterator[Replies]:
+    """The k samples at once, each with its own seed (a random base when the seed is -1); yields them as they grow,
+    their words in `language`."""
     base = problem.sampling.seed if problem.sampling.seed is not None else secrets.randbelow(2**31)
     requests: dict[str, Request | str] = {}
     for i, name in enumerate(sample_names(problem)):
@@ -145,9 +153,9 @@ def solve(engine: Engine, stops: Stops, session: str, problem: Problem) -> Itera
         try:
             requests[name] = Request(problem.model, problem.messages(), sampling, thinking=problem.thinking).validated()
         except PlaygroundError as exc:
-            requests[name] = str(exc)
+            requests[name] = exc.text(language)
     run = tir.with_sandbox(engine) if MODES[problem.mode] == TIR else None
-    yield from stream_many(engine, requests, stops, session, TITLE, run)
+    yield from stream_many(engine, requests, stops, session, SLOT, run, language)
 
 
 def outcome(replies: Replies, expected: str | None) -> Outcome:
@@ -160,7 +168,7 @@ def outcome(replies: Replies, expected: str | None) -> Outcome:
     counts = Counter(leaders.values())
     votes = [(answers[leader], n) for leader, n in counts.most_common()]
     if len(given) < len(answers):
-        votes.append((NO_ANSWER, len(answers) - len(given)))
+        votes.append((None, len(answers) - len(given)))
     top = counts.most_common(1)[0][0] if counts else None
     result = Outcome(answers, votes, [top is not None and leaders.get(i) == top for i in range(len(answers))])
     if expected is None or result.winner is None:
@@ -172,38 +180,51 @@ def outcome(replies: Replies, expected: str | None) -> Outcome:
 # --- words ------------------------------------------------------------------------------------------------------
 
 
-def answer_markdown(replies: Replies, result: Outcome | None, expected: str | None) -> str:
-    """The final answer, large, with its check and the vote; or how far the samples are."""
+def answer_markdown(replies: Replies, result: Outcome | None, expected: str | None,
+                    language: str | None = None) -> str:
+    """The final answer, large, with its check and the vote; or how far the samples are (in `language`)."""
     total = len(replies.views)
     if result is None:
-        return f"Solving… {len(replies.done)} of {total} samples done." if total > 1 else ""
+        return say(language, "math.solving", done=len(replies.done), total=total) if total > 1 else ""
     if all(view.error for view in replies.views.values()):
         return ""
     if result.winner is None:
-        return "No `\\boxed{}` answer in the solution" + ("s." if total > 1 else ".") + (
-            " Try more new tokens, or the step-by-step mode." if any(
-                v.metrics and v.metrics.finish.value == "length" for v in replies.views.values()) else "")
+        parts = [say(language, "math.no_box_samples" if total > 1 else "math.no_box")]
+        if any(v.metrics and v.metrics.finish.value == "length" for v in replies.views.values()):
+            parts.append(say(language, "math.no_box_hint"))
+        return say(language, "math.sentence_separator").join(parts)
     lines = [f"$$\\boxed{{{result.winner}}}$$"]
     if total > 1:
-        lines.append(f"{result.votes[0][1]} of {total} samples give this answer.")
+        lines.append(say(language, "math.majority", votes=result.votes[0][1], total=total))
     if expected is not None:
         if result.correct is True:
-            lines.append(f"✓ Correct: it equals the expected answer ${expected}$.")
+            lines.append(say(language, "math.correct", expected=expected))
         elif result.correct is False:
-            lines.append(f"✗ Not the expected answer ${expected}$.")
+            lines.append(say(language, "math.wrong", expected=expected))
         else:
-            lines.append(f"? Could not check it against ${expected}$ ({result.note}).")
+            lines.append(say(language, "math.unchecked", expected=expected, note=result.note))
     return "\n\n".join(lines)
 
 
-def vote_frame(result: Outcome | None) -> pd.DataFrame:
+def answer_name(answer: str | None, language: str | None = None) -> str:
+    """An answer as the vote shows it: "(no answer)" in `language` for a sample without a boxed one."""
+    return say(language, "math.no_answer") if answer is None else answer
+
+
+def vote_frame(result: Outcome | None, language: str | None = None) -> pd.DataFrame:
     rows = result.votes if result is not None else []
-    return pd.DataFrame({"answer": [a for a, _ in rows], "samples": [n for _, n in rows]})
+    return pd.DataFrame({"answer": [answer_name(a, language) for a, _ in rows], "samples": [n for _, n in rows]})
 
 
-def sample_label(name: str, view: ReplyView) -> str:
-    answer = boxed(view.answer)
-    return f"Sample {name} · {answer if answer is not None else NO_ANSWER}"
+def vote_chart(result: Outcome | None, samples: int, language: str | None = None) -> Any:
+    """The vote as a bar chart (shown once a vote over several samples is in), its titles in `language`."""
+    return gr.BarPlot(vote_frame(result, language), y_lim=[0, samples], visible=samples > 1 and result is not None,
+                      title=say(language, "math.votes"), x_title=say(language, "math.axis_answer"),
+                      y_title=say(language, "math.axis_samples"))
+
+
+def sample_label(name: str, view: ReplyView, language: str | None = None) -> str:
+    return say(language, "math.sample", number=name, answer=answer_name(boxed(view.answer), language))
 
 
 # --- handlers --------------------------------------------------------------------------------------------------
@@ -213,22 +234,23 @@ def run_ui(engine: Engine, stops: Stops, text: str, expected: str, mode: str, sa
            thinking: Any, max_new_tokens: Any, seed: Any, *presets: Any,
            request: gr.Request | None = None) -> Iterator[tuple[Any, ...]]:
     """Solve: yields (answer, shown solution, vote chart, sample picker, every sample's messages)."""
+    language = language_of(request)
     try:
         sampling = preset_sampling(presets, max_new_tokens, seed)
         problem = problem_of(engine.registry.catalog, text, mode, samples, model, thinking, sampling, expected)
     except (PlaygroundError, ValueError) as exc:
-        yield "", [error_message(str(exc))], gr.BarPlot(visible=False), gr.Dropdown(visible=False), []
+        error = exc.text(language) if isinstance(exc, PlaygroundError) else str(exc)
+        yield "", [error_message(error)], gr.BarPlot(visible=False), gr.Dropdown(visible=False), []
         return
     names = sample_names(problem)
-    for replies in solve(engine, stops, session_of(request), problem):
+    for replies in solve(engine, stops, session_of(request), problem, language):
         result = outcome(replies, problem.expected) if replies.finished else None
         solutions = [replies.views[name].messages() for name in names]
         # Once all have ended: the first sample that gives the winning answer.
         shown = next((n for n, won in zip(names, result.winners, strict=True) if won), names[0]) if result else names[0]
-        choices = [(sample_label(name, replies.views[name]), name) for name in names]
-        yield (answer_markdown(replies, result, problem.expected), solutions[names.index(shown)],
-               gr.BarPlot(vote_frame(result), y_lim=[0, problem.samples],
-                          visible=problem.samples > 1 and result is not None),
+        choices = [(sample_label(name, replies.views[name], language), name) for name in names]
+        yield (answer_markdown(replies, result, problem.expected, language), solutions[names.index(shown)],
+               vote_chart(result, problem.samples, language),
                gr.Dropdown(choices=choices, value=shown, visible=problem.samples > 1), solutions)
 
 
@@ -239,7 +261,7 @@ def show_sample(name: str | None, solutions: list[list[Any]]) -> list[Any]:
 
 
 def stop_all(stops: Stops, request: gr.Request | None = None) -> None:
-    stop_many(stops, session_of(request), TITLE, [str(i + 1) for i in range(MAX_SAMPLES)])
+    stop_many(stops, session_of(request), SLOT, [str(i + 1) for i in range(MAX_SAMPLES)])
 
 
 def math_api(
@@ -273,12 +295,13 @@ def math_api(
     except (PlaygroundError, ValueError) as exc:
         yield {"error": str(exc)}
         return
-    for replies in solve(engine, stops, session_of(request), asked):
+    for replies in solve(engine, stops, session_of(request), asked, language_of(request)):
         result = outcome(replies, asked.expected) if replies.finished else None
         yield {
             "solutions": [solution_json(view) for view in replies.views.values()],
             "answers": None if result is None else result.answers,
-            "vote": None if result is None else [{"answer": a, "samples": n} for a, n in result.votes],
+            "vote": None if result is None else [{"answer": NO_ANSWER if a is None else a, "samples": n}
+                                                 for a, n in result.votes],
             "answer": None if result is None else result.winner,
             "expected_answer": asked.expected,
             "correct": None if result is None else result.correct,
@@ -304,55 +327,87 @@ def solution_json(view: ReplyView) -> dict[str, Any]:
 # --- layout ---------------------------------------------------------------------------------------------------
 
 
-def build(catalog: Catalog, engine: Engine, registry: Registry) -> None:
+def follow_model(catalog: Catalog, model: str, thinking: bool, touched: list[str],
+                 request: gr.Request | None = None) -> tuple[Any, ...]:
+    """The model or mode changed: the switch, the mode line (in the reader's language) and the preset."""
+    return follow(catalog, model, thinking, touched, language_of(request))
+
+
+def mode_choices(language: str | None = None) -> list[tuple[str, str]]:
+    """The modes as the picker shows them: (name in `language`, the API's name)."""
+    return [(say(language, MODE_NAMES[mode]), mode) for mode in MODES]
+
+
+def example_samples(language: str | None = None) -> list[list[str]]:
+    """The example problems in `language`, each with its expected answer (a row of the examples table)."""
+    return [[say(language, key), answer] for key, answer in EXAMPLES]
+
+
+def page_words(catalog: Catalog, registry: Registry, models: list[ModelSpec], model: str,
+               request: gr.Request | None = None) -> tuple[Any, ...]:
+    """When the page opens: the words made on the server, in its language: the model picker and mode line, the
+    modes' names and the examples."""
+    language = language_of(request)
+    line = mode_line(catalog.get(model), language) if model in catalog.models else ""
+    return (gr.Dropdown(choices=picker.choices(registry, models, language)), gr.Markdown(line, visible=bool(line)),
+            gr.Radio(choices=mode_choices(language)), gr.Dataset(samples=example_samples(language)))
+
+
+def build(catalog: Catalog, engine: Engine, registry: Registry, page: Page) -> None:
     models = catalog.with_task(Task.MATH)
     if not models:
-        gr.Markdown("The catalogue has no model with the `math` task.")
+        gr.Markdown(t("math.no_models"))
         return
     first = picker.default_model(registry, models)
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
-            problem = gr.Textbox(label="Problem", lines=3, placeholder="A math problem, in any language…",
+            problem = gr.Textbox(label=t("math.problem"), lines=3, placeholder=t("math.problem_placeholder"),
                                  elem_id="math-problem")
-            expected = gr.Textbox(value="", label="Expected answer (optional)", elem_id="math-expected",
-                                  placeholder="e.g. 3x^2 + 4x - 5, \\frac{1}{2}, \\{1, 2\\}: checked with math-verify")
+            expected = gr.Textbox(value="", label=t("math.expected"), elem_id="math-expected",
+                                  placeholder=t("math.expected_placeholder"))
             with gr.Row():
-                mode = gr.Radio(list(MODES), value="Step by step", label="Mode", elem_id="math-mode",
-                                info="With Python, the model's code runs in a sandbox and it reads the output.")
-                samples = gr.Slider(1, MAX_SAMPLES, value=1, step=1, label="Samples",
-                                    info="More than 1: a majority vote over that many solutions.",
-                                    elem_id="math-samples")
+                # The modes' names, the picker's labels and the mode line are made words: said again when the page
+                # opens (`page_words`).
+                mode = gr.Radio(mode_choices(), value="Step by step", label=t("math.mode"), elem_id="math-mode",
+                                info=t("math.mode_info"))
+                samples = gr.Slider(1, MAX_SAMPLES, value=1, step=1, label=t("math.samples"),
+                                    info=t("math.samples_info"), elem_id="math-samples")
             with gr.Row():
-                send = gr.Button("Solve", variant="primary", elem_id="math-solve")
-                stop_button = gr.Button("Stop", variant="stop", elem_id="math-stop")
+                send = gr.Button(t("math.solve"), variant="primary", elem_id="math-solve")
+                stop_button = gr.Button(t("math.stop"), variant="stop", elem_id="math-stop")
         with gr.Column(scale=2):
             with gr.Group():
-                model = gr.Dropdown(choices=picker.choices(registry, models), value=first.key, label="Model",
+                model = gr.Dropdown(choices=picker.choices(registry, models), value=first.key, label=t("math.model"),
                                     elem_id="math-model", filterable=True)
-                switch = gr.Checkbox(value=True, label="Thinking", visible=first.hybrid, elem_id="math-thinking")
-                said = gr.Markdown(mode_line(first), padding=True, visible=bool(mode_line(first)))
-            with gr.Accordion("Sampling", open=False):
+                switch = gr.Checkbox(value=True, label=t("math.thinking"), visible=first.hybrid,
+                                     elem_id="math-thinking")
+                said = gr.Markdown(mode_line(first), padding=True, visible=bool(mode_line(first)),
+                                   elem_id="math-model-mode")
+            with gr.Accordion(t("math.sampling"), open=False):
                 with gr.Row():
                     max_new_tokens = gr.Number(value=DEFAULT_MAX_NEW_TOKENS, precision=0, minimum=1, step=256,
-                                               label="Max new tokens", elem_id="math-max-new-tokens")
-                    seed = gr.Number(value=-1, precision=0, label="Seed",
-                                     info="-1 = random; sample i uses seed + i")
+                                               label=t("math.max_new_tokens"), elem_id="math-max-new-tokens")
+                    seed = gr.Number(value=-1, precision=0, label=t("math.seed"), info=t("math.seed_info"))
                 presets = preset_sliders(first.sampling_for(first.thinks))
     answer = gr.Markdown(elem_id="math-answer", latex_delimiters=LATEX_DELIMITERS)
     with gr.Row(equal_height=False):
-        solution = gr.Chatbot(label="Solution", show_label=False, latex_delimiters=LATEX_DELIMITERS, height="60vh",
-                              elem_id="math-solution", buttons=["copy"], scale=3)
+        solution = gr.Chatbot(label=t("math.solution"), show_label=False, latex_delimiters=LATEX_DELIMITERS,
+                              height="60vh", elem_id="math-solution", buttons=["copy"], scale=3)
         with gr.Column(scale=2, min_width=260):
-            votes = gr.BarPlot(x="answer", y="samples", title="Votes", visible=False, elem_id="math-votes",
-                               sort="-y")
-            pick = gr.Dropdown(label="Show solution", visible=False, elem_id="math-sample", choices=[])
-    gr.Examples(examples=EXAMPLES, inputs=[problem, expected], label="Problems (with expected answers)",
-                cache_examples=False)
+            # Hidden until a vote is in; each solve says its titles in the reader's language (`vote_chart`).
+            votes = gr.BarPlot(x="answer", y="samples", title=say(None, "math.votes"), visible=False,
+                               elem_id="math-votes", sort="-y")
+            pick = gr.Dropdown(label=t("math.show_solution"), visible=False, elem_id="math-sample", choices=[])
+    # gr.Examples is made once for everyone: its table is said again in the reader's language when the page opens.
+    examples = gr.Examples(examples=example_samples(), inputs=[problem, expected], label=t("math.examples"),
+                           cache_examples=False)
+    page.load(functools.partial(page_words, catalog, registry, models), model, [model, said, mode, examples.dataset],
+              queue=False)
 
     stops = Stops()
     solutions = gr.State([])
     touched = gr.State([])
-    follow_fn = functools.partial(follow, catalog)
+    follow_fn = functools.partial(follow_model, catalog)
     for trigger in (model.input, switch.input):
         trigger(follow_fn, [model, switch, touched], [switch, said, *presets], api_visibility="private",
                 queue=False)
@@ -373,8 +428,11 @@ def build(catalog: Catalog, engine: Engine, registry: Registry) -> None:
 if __name__ == "__main__":
     from playground.services import create_services
     from playground.settings import Settings
+    from tabs.i18n import translations
 
     services = create_services(Settings.from_sources())
-    with gr.Blocks(title=TITLE) as app:
-        build(services.catalog, services.engine, services.registry)
-    app.launch()
+    with gr.Blocks(title=say(None, TITLE)) as app:
+        page = Page.build(app)
+        build(services.catalog, services.engine, services.registry, page)
+        page.finish()
+    app.launch(i18n=translations())

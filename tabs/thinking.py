@@ -11,6 +11,10 @@ each column says when it cut in. One Send, one Stop (for both), one seed.
 Either column can pick any chat model: a hybrid Qwen3 shows the on/off switch, a thinking-only
 model always thinks, an instruct model never does. `/compare_thinking` is the public API.
 
+Every word is said in the reader's language: labels are `t(...)` keys, and what the server makes
+(figures, the comparison, errors, the model pickers' labels, the examples) is `say(language, ...)`
+with the language of the request (`tabs.i18n`); the words are in `locales/<language>/thinking.toml`.
+
     python -m tabs.thinking   # this tab alone, for development
 """
 
@@ -26,10 +30,12 @@ import gradio as gr
 from playground.catalog import Catalog, ModelSpec, Sampling, Task
 from playground.engine import Engine
 from playground.errors import InvalidRequestError, PlaygroundError
+from playground.i18n import Said, say
 from playground.registry import Registry
 from playground.requests import Message, Request
 from playground.tasks.answers import final_answer, same_answer
 from tabs import picker
+from tabs.i18n import Page, language_of, t
 from tabs.reply import (
     LATEX_DELIMITERS,
     PRESET_FIELDS,
@@ -49,16 +55,11 @@ from tabs.reply import (
     touch,
 )
 
-TITLE = "Thinking"
+TITLE = "thinking.title"  # a message key
+SLOT = "thinking"  # the Stop keys' slot: many_key(session, SLOT, side)
 SIDES = ("left", "right")
 DEFAULT_MAX_NEW_TOKENS = 4096
-EXAMPLES = [
-    "How many times does the letter r appear in the word strawberry?",
-    "A bat and a ball cost $1.10 in total. The bat costs $1.00 more than the ball. How much does the ball cost?",
-    "一个笼子里有鸡和兔共35只，脚共94只。鸡和兔各有几只？",
-    "Alice est plus grande que Bob, Bob est plus grand que Chloé. Qui est la plus petite ?",
-    "Si tengo 3 manzanas y me como 2, y luego compro el doble de las que me quedan, ¿cuántas tengo?",
-]
+EXAMPLES = tuple(f"thinking.example_{n}" for n in range(1, 6))  # in the reader's language
 
 
 @dataclass(frozen=True)
@@ -73,25 +74,25 @@ class Column:
 # --- the comparison ---------------------------------------------------------------------------------
 
 
-def column_error(catalog: Catalog, column: Column) -> str | None:
+def column_error(catalog: Catalog, column: Column) -> Said | None:
     """Why a column cannot run as asked, or None."""
     spec = catalog.get(column.model)
     if column.thinking and not spec.thinks:
-        return (f"{column.model} does not think: pick a Qwen3 model (hybrid or Thinking-2507) for a thinking column, "
-                "or turn thinking off.")
+        return Said("thinking.does_not_think", {"model": column.model})
     if not column.thinking and spec.thinks and not spec.hybrid:
-        return f"{column.model} always thinks (a Thinking model): pick a hybrid or instruct model to compare without."
+        return Said("thinking.always_thinks", {"model": column.model})
     return None
 
 
 def compare(engine: Engine, stops: Stops, session: str, prompt: str, system_prompt: str, columns: dict[str, Column],
-            thinking_budget: int | None) -> Iterator[Replies]:
+            thinking_budget: int | None, language: str | None = None) -> Iterator[Replies]:
     """Run both columns at once; yield them as they grow (at most 20 times a second), then once both have ended.
 
-    A column that cannot run as asked says why in its place; the other still runs.
+    A column that cannot run as asked says why in its place, in `language`; the other still runs.
     """
     if not prompt or not prompt.strip():
-        yield Replies({side: ReplyView(error="Type a prompt first.") for side in SIDES}, set(SIDES))
+        error = say(language, "thinking.type_first")
+        yield Replies({side: ReplyView(error=error, language=language) for side in SIDES}, set(SIDES))
         return
     messages: list[Message] = [{"role": "system", "content": system_prompt.strip()}] if system_prompt.strip() else []
     messages.append({"role": "user", "content": prompt})
@@ -104,8 +105,8 @@ def compare(engine: Engine, stops: Stops, session: str, prompt: str, system_prom
             requests[side] = Request(column.model, messages, column.sampling, thinking=column.thinking,
                                      thinking_budget=thinking_budget if column.thinking else None).validated()
         except PlaygroundError as exc:
-            requests[side] = str(exc)
-    yield from stream_many(engine, requests, stops, session, TITLE)
+            requests[side] = exc.text(language)
+    yield from stream_many(engine, requests, stops, session, SLOT, language=language)
 
 
 # --- words and numbers ---------------------------------------------------------------------------------
@@ -127,20 +128,26 @@ def figures(view: ReplyView) -> dict[str, Any]:
     }
 
 
-def figures_html(view: ReplyView) -> str:
-    """One column's figures, each a label over its number (empty until the column ends)."""
+def figures_html(view: ReplyView, language: str | None = None) -> str:
+    """One column's figures, each a label over its number (empty until the column ends), in `language`."""
     if view.metrics is None:
         return ""
+
+    def said(key: str, **params: Any) -> str:
+        return say(language, key, **params)
+
     f = figures(view)
     ttft, thought = f["time_to_first_token_s"], f["thinking_s"]
-    cells = {"First token": "–" if ttft is None else f"{ttft:.2f} s",
-             "Thinking": "–" if thought is None else f"{thought:.1f} s",
-             "Thinking tokens": f"{f['thinking_tokens']:,}",
-             "Answer tokens": f"{f['answer_tokens']:,}",
-             "Speed": f"{f['tokens_per_s']:.1f} tok/s"}
-    items = "".join(f"<div><dt>{name}</dt><dd>{value}</dd></div>" for name, value in cells.items())
+    cells = {"figure_first_token": said("thinking.unknown") if ttft is None
+             else said("thinking.first_token_s", seconds=ttft),
+             "figure_thinking": said("thinking.unknown") if thought is None
+             else said("thinking.thinking_s", seconds=thought),
+             "figure_thinking_tokens": said("thinking.token_count", tokens=f["thinking_tokens"]),
+             "figure_answer_tokens": said("thinking.token_count", tokens=f["answer_tokens"]),
+             "figure_speed": said("thinking.speed", rate=f["tokens_per_s"])}
+    items = "".join(f"<div><dt>{said(f'thinking.{name}')}</dt><dd>{value}</dd></div>" for name, value in cells.items())
     cut = f["thinking_budget_reached"]
-    note = '<p class="figures-note">The thinking budget cut the thinking short.</p>' if cut else ""
+    note = f'<p class="figures-note">{said("thinking.budget_cut")}</p>' if cut else ""
     return f'<dl class="figures">{items}</dl>{note}'
 
 
@@ -157,7 +164,8 @@ def summary(state: Replies, columns: dict[str, Column]) -> dict[str, Any]:
             "answers_agree": same_answer(*answers), "final_answers": answers, "thinking_side": thinking_side}
 
 
-def summary_text(state: Replies, columns: dict[str, Column]) -> str:
+def summary_text(state: Replies, columns: dict[str, Column], language: str | None = None) -> str:
+    """The comparison in words, in `language` (empty until both columns have ended with metrics)."""
     if not state.finished:
         return ""
     s = summary(state, columns)
@@ -165,17 +173,15 @@ def summary_text(state: Replies, columns: dict[str, Column]) -> str:
         return ""
     parts = []
     if columns["left"].thinking != columns["right"].thinking:
-        parts.append(f"Thinking ({s['thinking_side']}) cost **{s['extra_tokens']:+,} tokens** and "
-                     f"**{s['extra_seconds']:+.1f} s** against the other column.")
+        parts.append(say(language, f"thinking.cost_{s['thinking_side']}", tokens=s["extra_tokens"],
+                         seconds=s["extra_seconds"]))
     left, right = s["final_answers"]
     if s["answers_agree"] is None:
-        parts.append("Neither column gave a final answer (a `\\boxed{}` one or a number) to compare."
-                     if left is None and right is None else
-                     "Only one column gave a final answer (a `\\boxed{}` one or a number): nothing to compare.")
+        parts.append(say(language, "thinking.no_answers" if left is None and right is None else "thinking.one_answer"))
     else:
-        verdict = "agree" if s["answers_agree"] else "differ"
-        parts.append(f"Final answers: `{left}` and `{right}`: they **{verdict}**.")
-    return " ".join(parts)
+        parts.append(say(language, "thinking.answers_agree" if s["answers_agree"] else "thinking.answers_differ",
+                         left=left, right=right))
+    return say(language, "thinking.sentence_separator").join(parts)
 
 
 # --- handlers ------------------------------------------------------------------------------------------
@@ -224,7 +230,8 @@ def compare_thinking(
     except PlaygroundError as exc:
         yield {"error": str(exc)}
         return
-    for state in compare(engine, stops, session_of(request), prompt, system_prompt, columns, budget):
+    for state in compare(engine, stops, session_of(request), prompt, system_prompt, columns, budget,
+                         language_of(request)):
         yield as_json(state, columns)
 
 
@@ -243,6 +250,7 @@ def as_json(state: Replies, columns: dict[str, Column]) -> dict[str, Any]:
 def run_ui(engine: Engine, stops: Stops, prompt: str, system_prompt: str, thinking_budget: Any, seed: Any,
            max_new_tokens: Any, *values: Any, request: gr.Request | None = None) -> Iterator[tuple[Any, ...]]:
     """Send: both columns stream; yields (chat, figures, prompt) per column, then the comparison."""
+    language = language_of(request)
     per_side = len(values) // 2
     try:
         columns = {}
@@ -251,19 +259,42 @@ def run_ui(engine: Engine, stops: Stops, prompt: str, system_prompt: str, thinki
             columns[side] = Column(model, bool(thinking), preset_sampling(numbers, max_new_tokens, seed))
         budget = budget_of(thinking_budget)
     except (PlaygroundError, ValueError) as exc:
-        message = [error_message(str(exc))]
+        message = [error_message(exc.text(language) if isinstance(exc, PlaygroundError) else str(exc))]
         yield message, "", "", message, "", "", ""
         return
-    for state in compare(engine, stops, session_of(request), prompt, system_prompt, columns, budget):
+    for state in compare(engine, stops, session_of(request), prompt, system_prompt, columns, budget, language):
         outputs: list[Any] = []
         for side in SIDES:
             view = state.views[side]
-            outputs += [view.messages(), figures_html(view), view.prompt.text if view.prompt else ""]
-        yield (*outputs, summary_text(state, columns))
+            outputs += [view.messages(), figures_html(view, language), view.prompt.text if view.prompt else ""]
+        yield (*outputs, summary_text(state, columns, language))
 
 
 def stop_both(stops: Stops, request: gr.Request | None = None) -> None:
-    stop_many(stops, session_of(request), TITLE, SIDES)
+    stop_many(stops, session_of(request), SLOT, SIDES)
+
+
+def follow_column(catalog: Catalog, model: str, thinking: bool, touched: list[str],
+                  request: gr.Request | None = None) -> tuple[Any, ...]:
+    """A column's model or mode changed: its switch, its mode line (in the reader's language) and its preset."""
+    return follow(catalog, model, thinking, touched, language_of(request))
+
+
+def example_samples(language: str | None = None) -> list[list[str]]:
+    """The example prompts in `language`, one per row of the examples table."""
+    return [[say(language, key)] for key in EXAMPLES]
+
+
+def page_words(catalog: Catalog, registry: Registry, models: list[ModelSpec], left_model: str, right_model: str,
+               request: gr.Request | None = None) -> tuple[Any, ...]:
+    """When the page opens: the words made on the server, in its language: each column's model picker and mode
+    line, and the examples."""
+    language = language_of(request)
+    out: list[Any] = []
+    for key in (left_model, right_model):
+        mode = mode_line(catalog.get(key), language) if key in catalog.models else ""
+        out += [gr.Dropdown(choices=picker.choices(registry, models, language)), gr.Markdown(mode, visible=bool(mode))]
+    return (*out, gr.Dataset(samples=example_samples(language)))
 
 
 # --- layout -------------------------------------------------------------------------------------------------
@@ -279,56 +310,60 @@ def build_column(side: str, catalog: Catalog, registry: Registry, models: list[M
                  thinking: bool) -> dict[str, Any]:
     with gr.Column(elem_id=f"thinking-{side}"):
         with gr.Group():
-            model = gr.Dropdown(choices=picker.choices(registry, models), value=first.key, label="Model",
+            # The picker's labels and the mode line are made words: said again when the page opens (`page_words`).
+            model = gr.Dropdown(choices=picker.choices(registry, models), value=first.key, label=t("thinking.model"),
                                 elem_id=f"thinking-{side}-model", filterable=True)
-            switch = gr.Checkbox(value=thinking, label="Thinking", visible=first.hybrid,
+            switch = gr.Checkbox(value=thinking, label=t("thinking.thinking"), visible=first.hybrid,
                                  elem_id=f"thinking-{side}-switch")
             mode = gr.Markdown(mode_line(first), padding=True, visible=bool(mode_line(first)),
                                elem_id=f"thinking-{side}-mode")
-        chat = gr.Chatbot(label=f"{side.title()} column", show_label=False, latex_delimiters=LATEX_DELIMITERS,
+        chat = gr.Chatbot(label=t(f"thinking.{side}_column"), show_label=False, latex_delimiters=LATEX_DELIMITERS,
                           height="50vh", elem_id=f"thinking-{side}-chat", buttons=["copy"])
         numbers = gr.HTML(elem_id=f"thinking-{side}-figures", padding=False)
-        with gr.Accordion("Prompt the model received", open=False, elem_id=f"thinking-{side}-inspector"):
+        with gr.Accordion(t("thinking.inspector"), open=False, elem_id=f"thinking-{side}-inspector"):
             prompt_text = gr.Code(language=None, show_label=False, elem_id=f"thinking-{side}-prompt", wrap_lines=True)
-        with gr.Accordion("Sampling", open=False):  # max new tokens and the seed are shared, above
+        with gr.Accordion(t("thinking.sampling"), open=False):  # max new tokens and the seed are shared, above
             presets = preset_sliders(first.sampling_for(thinking and first.thinks))
     touched = gr.State([])
-    follow_fn = functools.partial(follow, catalog)
+    follow_fn = functools.partial(follow_column, catalog)
     outputs = [switch, mode, *presets]
     for trigger in (model.input, switch.input):
         trigger(follow_fn, [model, switch, touched], outputs, api_visibility="private", queue=False)
     for name, component in zip(PRESET_FIELDS, presets, strict=True):
         component.input(functools.partial(touch, name), touched, touched, api_visibility="private", queue=False)
-    return {"model": model, "switch": switch, "chat": chat, "figures": numbers, "prompt": prompt_text,
+    return {"model": model, "switch": switch, "mode": mode, "chat": chat, "figures": numbers, "prompt": prompt_text,
             "presets": presets}
 
 
-def build(catalog: Catalog, engine: Engine, registry: Registry) -> None:
+def build(catalog: Catalog, engine: Engine, registry: Registry, page: Page) -> None:
     models = catalog.with_task(Task.CHAT)
     if not any(spec.thinks for spec in models):
-        gr.Markdown("The catalogue has no model that thinks (the `thinking` task).")
+        gr.Markdown(t("thinking.no_models"))
         return
     first = default_model(registry, models)
-    gr.Markdown("Ask once; see what Qwen3's thinking buys and costs. Left thinks, right does not; pick any model "
-                "and mode for either side.")
-    prompt = gr.Textbox(label="Prompt", lines=2, placeholder="A question where thinking might matter…",
+    gr.Markdown(t("thinking.intro"))
+    prompt = gr.Textbox(label=t("thinking.prompt"), lines=2, placeholder=t("thinking.prompt_placeholder"),
                         elem_id="thinking-prompt")
     with gr.Row():
-        send = gr.Button("Send", variant="primary", elem_id="thinking-send")
-        stop_button = gr.Button("Stop", variant="stop", elem_id="thinking-stop")
-    with gr.Accordion("System prompt, budget, length, seed", open=False):
-        system_prompt = gr.Textbox(value="", label="System prompt", placeholder="Optional", lines=2)
+        send = gr.Button(t("thinking.send"), variant="primary", elem_id="thinking-send")
+        stop_button = gr.Button(t("thinking.stop"), variant="stop", elem_id="thinking-stop")
+    with gr.Accordion(t("thinking.settings"), open=False):
+        system_prompt = gr.Textbox(value="", label=t("thinking.system_prompt"), placeholder=t("thinking.optional"),
+                                   lines=2)
         with gr.Row():
             budget = budget_box(elem_id="thinking-budget")
             max_new_tokens = gr.Number(value=DEFAULT_MAX_NEW_TOKENS, precision=0, minimum=1, step=256,
-                                       label="Max new tokens", elem_id="thinking-max-new-tokens")
-            seed = gr.Number(value=-1, precision=0, label="Seed", info="-1 = random; the same for both columns")
+                                       label=t("thinking.max_new_tokens"), elem_id="thinking-max-new-tokens")
+            seed = gr.Number(value=-1, precision=0, label=t("thinking.seed"), info=t("thinking.seed_info"))
     with gr.Row(equal_height=False):
         left = build_column("left", catalog, registry, models, first, thinking=True)
         right = build_column("right", catalog, registry, models, first, thinking=False)
     comparison = gr.Markdown(elem_id="thinking-comparison")
-    gr.Examples(examples=[[e] for e in EXAMPLES], inputs=prompt, label="Prompts where thinking matters",
-                cache_examples=False)
+    # gr.Examples is made once for everyone: its table is said again in the reader's language when the page opens.
+    examples = gr.Examples(examples=example_samples(), inputs=prompt, label=t("thinking.examples"),
+                           cache_examples=False)
+    page.load(functools.partial(page_words, catalog, registry, models), [left["model"], right["model"]],
+              [left["model"], left["mode"], right["model"], right["mode"], examples.dataset], queue=False)
 
     stops = Stops()
     column_inputs = [left["model"], left["switch"], *left["presets"], right["model"], right["switch"],
@@ -350,8 +385,11 @@ def build(catalog: Catalog, engine: Engine, registry: Registry) -> None:
 if __name__ == "__main__":
     from playground.services import create_services
     from playground.settings import Settings
+    from tabs.i18n import translations
 
     services = create_services(Settings.from_sources())
-    with gr.Blocks(title=TITLE) as app:
-        build(services.catalog, services.engine, services.registry)
-    app.launch()
+    with gr.Blocks(title=say(None, TITLE)) as app:
+        page = Page.build(app)
+        build(services.catalog, services.engine, services.registry, page)
+        page.finish()
+    app.launch(i18n=translations())

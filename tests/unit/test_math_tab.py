@@ -1,17 +1,33 @@
 """The Math tab's handlers on scripted models: modes, the boxed answer and its check, the vote, bad input.
 
 The scripted model picks its reply from its prompt and sampling (its seed tells samples apart), so
-what depends on what a model writes (a box, a Python block) is exact here.
+what depends on what a model writes (a box, a Python block) is exact here. A reader in another
+language gets its words: a made-up Swahili marks every template «sw».
 """
 
 from __future__ import annotations
 
+import gradio as gr
 import pytest
 
-from playground.catalog import Sampling
+from playground import i18n
+from playground.catalog import Sampling, Task
 from playground.engine import Engine
 from playground.errors import InvalidRequestError
-from tabs.math_tab import COT, TIR, Problem, answer_markdown, math_api, outcome, problem_of, run_ui, solve
+from tabs import picker
+from tabs.i18n import forget, remember
+from tabs.math_tab import (
+    COT,
+    TIR,
+    Problem,
+    answer_markdown,
+    math_api,
+    outcome,
+    page_words,
+    problem_of,
+    run_ui,
+    solve,
+)
 from tabs.reply import Stops
 from tests.fakes import scripted_registry
 
@@ -23,6 +39,18 @@ def scripted(qwen3_tokenizer):
     registry, loader = scripted_registry(qwen3_tokenizer)
     yield Engine(registry), loader
     registry.close()
+
+
+@pytest.fixture
+def swahili(monkeypatch):
+    """A page whose reader picked Swahili, whose words (made up here) are English marked «sw»: its request."""
+    english = i18n.messages
+    marked = {key: f"«sw» {words}" for key, words in english("en").items()}
+    monkeypatch.setattr(i18n, "messages", lambda code: marked if code == "sw" else english(code))
+    request = gr.Request(session_hash="reader-sw")
+    assert remember("sw", request) == "sw"  # what the page's first event does
+    yield request
+    forget(request)
 
 
 def problem(mode: str = "Step by step", samples: int = 1, expected: str | None = None, **sampling) -> Problem:
@@ -76,10 +104,13 @@ def test_samples_vote_by_equivalent_answers_each_with_its_own_seed(scripted) -> 
     replies = last(engine, problem(samples=8, expected="1/2", seed=100))
     assert sorted(seeds) == list(range(100, 108))  # sample i: seed + i
     result = outcome(replies, "1/2")
-    assert result.votes == [("0.5", 4), ("2", 2), ("(no answer)", 2)]  # 0.5 and \frac{1}{2} are one answer
+    assert result.votes == [("0.5", 4), ("2", 2), (None, 2)]  # 0.5 and \frac{1}{2} are one answer; None: no box
     assert result.winner == "0.5" and result.correct is True
     assert result.winners == [s % 4 in (0, 1) for s in range(100, 108)]
     assert "4 of 8 samples give this answer." in answer_markdown(replies, result, "1/2")
+    out = list(math_api(engine, Stops(), DERIVATIVE, "1/2", samples=8, model="scripted-qwen2", seed=100))[-1]
+    assert out["vote"] == [{"answer": "0.5", "samples": 4}, {"answer": "2", "samples": 2},
+                           {"answer": "(no answer)", "samples": 2}]  # the API's words stay as they were
 
 
 def test_the_ui_shows_the_winning_sample_and_the_chart(scripted) -> None:
@@ -137,3 +168,37 @@ def test_tir_runs_the_models_python_in_the_sandbox_and_shows_it_folded(scripted)
     folded = [m for m in messages if (m.metadata or {}).get("title", "").startswith("Python")]
     assert len(folded) == 1 and "x = 2 ** 10" in folded[0].content and "1024" in folded[0].content
     assert not any("```python" in m.content for m in messages if not (m.metadata or {}).get("title"))
+
+
+def test_a_reader_in_another_language_gets_the_answer_its_check_and_the_vote_in_it(scripted, swahili) -> None:
+    engine, loader = scripted
+    loader.decoder("scripted-qwen2").respond = lambda prompt, sampling: (
+        "\\boxed{7}" if sampling.seed % 3 else "no idea")
+    answer, _, chart, samples, _ = list(run_ui(engine, Stops(), "What is 3 + 4?", "7", "Step by step", 3,
+                                               "scripted-qwen2", False, 200, 3, 0.7, 0.8, 20, 0.0, 1.0,
+                                               request=swahili))[-1]
+    assert "«sw» 2 of 3 samples give this answer." in answer and "«sw» ✓ Correct" in answer
+    assert samples.choices == [("«sw» Sample 1 · «sw» (no answer)", "1"), ("«sw» Sample 2 · 7", "2"),
+                               ("«sw» Sample 3 · 7", "3")]
+    assert chart.value["data"] == [["7", 2], ["«sw» (no answer)", 1]]
+    assert (chart.title, chart.x_title, chart.y_title) == ("«sw» Votes", "«sw» answer", "«sw» samples")
+    refused = list(run_ui(engine, Stops(), "  ", "", "Step by step", 1, "scripted-qwen2", False, 200, 3, 0.7, 0.8,
+                          20, 0.0, 1.0, request=swahili))
+    assert refused[0][1][0].content == "⚠️ «sw» Type a problem first."
+    # An API caller with no page and no Accept-Language: English.
+    english = list(run_ui(engine, Stops(), "  ", "", "Step by step", 1, "scripted-qwen2", False, 200, 3, 0.7, 0.8,
+                          20, 0.0, 1.0))
+    assert english[0][1][0].content == "⚠️ Type a problem first."
+
+
+def test_the_page_opens_with_its_picker_modes_and_examples_in_its_language(scripted, swahili) -> None:
+    engine, _ = scripted
+    catalog, registry = engine.registry.catalog, engine.registry
+    models = catalog.with_task(Task.MATH)
+    model, mode_line, modes, examples = page_words(catalog, registry, models, "scripted-qwen2", request=swahili)
+    assert model.choices == picker.choices(registry, models, "sw") and all("«sw»" in c for c, _ in model.choices)
+    assert mode_line.value == "«sw» Never thinks." and mode_line.visible
+    # The reader sees the modes in their language; the values stay the API's names.
+    assert modes.choices == [("«sw» Step by step", "Step by step"), ("«sw» With Python (TIR)", "With Python (TIR)")]
+    assert examples.raw_samples[0] == ["«sw» Find the derivative of f(x) = x³ + 2x² − 5x + 3.", "3x^2 + 4x - 5"]
+    assert len(examples.raw_samples) == 7

@@ -1,7 +1,8 @@
 """The Thinking tab's handlers without a browser, on scripted models.
 
 Both columns often use one model, so their requests race: the scripted model picks each reply
-from the prompt it was given (thinking off puts an empty think block in the prompt).
+from the prompt it was given (thinking off puts an empty think block in the prompt). A reader in
+another language gets its words: a made-up Swahili marks every template «sw».
 """
 
 from __future__ import annotations
@@ -11,10 +12,23 @@ import threading
 import gradio as gr
 import pytest
 
-from playground.catalog import Sampling
+from playground import i18n
+from playground.catalog import Sampling, Task
 from playground.engine import Engine
+from tabs import picker
+from tabs.i18n import forget, remember
 from tabs.reply import Stops, follow
-from tabs.thinking import SIDES, Column, compare, compare_thinking, figures_html, summary_text
+from tabs.thinking import (
+    SIDES,
+    Column,
+    compare,
+    compare_thinking,
+    figures_html,
+    page_words,
+    run_ui,
+    stop_both,
+    summary_text,
+)
 from tests.fakes import QWEN3_THINKING_PRESET, scripted_registry
 
 EMPTY_THINK = "<think>\n\n</think>"
@@ -31,6 +45,18 @@ def scripted(qwen3_tokenizer):
     registry, loader = scripted_registry(qwen3_tokenizer)
     yield Engine(registry), loader
     registry.close()
+
+
+@pytest.fixture
+def swahili(monkeypatch):
+    """A page whose reader picked Swahili, whose words (made up here) are English marked «sw»: its request."""
+    english = i18n.messages
+    marked = {key: f"«sw» {words}" for key, words in english("en").items()}
+    monkeypatch.setattr(i18n, "messages", lambda code: marked if code == "sw" else english(code))
+    request = gr.Request(session_hash="reader-sw")
+    assert remember("sw", request) == "sw"  # what the page's first event does
+    yield request
+    forget(request)
 
 
 def columns(left="scripted-qwen3", right="scripted-qwen3", left_on=True, right_on=False, max_new_tokens=200):
@@ -135,8 +161,7 @@ def test_stop_stops_both_columns(scripted) -> None:
     stream = compare(engine, stops, "session", "Go on forever", "", columns(max_new_tokens=4000), None)
     next(stream)
     assert started.wait(10)
-    stops.stop(("session", "Thinking-left"))  # what the Stop button does (stop_many), for both sides
-    stops.stop(("session", "Thinking-right"))
+    stop_both(stops, gr.Request(session_hash="session"))  # the Stop button
     state = list(stream)[-1]
     assert state.finished
     assert "Neither column gave a final answer" in summary_text(state, columns())  # "word word ..." has none
@@ -200,3 +225,42 @@ def test_thinking_that_runs_to_the_end_still_gets_its_time(scripted) -> None:
     view = state.views["left"]
     assert view.answer == "" and view.metrics.thinking_tokens == 20
     assert view.thought_s is not None and "<dt>Thinking</dt><dd>–</dd>" not in figures_html(view)
+
+
+def test_a_reader_in_another_language_gets_the_columns_figures_and_comparison_in_it(scripted, swahili) -> None:
+    engine, loader = scripted
+    loader.decoder("scripted-qwen3").respond = thinking_on_or_off(THINKS, "There are 2 r's.")
+    sampling = [0, 0.8, 20, 0.0, 1.0]
+    *columns_out, comparison = list(run_ui(engine, Stops(), "How many r?", "", -1, 0, 200, "scripted-qwen3", True,
+                                           *sampling, "scripted-qwen3", False, *sampling, request=swahili))[-1]
+    left_figures = columns_out[1]
+    assert "<dt>«sw» Thinking tokens</dt>" in left_figures and "«sw» Speed" in left_figures
+    assert comparison.startswith("«sw» Thinking (left) cost") and "«sw» Final answers: `3` and `2`" in comparison
+    metrics = [m.content for m in columns_out[0] if "tok/s" in str(m.content)]
+    assert metrics and "«sw»" in metrics[0]  # the shared reply's words follow the page too
+
+    empty = list(run_ui(engine, Stops(), " ", "", -1, 0, 200, "scripted-qwen3", True, *sampling, "scripted-qwen2",
+                        False, *sampling, request=swahili))[-1]
+    assert all(m.content == "⚠️ «sw» Type a prompt first." for m in empty[0] + empty[3])
+    wrong = list(run_ui(engine, Stops(), "Hi", "", -1, 0, 200, "scripted-qwen2", True, *sampling, "scripted-qwen3",
+                        False, *sampling, request=swahili))[-1]
+    assert wrong[0][0].content == "⚠️ «sw» scripted-qwen2 does not think: pick a Qwen3 model (hybrid or Thinking-2507) " \
+        "for a thinking column, or turn thinking off."
+    # Without a page (an API caller with no Accept-Language), English.
+    assert summary_text(last(engine), columns()).startswith("Thinking (left) cost")
+
+
+def test_the_page_opens_with_its_pickers_mode_lines_and_examples_in_its_language(scripted, swahili) -> None:
+    engine, _ = scripted
+    catalog, registry = engine.registry.catalog, engine.registry
+    models = catalog.with_task(Task.CHAT)
+    left, left_mode, right, right_mode, examples = page_words(catalog, registry, models, "scripted-qwen3-thinking",
+                                                              "scripted-qwen3", request=swahili)
+    assert left.choices == right.choices == [(label, key) for label, key in picker.choices(registry, models, "sw")]
+    assert all("«sw»" in label for label, _ in left.choices)
+    assert left_mode.value == "«sw» Always thinks." and left_mode.visible
+    assert right_mode.visible is False  # a hybrid model has its switch instead
+    assert examples.raw_samples[0] == ["«sw» How many times does the letter r appear in the word strawberry?"]
+    assert len(examples.raw_samples) == 5
+    english = page_words(catalog, registry, models, "scripted-qwen3", "scripted-qwen3")[-1]
+    assert english.raw_samples[0] == ["How many times does the letter r appear in the word strawberry?"]
