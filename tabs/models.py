@@ -218,7 +218,7 @@ def load_model(registry: Registry, access: Access, key: str, precision: str, err
     """Load `key` at `precision` ("auto": the best that fits), showing progress; buttons held meanwhile."""
     language = language_of(request)
     if not access.may_manage(session_of(request)):
-        yield WARNING + refusal(access, language), gr.skip(), gr.skip(), errors
+        yield WARNING + access.refusal(language), gr.skip(), gr.skip(), errors
         return
     if registry.catalog.get(key).remote is not None:
         yield say(language, "models.nothing_to_load", key=key), gr.skip(), gr.skip(), errors
@@ -248,7 +248,7 @@ def unload_model(registry: Registry, access: Access, key: str, precision: str | 
                  request: gr.Request | None = None) -> str:
     language = language_of(request)
     if not access.may_manage(session_of(request)):
-        return WARNING + refusal(access, language)
+        return WARNING + access.refusal(language)
     at = precision not in (None, AUTO)
     try:
         unloaded = registry.unload(key, Precision(precision) if at else None)
@@ -256,12 +256,6 @@ def unload_model(registry: Registry, access: Access, key: str, precision: str | 
         return WARNING + exc.text(language)
     name = ("models.unloaded" if unloaded else "models.not_loaded") + ("_at" if at else "")
     return say(language, name, key=key, precision=precision)
-
-
-def refusal(access: Access, language: str | None = None) -> str:
-    """What a visitor who tries to manage models is told, in `language`."""
-    found: Any = access.refusal()
-    return found.text(language) if isinstance(found, Said) else found
 
 
 def loaded_copies(registry: Registry) -> list[list[Any]]:
@@ -292,7 +286,8 @@ def manage_controls(access: Access, request: gr.Request | None = None) -> tuple[
     """Whether this session manages models: (the flag the loaded list is drawn with, the controls row, the
     sign-in row, the line said to visitors)."""
     manager = access.may_manage(session_of(request))
-    visitor_line = "" if manager else say(language_of(request), "models.read_only", refusal=access.refusal())
+    language = language_of(request)
+    visitor_line = "" if manager else say(language, "models.read_only", refusal=access.refusal(language))
     return (manager, gr.Row(visible=manager), gr.Row(visible=not manager and access.can_sign_in),
             gr.Markdown(visitor_line, visible=not manager))
 

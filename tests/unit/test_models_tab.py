@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import tomllib
+import types
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
+from playground import i18n
 from playground.access import Access
 from playground.catalog import parse_catalog
 from playground.memory import Precision, estimate
+from playground.monitor import Monitor, Record
 from playground.registry import Registry
+from playground.requests import Request
 from tabs.models import (
+    _refresh,
+    copy_line,
     details,
     format_params,
     load_model,
     loaded_copies,
     manage_controls,
     models,
+    monitor_updates,
+    precisions,
     sign_in,
     table,
     unload_model,
@@ -115,3 +129,89 @@ def test_visitors_cannot_load_or_unload_models(registry, token, local) -> None:
     status, box, manager, row, *_ = sign_in(access, "s3cret")
     assert status.startswith("Signed in") and manager is True and row.visible is True and box.value == ""
     assert unload_model(registry, access, "a") == "Unloaded a." and registry.state("a") is None
+
+
+# --- in the reader's language ------------------------------------------------------------------------
+
+
+def wrapped(table: dict, path: tuple[str, ...] = ()) -> Iterator[str]:
+    """TOML lines for `table` (nested tables as dotted keys), each template inside «»."""
+    for name, value in table.items():
+        if isinstance(value, dict):
+            yield from wrapped(value, (*path, name))
+        else:
+            key = ".".join(json.dumps(part) for part in (*path, name))
+            yield f"{key} = {json.dumps('«' + value + '»', ensure_ascii=False)}\n"
+
+
+@pytest.fixture
+def swahili(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[types.SimpleNamespace]:
+    """A stand-in for Swahili (in a locale folder of our own): each English template inside «», so each sentence
+    made in it shows where it begins and ends, and an English word left in it shows too. Gives a request from a
+    browser that asks for Swahili."""
+    shutil.copytree(i18n.LOCALES / "en", tmp_path / "en")
+    (tmp_path / "sw").mkdir()
+    for path in (i18n.LOCALES / "en").glob("*.toml"):
+        with path.open("rb") as file:
+            (tmp_path / "sw" / path.name).write_text("".join(wrapped(tomllib.load(file))), encoding="utf-8")
+    monkeypatch.setattr(i18n, "LOCALES", tmp_path)
+    i18n.messages.cache_clear()
+    yield types.SimpleNamespace(session_hash="swahili-page", headers={"accept-language": "sw-KE,en;q=0.8"})
+    i18n.messages.cache_clear()
+
+
+def said(text: str) -> bool:
+    """Whether `text` is one sentence of the stand-in Swahili."""
+    return text.startswith("«") and text.endswith("»")
+
+
+def test_the_grid_and_the_summary_are_said_in_the_pages_language(registry: Registry, swahili) -> None:
+    status, errors = load(registry, "big", "bf16")
+    summary, grid, _ = _refresh(registry, errors, swahili)
+    assert said(summary) and "free of" in summary
+    assert list(grid.columns) == ["«Model»", "«Size»", "«Fits here»", "«State»"]
+    a, _, big = grid.values.tolist()
+    assert a[0] == "a" and a[1:] == ["«1 B»", a[2], "«not loaded»"] and a[2].startswith("«bf16, ")
+    assert big[3].startswith("«failed: «big does not fit")  # the error kept as words, said when shown
+    assert table(registry, errors)[2][3].startswith("failed: big does not fit")  # and in English for another page
+    summary, grid, _ = _refresh(registry, errors)  # no request: English
+    assert list(grid.columns) == ["Model", "Size", "Fits here", "State"] and summary.startswith("**")
+
+
+def test_the_models_handlers_speak_the_pages_language(registry: Registry, swahili) -> None:
+    text = details(registry, "big", swahili)
+    title, *estimates = text.split("\n")
+    assert title == "«**big** · «3 B» parameters»« · »«1,024-token context»"
+    assert all(line.startswith("- «") and line.endswith("»»") for line in estimates)  # ... · «fits»»
+    assert "«too big»" in text and "«fits»" in text
+    updates = list(load_model(registry, OPEN, "a", "int8", {}, swahili))
+    assert all(said(status) for status, *_ in updates)
+    assert updates[0][0].startswith("«Loading a") and updates[-1][0].startswith("«Loaded a at int8 (")
+    copy = loaded_copies(registry)[0]
+    assert copy_line(copy, "sw") == "**a**« · »int8« · »" + copy_line(copy).split(" · ")[2] + "« · »«idle»"
+    assert unload_model(registry, OPEN, "a", "int8", swahili) == "«Unloaded a at int8.»"
+    assert unload_model(registry, OPEN, "a", None, swahili) == "«a was not loaded.»"
+    assert precisions(swahili).choices[0] == ("«auto»", "auto")
+    access = Access("s3cret", local=False)
+    [(refused, *_)] = list(load_model(registry, access, "a", "auto", {}, swahili))
+    assert refused == "⚠️ " + access.refusal("sw") and said(access.refusal("sw"))
+    assert sign_in(access, "wrong", swahili)[0] == "⚠️ «That is not the admin token.»"
+    *_, line = manage_controls(access, swahili)
+    assert line.value == f"«Models are shown read-only. {access.refusal('sw')}»"
+    assert sign_in(access, "s3cret", swahili)[0] == "«Signed in: you can load and unload models.»"
+
+
+def test_the_monitor_speaks_the_pages_language(swahili) -> None:
+    monitor = Monitor(memory=lambda: 2**30)
+    summary, *plots = monitor_updates(monitor, swahili)
+    assert summary.startswith("«No requests in the last 5 minutes") and len(plots) == 4
+    assert [plot.title for plot in plots] == ["«Tokens per second (all requests)»", "«Time to first token (median)»",
+                                               "«Requests waiting in the queue»", "«Memory used on the model device»"]
+    assert [plot.y_title for plot in plots] == ["«tok/s»", "«seconds»", "«requests»", "«GiB»"]
+    monitor.started_request()
+    monitor.finished(Record(Request("a", [{"role": "user", "content": "Hi"}]), outcome="stopped"))
+    summary, *_ = monitor_updates(monitor, swahili)
+    assert summary.startswith("«Last 5 minutes: 1 requests («1 stopped»)»« · »«no first tokens»")
+    english, *plots = monitor_updates(monitor)
+    assert english.startswith("Last 5 minutes: 1 requests (1 stopped) · no first tokens · errors 0%")
+    assert plots[0].title == "Tokens per second (all requests)"
