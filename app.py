@@ -4,7 +4,8 @@
     gradio app.py [flags]                                          (the tabs reload when their code changes)
 
 Every flag can also be set with a PLAYGROUND_* environment variable (`playground.settings`).
-Start-up loads no model: the registry loads each one the first time a request needs it. Beside
+Start-up loads no model: the registry loads each one the first time a request needs it (a workshop,
+`--workshop KEYS`, loads its models at start and shows where to join above the tabs: `playground.workshop`). Beside
 the app, the server answers GET /health and the OpenAI-compatible /v1 API (`playground.openai_api`),
 over the same engine and held to the same admission limits as the browser.
 """
@@ -27,11 +28,13 @@ if not gr.NO_RELOAD:  # `gradio app.py` runs this file again after an edit: the 
     sys.modules.update(globals().get("_KEPT", {}))
 
 from playground.admission import Admission, Policy
+from playground.errors import PlaygroundError
 from playground.openai_api import openai_routes
 from playground.server import BodyLimit, SecurityHeaders, health_route
 from playground.services import Services, create_services
 from playground.settings import Settings
-from tabs import chat, code, guard, math_tab, models, thinking, vision
+from playground.workshop import announce
+from tabs import chat, code, guard, math_tab, models, thinking, vision, workshop
 from tabs.i18n import Page, t, translations
 
 CSS_FILE = Path(__file__).parent / "assets" / "style.css"
@@ -43,6 +46,8 @@ def build_app(services: Services, admission: Admission | None = None) -> gr.Bloc
         with gr.Row(elem_id="app-header", equal_height=True):
             gr.Markdown(t("app.title"), elem_id="app-title")
             page = Page.build(demo)
+        if services.workshop is not None:  # where to join, above the tabs
+            workshop.build(page, services.workshop)
         with gr.Tab(t(chat.TITLE), id="chat") as chat_tab:
             chat_ui = chat.build(services.catalog, services.engine, services.registry, page,
                                  services.settings.context_limit)
@@ -100,7 +105,12 @@ def serve(demo: gr.Blocks, services: Services, admission: Admission | None = Non
 def main(argv: list[str] | None = None) -> None:
     settings = Settings.from_sources(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    services = create_services(settings)
+    try:
+        services = create_services(settings)
+    except PlaygroundError as exc:  # e.g. a --workshop model the catalogue lacks: the sentence, not a traceback
+        sys.exit(f"error: {exc}")
+    if services.workshop is not None:
+        announce(services.workshop, services.settings.admin_token)
     admission = admission_for(settings)
     serve(build_app(services, admission), services, admission)
 
@@ -115,6 +125,8 @@ if HOT_RELOAD:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         _settings = Settings.from_sources(sys.argv[1:])
         _services = create_services(_settings)
+        if _services.workshop is not None:
+            announce(_services.workshop, _services.settings.admin_token)
         _admission = admission_for(_settings)
         _KEPT = {name: module for name, module in sys.modules.items() if name.split(".")[0] == "playground"}
     demo = build_app(_services, _admission)

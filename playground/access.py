@@ -6,9 +6,12 @@
 - Listening on a network with no token, nobody may from the page: the operator restarts with a
   token to manage models there (visitors still load a model by chatting with it, as the catalogue
   allows).
+- In a workshop (`playground.workshop`) there is always a token (one is made at start if none was
+  given), even on localhost: the operator is the teacher, and the refusal says so.
 
 The token is compared in constant time; signed-in sessions are kept in memory (a page reload is
-a new session, so it signs in again). Nothing here knows about Gradio.
+a new session, so it signs in again). The refusal is a key of `locales/en/access.toml`
+(`reason`), said in the reader's language by `refusal(language)`. Nothing here knows about Gradio.
 """
 
 from __future__ import annotations
@@ -16,13 +19,16 @@ from __future__ import annotations
 import hmac
 import threading
 
+from playground.i18n import Said
+
 MAX_SESSIONS = 10_000  # signed-in sessions remembered; the oldest are forgotten past this
 
 
 class Access:
-    def __init__(self, token: str | None, local: bool):
+    def __init__(self, token: str | None, local: bool, workshop: bool = False):
         self._token = token or None
         self._local = local
+        self._workshop = workshop
         self._lock = threading.Lock()
         self._admins: dict[str, None] = {}  # insertion-ordered set
 
@@ -51,10 +57,13 @@ class Access:
         with self._lock:
             return session in self._admins
 
-    def refusal(self) -> str:
-        """What a visitor who tries to manage models is told."""
-        if self._token is not None:
-            return "Loading and unloading models is for the operator: sign in with the admin token first."
-        return ("Loading and unloading models is off here: this app listens on a network without an admin token. "
-                "Whoever runs it can set one (--admin-token or PLAYGROUND_ADMIN_TOKEN) to manage models from the "
-                "page.")
+    @property
+    def reason(self) -> Said:
+        """Why a visitor may not manage models, and what to do: words yet to be said."""
+        if self._token is None:
+            return Said("access.no_token")
+        return Said("access.teacher_only" if self._workshop else "access.sign_in_first")
+
+    def refusal(self, language: str | None = None) -> str:
+        """What a visitor who tries to manage models is told, in `language` (English when None)."""
+        return self.reason.text(language)

@@ -1,13 +1,17 @@
 """Wires the catalogue, loader, registry and engine together: the services tabs are given.
 
 `app.py` and each tab's stand-alone entry point call `create_services` with the `Settings`, so
-there is one place that decides how the pieces fit; nothing here is global state.
+there is one place that decides how the pieces fit; nothing here is global state. Models loaded at
+start stay: on ZeroGPU every model (before the app starts), in a workshop the lesson's models (in
+the background, after checking their keys: `playground.workshop`).
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from playground import zerogpu
@@ -22,6 +26,7 @@ from playground.monitor import Monitor, RequestLog
 from playground.registry import Registry
 from playground.requests import InputLimits
 from playground.settings import Settings, Switch
+from playground.workshop import Workshop, new_token
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +39,7 @@ class Services:
     settings: Settings
     concurrency: int  # requests a generating event lets through at once; the queue holds the rest
     access: Access  # who may load and unload models from the page
+    workshop: Workshop | None = None  # set in a workshop (--workshop): its models and how learners join
 
 
 def create_services(settings: Settings | None = None) -> Services:
@@ -41,6 +47,14 @@ def create_services(settings: Settings | None = None) -> Services:
     if zerogpu.ACTIVE:
         settings = zero_gpu_settings(settings)
     catalog = load_catalog(settings.catalog)
+    workshop = None
+    if settings.workshop_models:
+        for key in settings.workshop_models:
+            catalog.get(key)  # an unknown key stops start-up: UnknownModelError lists the valid ones
+        made = not settings.admin_token
+        if made:
+            settings = replace(settings, admin_token=new_token())
+        workshop = Workshop(settings.workshop_models, settings.host, settings.port, settings.join_url, made)
     loader = TransformersLoader(settings)
     remote = any(spec.remote is not None for spec in catalog)
     remotes = None
@@ -55,9 +69,12 @@ def create_services(settings: Settings | None = None) -> Services:
     if zerogpu.ACTIVE:
         preload(registry)
         generate = zerogpu.serve(registry)
+    elif workshop is not None:
+        threading.Thread(target=preload, args=(registry, workshop.models), name="workshop-preload",
+                         daemon=True).start()
     engine = Engine(registry, input_limits(settings), started_monitor(settings, loader.device), generate)
     return Services(catalog, registry, engine, settings, concurrent_requests(settings, loader.device, remote),
-                    Access(settings.admin_token, settings.local))
+                    Access(settings.admin_token, settings.local, workshop=workshop is not None), workshop)
 
 
 def zero_gpu_settings(settings: Settings) -> Settings:
@@ -66,14 +83,17 @@ def zero_gpu_settings(settings: Settings) -> Settings:
                    memory_limit=zerogpu.slice_bytes() / 2**30)
 
 
-def preload(registry: Registry) -> None:
-    """Load every model this machine runs, at start-up (ZeroGPU: they stay); one that fails is logged and left."""
-    for spec in registry.catalog:
+def preload(registry: Registry, keys: Iterable[str] | None = None) -> None:
+    """Load these models (by default every one this machine runs), one after another, at start-up; they stay
+    where nothing unloads on its own (ZeroGPU, a workshop). One that fails is logged and left."""
+    for spec in registry.catalog if keys is None else [registry.catalog.get(key) for key in keys]:
         if spec.remote is None and not spec.unavailable:
             try:
                 registry.load(spec.key)
             except PlaygroundError as exc:
                 log.warning("could not preload %s: %s", spec.key, exc)
+        elif spec.unavailable and keys is not None:  # named for it: say why not
+            log.warning("could not preload %s: %s", spec.key, spec.unavailable)
 
 
 def input_limits(settings: Settings) -> InputLimits:

@@ -6,6 +6,11 @@ over a variable and a variable over the default. Where Gradio has its own variab
 (GRADIO_SERVER_NAME, GRADIO_SERVER_PORT, as Spaces and Docker set them), it is read after ours.
 A bad value stops start-up with a message naming the flag or variable. This module decides nothing
 about what the settings do.
+
+Two modes fill in their own defaults for whatever was not set explicitly (a flag or variable given
+always wins): a public demo (`--public`, or any Space: `PUBLIC_DEFAULTS`) and a workshop
+(`--workshop KEYS`: `WORKSHOP_DEFAULTS`, which `playground.workshop` explains); where both apply,
+the workshop's win.
 """
 
 from __future__ import annotations
@@ -35,6 +40,15 @@ class Switch(StrEnum):
     def resolve(self, auto: bool) -> bool:
         """True for on, False for off, and `auto` for auto."""
         return auto if self is Switch.AUTO else self is Switch.ON
+
+
+# A workshop (--workshop KEYS): the room's devices can join (every address), the listed models stay loaded
+# (nothing unloads on its own), and each learner has one reply at a time. Per address 2: a learner's two
+# tabs, or two learners at one laptop. 20 a minute per address: above anyone's typing pace, below a script's
+# loop. A queue of 100: in a room of up to 100 learners, each with one reply at a time, everyone gets a
+# place in line rather than "busy".
+WORKSHOP_DEFAULTS = {"host": "0.0.0.0", "keep_alive": 0.0, "eviction": Switch.OFF, "per_session": 1, "per_address": 2,
+                     "rate_limit": "20/minute", "queue_size": 100}
 
 
 def _setting(default: Any, flag: str, help: str, *, metavar: str | None = None, choices: Sequence[str] | None = None,
@@ -100,6 +114,15 @@ class Settings:
     public: Switch = _setting(Switch.AUTO, "--public", "a public demo's defaults for what is not set otherwise: "
                               "one reply at a time per visitor (--per-session 1), --queue-size 32, --rate-limit "
                               "100/hour (auto: on for a Hugging Face Space)", choices=SWITCH)
+    workshop: str | None = _setting(None, "--workshop", "teach a workshop: load these catalogue models at start "
+                                    "and keep them (comma-separated keys), show the join address with a QR code "
+                                    "on the page, keep model management for the admin token (one is made and "
+                                    "printed if none is set); fills in --host 0.0.0.0, --keep-alive 0, "
+                                    "--eviction off, --per-session 1, --per-address 2, --rate-limit 20/minute and "
+                                    "--queue-size 100 where not set", metavar="KEYS")
+    join_url: str | None = _setting(None, "--join-url", "in a workshop, the address learners open, shown with its "
+                                    "QR code (default: this machine's network addresses at --port; set it behind "
+                                    "Docker or a proxy, or to use a name)", metavar="URL")
     compile: Switch = _setting(Switch.OFF, "--compile", "CUDA without batching: static KV cache + torch.compile, "
                                "warmed up when the model loads (minutes), for the fastest single stream",
                                choices=["on", "off"])
@@ -112,6 +135,11 @@ class Settings:
     def local(self) -> bool:
         """Listening on this machine only (a laptop), not on a network."""
         return self.host in LOCAL_HOSTS and not self.share
+
+    @property
+    def workshop_models(self) -> tuple[str, ...]:
+        """The catalogue keys `--workshop` lists, in order, each once (empty: not a workshop)."""
+        return workshop_keys(self.workshop)
 
     @property
     def rate(self) -> Rate | None:
@@ -162,8 +190,12 @@ class Settings:
                 values[f.name] = _convert(f.type, raw, f.metadata["choices"])
             except ValueError as exc:
                 parser.error(f"{source}: {exc}")
+        given = dict(values)  # what was given explicitly stays
         if values.get("public", Switch.AUTO).resolve(auto=SPACE_VARIABLE in environ):
-            values = {**PUBLIC_DEFAULTS, **values}  # what was given explicitly stays
+            values = {**values, **PUBLIC_DEFAULTS}
+        if workshop_keys(values.get("workshop")):
+            values = {**values, **WORKSHOP_DEFAULTS}
+        values.update(given)
         settings = cls(**values)
         problem = settings.problem()
         if problem:
@@ -190,7 +222,16 @@ class Settings:
             _ = self.rate
         except ValueError as exc:
             return f"--rate-limit: {exc}"
+        if self.workshop is not None and self.workshop.strip() and not self.workshop_models:
+            return "--workshop: expected catalogue model keys separated by commas (e.g. qwen3-0.6b,qwen3-4b)."
+        if self.join_url is not None and not self.join_url.lower().startswith(("http://", "https://")):
+            return f"--join-url: expected an address that starts with http:// or https://, got {self.join_url!r}."
         return None
+
+
+def workshop_keys(text: str | None) -> tuple[str, ...]:
+    """`"a, b,,a"` -> `("a", "b")`: the keys of a comma-separated list, in order, each once."""
+    return tuple(dict.fromkeys(key.strip() for key in (text or "").split(",") if key.strip()))
 
 
 def fields_by_name() -> dict[str, Any]:

@@ -84,3 +84,58 @@ def test_a_public_demo_gets_its_defaults_and_keeps_what_was_given() -> None:
     assert (space.per_session, space.queue_size) == (1, 8)  # a Space is public; the flag given wins
     assert Settings.from_sources([], {"SPACE_ID": "x/y", "PLAYGROUND_PUBLIC": "off"}).per_session == 4
     assert Settings.from_sources([], {}).per_session == 4  # a laptop
+
+
+WORKSHOP = {"host": "0.0.0.0", "keep_alive": 0.0, "eviction": Switch.OFF, "per_session": 1, "per_address": 2,
+            "rate": Rate(20, "minute"), "queue_size": 100}
+
+
+def filled(settings: Settings) -> dict:
+    return {name: getattr(settings, name) for name in WORKSHOP}
+
+
+@pytest.mark.parametrize(
+    ("argv", "environ"),
+    [
+        pytest.param(["--workshop", "qwen3-0.6b, qwen2.5-vl-3b,,qwen3-0.6b"], {}, id="flag"),
+        pytest.param([], {"PLAYGROUND_WORKSHOP": "qwen3-0.6b,qwen2.5-vl-3b"}, id="variable"),
+    ],
+)
+def test_a_workshop_lists_its_models_and_fills_in_its_defaults(argv, environ) -> None:
+    settings = Settings.from_sources(argv, environ)
+    assert settings.workshop_models == ("qwen3-0.6b", "qwen2.5-vl-3b")  # in order, each once
+    assert filled(settings) == WORKSHOP and not settings.local
+    assert settings.admin_token is None  # made at start by the services, which print it
+
+
+def test_a_workshop_keeps_what_was_given_explicitly() -> None:
+    given = Settings.from_sources(["--workshop", "m", "--per-session", "2", "--eviction", "on"],
+                                  {"PLAYGROUND_KEEP_ALIVE": "600", "GRADIO_SERVER_NAME": "127.0.0.1",
+                                   "PLAYGROUND_RATE_LIMIT": "off", "PLAYGROUND_ADMIN_TOKEN": "teacher"})
+    assert filled(given) == {**WORKSHOP, "host": "127.0.0.1", "keep_alive": 600.0, "eviction": Switch.ON,
+                             "per_session": 2, "rate": None}
+    assert given.admin_token == "teacher"
+    # In a Space a workshop is also public: where both fill a default, the workshop's wins; what is given, stays.
+    space = Settings.from_sources(["--workshop", "m"], {"SPACE_ID": "teacher/workshop"})
+    assert filled(space) == WORKSHOP
+    assert Settings.from_sources(["--workshop", "m", "--queue-size", "8"], {"SPACE_ID": "x/y"}).queue_size == 8
+
+
+def test_without_a_workshop_nothing_changes() -> None:
+    assert Settings.from_sources([], {"PLAYGROUND_WORKSHOP": ""}) == Settings(workshop="")  # set empty: off
+    assert Settings().workshop_models == () and Settings(workshop=" ").workshop_models == ()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        pytest.param(["--workshop", " , ,"], "--workshop: expected catalogue model keys separated by commas",
+                     id="no_keys"),
+        pytest.param(["--workshop", "m", "--join-url", "192.168.1.20:7860"],
+                     "--join-url: expected an address that starts with http:// or https://", id="join_url_scheme"),
+    ],
+)
+def test_bad_workshop_settings_stop_start_up(capsys, argv, message) -> None:
+    with pytest.raises(SystemExit):
+        Settings.from_sources(argv, {})
+    assert message in capsys.readouterr().err
