@@ -6,6 +6,11 @@ is pure: it touches neither disk nor network. The one piece of I/O, reading `con
 and the safetensors headers of an entry whose `source` is a local folder, happens in
 `load_catalog`, before validation, and only for entries that leave architecture numbers out.
 
+A malformed catalogue file stops the app with a `CatalogError` in English: it is read by whoever
+starts the app, at start-up, before any reader's language is known. A broken local folder does
+not stop it: its entry is marked `unavailable` with the reason (a `Said`, keys of `load.toml`),
+which learners read in the model pickers, in their language.
+
 This module knows nothing about loading weights or about memory arithmetic.
 """
 
@@ -22,6 +27,7 @@ from types import MappingProxyType
 from typing import Any
 
 from playground.errors import CatalogError, InvalidRequestError, UnknownModelError
+from playground.i18n import Said
 
 BUILTIN_CATALOG = Path(__file__).with_name("catalog.toml")
 
@@ -116,13 +122,15 @@ class Sampling:
             if value is None and name == "seed":
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-                raise InvalidRequestError(f"{name} must be a number, got {value!r}.")
+                raise InvalidRequestError("request.not_a_number", name=name, value=value)
             if name in WHOLE and not float(value).is_integer():
-                raise InvalidRequestError(f"{name} must be a whole number, got {value!r}.")
+                raise InvalidRequestError("request.not_whole", name=name, value=value)
             if not limits.contains(value):
-                shown = (lambda n: f"{int(n):,}") if name in WHOLE else (lambda n: f"{n:g}")
-                low = f"above {shown(limits.low)}" if limits.open_low else f"at least {shown(limits.low)}"
-                raise InvalidRequestError(f"{name} must be {low} and at most {shown(limits.high)}, got {value!r}.")
+                if name in WHOLE:  # an open bound on whole numbers is the next one up, closed
+                    raise InvalidRequestError("request.out_of_range_whole", name=name, value=value,
+                                              low=int(limits.low) + limits.open_low, high=int(limits.high))
+                raise InvalidRequestError("request.out_of_range_open" if limits.open_low else "request.out_of_range",
+                                          name=name, value=value, low=limits.low, high=limits.high)
         return self
 
 
@@ -164,7 +172,7 @@ class ModelSpec:
     sampling: Sampling = field(default_factory=Sampling)
     thinking_sampling: Sampling | None = None
     precision: Precision = Precision.BF16  # the top of this model's precision ladder
-    unavailable: str | None = None  # why this entry cannot be loaded (a broken local folder), if it cannot
+    unavailable: Said | None = None  # why this entry cannot be loaded (a broken local folder), if it cannot
     thinking_mode: str = "hybrid"  # for models with the thinking task: "hybrid" (a switch) or "always"
     remote: Remote | None = None  # served by another server (`backend = "openai"`), never loaded here
 
@@ -445,7 +453,7 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
     except tomllib.TOMLDecodeError as exc:
         raise CatalogError(f"{path}: not valid TOML ({exc}).") from None
     models = data.get("models")
-    broken: dict[str, str] = {}
+    broken: dict[str, Said] = {}
     if isinstance(models, Mapping):
         completed = {}
         for key, entry in models.items():
@@ -460,7 +468,7 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
     return Catalog(MappingProxyType(specs))
 
 
-def _complete_local(entry: Any, base: Path) -> tuple[Any, str | None]:
+def _complete_local(entry: Any, base: Path) -> tuple[Any, Said | None]:
     """The entry with what its folder tells, and why the folder cannot be used (None if it can)."""
     if not isinstance(entry, Mapping) or not isinstance(entry.get("source"), str):
         return entry, None  # let validation report it
@@ -473,7 +481,7 @@ def _complete_local(entry: Any, base: Path) -> tuple[Any, str | None]:
     entry = {**entry, "source": str(folder)}
     config_file = folder / "config.json"
     if not config_file.is_file():
-        return entry, f"{folder} has no config.json; a local source must be a transformers checkpoint folder."
+        return entry, Said("load.no_config", {"folder": str(folder)})
     try:
         config = json.loads(config_file.read_text(encoding="utf-8"))
         if "architecture" not in entry:
@@ -483,14 +491,15 @@ def _complete_local(entry: Any, base: Path) -> tuple[Any, str | None]:
         if "context_length" not in entry and "max_position_embeddings" in _text_config(config):
             entry["context_length"] = _text_config(config)["max_position_embeddings"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        return entry, f"{config_file} cannot be read as a Qwen config ({type(exc).__name__}: {exc})."
+        return entry, Said("load.bad_config", {"file": str(config_file), "error": f"{type(exc).__name__}: {exc}"})
     problem = _folder_problem(folder)
     if problem:
         return entry, problem
     try:  # headers only: cheap, and a damaged file is named now rather than at the first message
         count = count_safetensors_parameters(folder)
     except (OSError, ValueError, struct.error) as exc:
-        return entry, f"{folder}: {exc}. Download or copy the weights again."
+        problem = exc.said if isinstance(exc, DamagedWeights) else str(exc)
+        return entry, Said("load.damaged_weights", {"folder": str(folder), "problem": problem})
     if "params_billion" not in entry and count:
         entry["params_billion"] = count / 1e9
     return entry, None
@@ -533,11 +542,19 @@ def architecture_from_config(config: Mapping[str, Any]) -> dict[str, Any]:
 MAX_SAFETENSORS_HEADER = 100 * 2**20  # bytes; real headers are kilobytes to a few megabytes
 
 
+class DamagedWeights(ValueError):
+    """A safetensors file that is cut off or is not one; `said` names it and says how."""
+
+    def __init__(self, key: str, /, **params: Any):
+        self.said = Said(key, params)
+        super().__init__(str(self.said))
+
+
 def count_safetensors_parameters(folder: Path) -> int:
     """Count parameters from the safetensors headers alone, without reading any weights.
 
     Each header is checked against its file (its length, its JSON, every tensor's bytes inside
-    the file), so a truncated or random file raises `ValueError` naming it, never a MemoryError
+    the file), so a truncated or random file raises `DamagedWeights` naming it, never a MemoryError
     from a length read out of random bytes.
     """
     total = 0
@@ -546,21 +563,20 @@ def count_safetensors_parameters(folder: Path) -> int:
         with file.open("rb") as fh:
             head = fh.read(8)
             if len(head) < 8:
-                raise ValueError(f"{file.name} is empty or cut off")
+                raise DamagedWeights("load.empty_file", file=file.name)
             (header_len,) = struct.unpack("<Q", head)
             if header_len > min(size - 8, MAX_SAFETENSORS_HEADER):
-                raise ValueError(f"{file.name} is not a safetensors file, or is cut off (its header says "
-                                 f"{header_len:,} bytes; the file has {size:,})")
+                raise DamagedWeights("load.not_safetensors", file=file.name, header=header_len, size=size)
             try:
                 header = json.loads(fh.read(header_len))
             except (UnicodeDecodeError, json.JSONDecodeError):
-                raise ValueError(f"{file.name} has an unreadable header") from None
+                raise DamagedWeights("load.unreadable_header", file=file.name) from None
         data = size - 8 - header_len
         for name, info in header.items():
             if name == "__metadata__":
                 continue
             if not isinstance(info, dict) or info.get("data_offsets", [0, data + 1])[1] > data:
-                raise ValueError(f"{file.name} is cut off: tensor {name} ends past the end of the file")
+                raise DamagedWeights("load.cut_off", file=file.name, tensor=name)
             n = 1
             for dim in info["shape"]:
                 n *= dim
@@ -571,11 +587,10 @@ def count_safetensors_parameters(folder: Path) -> int:
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json")
 
 
-def _folder_problem(folder: Path) -> str | None:
+def _folder_problem(folder: Path) -> Said | None:
     """Why a checkpoint folder cannot load (weights or tokenizer missing or damaged), or None."""
     if not any(folder.glob("*.safetensors")) and not any(folder.glob("*.bin")):
-        return f"{folder} has no weights (*.safetensors): copy or download the whole model folder."
+        return Said("load.no_weights", {"folder": str(folder)})
     if not any((folder / name).is_file() for name in TOKENIZER_FILES):
-        return (f"{folder} has no tokenizer ({', '.join(TOKENIZER_FILES)}): copy the tokenizer files from the "
-                "model's repository into it.")
+        return Said("load.no_tokenizer", {"folder": str(folder), "files": ", ".join(TOKENIZER_FILES)})
     return None

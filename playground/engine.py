@@ -87,10 +87,8 @@ class Engine:
                     return
                 except OutOfMemory as exc:
                     if retried or emitted:  # a retry after partial output would repeat it
-                        raise OutOfMemory(
-                            f"{request.model} ran out of memory while generating at {lease.precision}. Try a "
-                            "shorter prompt, fewer new tokens, or a smaller model."
-                        ) from exc
+                        raise OutOfMemory("load.oom_retried", model=request.model,
+                                          precision=str(lease.precision)) from exc
                     retried = True
                     lease = self.registry.step_down(lease)
                     yield Notice(NoticeCode.OOM_RETRY, {"model": request.model, "precision": str(lease.precision)})

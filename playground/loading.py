@@ -2,8 +2,8 @@
 
 This is the registry's `Loader` for the embedded backend: it maps a precision to dtype and
 bitsandbytes settings, turns download and out-of-memory failures into messages a user can
-act on, and measures the footprint of what it loaded. It decides nothing about whether a
-model fits; the registry does that before calling it.
+act on (keys of `locales/en/load.toml`), and measures the footprint of what it loaded. It
+decides nothing about whether a model fits; the registry does that before calling it.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from playground.backends import kv_token_budget, local_backend
 from playground.catalog import ModelSpec
 from playground.devices import default_device, half_dtype, is_out_of_memory, release_memory
 from playground.errors import ModelLoadError, OutOfMemory
+from playground.i18n import Said
 from playground.memory import DeviceMemory, Precision, format_bytes, probe, spread
 from playground.progress import reporting
 from playground.registry import LoadedModel, LoadProgress
@@ -109,11 +110,11 @@ class TransformersLoader:
         except Exception as exc:
             release_memory(self.device)
             if is_out_of_memory(exc):
-                raise OutOfMemory(f"Out of memory while loading {spec.key} at {precision}.") from exc
+                raise OutOfMemory("load.oom_loading", model=spec.key, precision=str(precision)) from exc
             refused = refusal_in(exc)
             if refused is not None:
                 raise ModelLoadError(hub_refusal(spec, refused)) from exc
-            reason = "the Hugging Face Hub is unreachable and the model is not in the local cache" if offline else None
+            reason = Said("load.hub_unreachable") if offline else None
             raise ModelLoadError(download_failure_message(spec, exc, reason)) from exc
         if zerogpu.ACTIVE:
             model = model.to("cuda")
@@ -178,18 +179,10 @@ def hub_access(repo_id: str, endpoint: str | None = None, timeout_s: float = 5.0
     return HubAccess.OK
 
 
-def hub_refusal(spec: ModelSpec, access: HubAccess) -> str:
+def hub_refusal(spec: ModelSpec, access: HubAccess) -> Said:
     """What to do when the Hub refuses `spec`'s repo."""
-    page = f"https://huggingface.co/{spec.source}"
-    if access is HubAccess.GATED:
-        return (f"{spec.key} is gated on the Hugging Face Hub: accept its licence at {page} with your account, then "
-                "set HF_TOKEN to a read token of that account (https://huggingface.co/settings/tokens; on a Space, as "
-                "a secret) and restart the app.")
-    if access is HubAccess.FORBIDDEN:
-        return (f"The Hugging Face Hub does not let this app's token read {spec.source} ({spec.key}): set HF_TOKEN to "
-                f"a token of an account that can open {page}, and restart the app.")
-    return (f"The Hugging Face Hub has no repo {spec.source} ({spec.key}), or it is private and HF_TOKEN cannot see "
-            "it: check `source` in the catalogue (an id like Qwen/Qwen3-8B); for a private repo, set HF_TOKEN.")
+    key = {HubAccess.GATED: "load.gated", HubAccess.FORBIDDEN: "load.forbidden"}.get(access, "load.missing")
+    return Said(key, {"model": spec.key, "source": spec.source, "page": f"https://huggingface.co/{spec.source}"})
 
 
 def refusal_in(exc: BaseException) -> HubAccess | None:
@@ -204,18 +197,11 @@ def refusal_in(exc: BaseException) -> HubAccess | None:
     return None
 
 
-def download_failure_message(spec: ModelSpec, exc: BaseException, reason: str | None = None) -> str:
-    reason = reason or (str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+def download_failure_message(spec: ModelSpec, exc: BaseException, reason: Said | None = None) -> Said:
+    """What went wrong reading `spec`'s weights and what to do; `reason` is ours where we know it, else the
+    library's own first line."""
+    said = reason or (str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
     if spec.is_local:
-        return (
-            f"Could not load {spec.key} from the folder {spec.source}: {reason}. Check that the "
-            "folder holds a complete transformers checkpoint (config.json, tokenizer files, "
-            "*.safetensors)."
-        )
+        return Said("load.folder_failed", {"model": spec.key, "source": spec.source, "reason": said})
     folder = "./models/" + spec.source.split("/")[-1]
-    return (
-        f"Could not load {spec.key} from the Hugging Face Hub repo {spec.source}: {reason}. "
-        "If this machine is offline or the Hub is unreachable, download the model elsewhere "
-        f"(`hf download {spec.source} --local-dir {folder}`), copy the folder here, and give "
-        f"its path as the `source` of a catalogue entry (see the README, \"Local checkpoints\")."
-    )
+    return Said("load.hub_failed", {"model": spec.key, "source": spec.source, "reason": said, "folder": folder})

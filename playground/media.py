@@ -1,7 +1,8 @@
 """What people upload, checked before any model sees it: images and videos, read with limits.
 
 `probe` looks at a file without decoding it all (an image's header, a video's container) and
-says what it is, or raises `MediaError` with a sentence saying what is wrong and what to do:
+says what it is, or raises `MediaError` saying what is wrong and what to do (a key of `media.toml` and its
+numbers, said in the reader's language where it is shown):
 an unsupported type, a file past the size limit, a damaged file, an image past the pixel limit
 (a 20k x 20k "decompression bomb" is refused from its header, before any pixel is decoded), a
 video longer than the limit. An animated GIF is read as its first frame, with a note saying so.
@@ -24,6 +25,7 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 
 from playground.errors import InvalidRequestError
+from playground.i18n import Said
 
 IMAGE_TYPES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 VIDEO_TYPES = (".mp4", ".webm", ".mov", ".mkv", ".avi", ".m4v")
@@ -39,23 +41,32 @@ class MediaError(InvalidRequestError):
     """An upload that cannot be used, with what to do about it."""
 
 
+class _Noted:
+    said: Said | None  # a note about the file, e.g. only the first frame of an animated GIF is used
+
+    @property
+    def note(self) -> str:
+        """The note in English ("" for none); an edge that speaks another language says `said` itself."""
+        return str(self.said) if self.said else ""
+
+
 @dataclass(frozen=True)
-class ImageInfo:
+class ImageInfo(_Noted):
     name: str
     width: int
     height: int
-    note: str = ""  # e.g. only the first frame of an animated GIF is used
+    said: Said | None = None
 
 
 @dataclass(frozen=True)
-class VideoInfo:
+class VideoInfo(_Noted):
     name: str
     width: int
     height: int
     fps: float
     frames: int  # in the whole video
     seconds: float
-    note: str = ""
+    said: Said | None = None
 
     def sampled(self, fps: float, max_frames: int) -> int:
         """How many frames the model sees at `fps` frames per second, at most `max_frames` (an even number)."""
@@ -74,10 +85,7 @@ def kind(path: str | Path) -> str:
         return "image"
     if suffix in VIDEO_TYPES:
         return "video"
-    raise MediaError(
-        f"{Path(path).name}: {suffix or 'files without an extension'} is not supported here. Upload an image "
-        "(PNG, JPEG, WebP, GIF, BMP, TIFF) or a video (MP4, WebM, MOV, MKV, AVI)."
-    )
+    raise MediaError("media.unsupported", name=Path(path).name, suffix=suffix or Said("media.no_extension"))
 
 
 def probe(path: str | Path) -> Info:
@@ -88,10 +96,9 @@ def probe(path: str | Path) -> Info:
     try:
         size = os.path.getsize(path)
     except OSError:
-        raise MediaError(f"{path.name} could not be found: upload it again.") from None
+        raise MediaError("media.not_found", name=path.name) from None
     if size > limit:
-        raise MediaError(f"{path.name} is {size / 2**20:.0f} MB; {what}s up to {limit // 2**20} MB are "
-                         f"accepted here. Upload a smaller or shorter one.")
+        raise MediaError(f"media.{what}_too_big", name=path.name, megabytes=size / 2**20, limit=limit // 2**20)
     return _probe_image(path) if what == "image" else _probe_video(path)
 
 
@@ -103,18 +110,14 @@ def _probe_image(path: Path) -> ImageInfo:
                 width, height = image.size
                 frames = getattr(image, "n_frames", 1)
     except Image.DecompressionBombError:  # Pillow's own guard, from the header: far past ours
-        raise MediaError(f"{path.name} is over {2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} megapixels; images up "
-                         f"to {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels are accepted here. Scale it down and upload it "
-                         "again.") from None
+        raise MediaError("media.way_too_many_pixels", name=path.name,
+                         megapixels=2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6, limit=MAX_IMAGE_PIXELS / 1e6) from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise MediaError(f"{path.name} could not be read as an image ({_reason(exc)}). It may be damaged: "
-                         "open it in an image viewer, save it again as PNG or JPEG and upload that.") from None
+        raise MediaError("media.unreadable_image", name=path.name, reason=_reason(exc)) from None
     if width * height > MAX_IMAGE_PIXELS:
-        raise MediaError(f"{path.name} is {width:,} x {height:,} pixels ({width * height / 1e6:.0f} megapixels); "
-                         f"images up to {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels are accepted here. "
-                         "Scale it down and upload it again.")
-    note = (f"{path.name} is animated ({frames} frames): only its first frame is used. Upload it as a video "
-            "(MP4 or WebM) to ask about what moves.") if frames > 1 else ""
+        raise MediaError("media.too_many_pixels", name=path.name, width=width, height=height,
+                         megapixels=width * height / 1e6, limit=MAX_IMAGE_PIXELS / 1e6)
+    note = Said("media.animated", {"name": path.name, "frames": frames}) if frames > 1 else None
     return ImageInfo(path.name, width, height, note)
 
 
@@ -124,7 +127,7 @@ def _probe_video(path: Path) -> VideoInfo:
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
-                raise MediaError(f"{path.name} has no video track: upload a video, or an image for a still.")
+                raise MediaError("media.no_video_track", name=path.name)
             stream = container.streams.video[0]
             fps = float(stream.average_rate or stream.guessed_rate or 0)
             if stream.duration is not None and stream.time_base is not None:
@@ -136,14 +139,12 @@ def _probe_video(path: Path) -> VideoInfo:
     except MediaError:
         raise
     except (av.FFmpegError, OSError, ValueError) as exc:
-        raise MediaError(f"{path.name} could not be read as a video ({_reason(exc)}). It may be damaged or "
-                         "unfinished: play it on your computer, export it again as MP4 and upload that.") from None
+        raise MediaError("media.unreadable_video", name=path.name, reason=_reason(exc)) from None
     if not (fps > 0 and frames >= 2 and width and height):
-        raise MediaError(f"{path.name} has no readable frames (fps {fps:g}, {frames} frames): "
-                         "export it again as MP4 and upload that.")
+        raise MediaError("media.no_frames", name=path.name, fps=fps, frames=frames)
     if seconds > MAX_VIDEO_SECONDS:
-        raise MediaError(f"{path.name} is {_duration(seconds)} long; videos up to {_duration(MAX_VIDEO_SECONDS)} "
-                         "are accepted here. Trim it to the part you want to ask about and upload that.")
+        raise MediaError("media.too_long", name=path.name, duration=duration(seconds),
+                         limit=duration(MAX_VIDEO_SECONDS))
     return VideoInfo(path.name, width, height, fps, frames, seconds)
 
 
@@ -151,7 +152,7 @@ def open_image(path: str | Path) -> Image.Image:
     """The image as RGB (the first frame of an animation), decoded in full; `MediaError` if it can't be."""
     info = probe(path)
     if not isinstance(info, ImageInfo):
-        raise MediaError(f"{Path(path).name} is a video, not an image.")
+        raise MediaError("media.not_an_image", name=Path(path).name)
     try:
         with Image.open(path) as image:
             image.seek(0)
@@ -162,8 +163,7 @@ def open_image(path: str | Path) -> Image.Image:
                 return Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba).convert("RGB")
             return image.convert("RGB")
     except (OSError, ValueError) as exc:
-        raise MediaError(f"{Path(path).name} could not be decoded ({_reason(exc)}). It may be damaged: save it "
-                         "again as PNG or JPEG and upload that.") from None
+        raise MediaError("media.undecodable_image", name=Path(path).name, reason=_reason(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -180,7 +180,7 @@ def read_video(path: str | Path, fps: float = DEFAULT_FPS, max_frames: int = DEF
 
     info = probe(path)
     if not isinstance(info, VideoInfo):
-        raise MediaError(f"{Path(path).name} is an image, not a video.")
+        raise MediaError("media.not_a_video", name=Path(path).name)
     count = info.sampled(fps, max_frames)
     # Evenly spread over the whole video, first and last frame included, as qwen-vl-utils' readers do.
     wanted = sorted({round(i * (info.frames - 1) / max(count - 1, 1)) for i in range(count)})
@@ -199,23 +199,25 @@ def read_video(path: str | Path, fps: float = DEFAULT_FPS, max_frames: int = DEF
                     break
     except (av.FFmpegError, OSError, ValueError) as exc:
         if not picked:
-            raise MediaError(f"{info.name} could not be decoded ({_reason(exc)}): export it again as MP4 "
-                             "and upload that.") from None
+            raise MediaError("media.undecodable_video", name=info.name, reason=_reason(exc)) from None
         # A damaged tail: what was read before it is used.
     if len(picked) < 2:
-        raise MediaError(f"{info.name} has fewer than two readable frames: export it again as MP4 and upload that.")
+        raise MediaError("media.too_few_frames", name=info.name)
     picked += [picked[-1]] * (count - len(picked))  # a frame count the container overstated
     # Frames per second of video, as qwen-vl-utils' readers compute it: frame i is at i / fps seconds.
     return Frames(picked, count / info.frames * info.fps)
 
 
 def _reason(exc: BaseException) -> str:
+    """The library's own words for what went wrong (shown as they are, in any language)."""
     text = str(exc).strip().rstrip(".")
     return text[:160] if text else type(exc).__name__
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> Said:
+    """A video's length in whole seconds, minutes and hours ("1 min 5 s")."""
     minutes, rest = divmod(math.ceil(seconds), 60)
     if minutes >= 60:
-        return f"{minutes // 60} h {minutes % 60} min"
-    return f"{minutes} min {rest} s" if minutes else f"{rest} s"
+        return Said("media.hours", {"hours": minutes // 60, "minutes": minutes % 60})
+    return Said("media.minutes", {"minutes": minutes, "seconds": rest}) if minutes else Said("media.seconds",
+                                                                                              {"seconds": rest})

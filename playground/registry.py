@@ -9,7 +9,7 @@ steps down the precision ladder (bf16 -> int8 -> NF4), and if nothing fits refus
 message giving what is needed and what is free. Memory that a load in progress will take is
 reserved from its estimate, so two loads never plan against the same free bytes. An
 out-of-memory error while loading evicts every idle model and retries one step lower, once.
-Idle models unload after a keep-alive.
+Idle models unload after a keep-alive. Its errors carry keys of `locales/en/load.toml`.
 
 How weights are read is the `Loader`'s business (`playground.loading` for transformers,
 fakes in tests); what to do with a loaded model is the engine's. A model another server runs
@@ -28,6 +28,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from playground.catalog import Catalog, ModelSpec
 from playground.errors import DoesNotFitError, ModelLoadError, OutOfMemory, PlaygroundError
+from playground.i18n import Said
 from playground.memory import DeviceMemory, Estimate, Precision, estimate, format_bytes, kv_cache_bytes
 
 log = logging.getLogger(__name__)
@@ -189,7 +190,7 @@ class Registry:
         """Hold model `key`, loading it first if needed. `None` picks the best that fits."""
         spec = self.catalog.get(key)
         if spec.unavailable:
-            raise ModelLoadError(f"{key} cannot be loaded: {spec.unavailable} Fix the folder or the catalogue entry.")
+            raise ModelLoadError("load.unavailable", model=key, reason=spec.unavailable)
         if spec.remote is not None:
             return self._remote_lease(spec)
         with self._lock:
@@ -210,8 +211,7 @@ class Registry:
 
     def _remote_lease(self, spec: ModelSpec) -> Lease:
         if self.remotes is None:
-            raise ModelLoadError(f"{spec.key} runs on another server, and this app was started without remote "
-                                 "backends.")
+            raise ModelLoadError("load.no_remotes", model=spec.key)
         with self._lock:
             entry = self._remote.get(spec.key)
             if entry is None:
@@ -299,6 +299,12 @@ class Registry:
             idle = sum(e.loaded.footprint + e.kv_bytes for e in self._idle_entries() if e.loaded) if self.evict else 0
         return free + idle
 
+    def fits(self, spec: ModelSpec, precision: Precision) -> bool:
+        """Whether a load of `spec` at `precision` would go ahead now: the test `_plan` makes, its weights and one
+        request's KV cache against free memory plus what unloading idle models would give back. (Which rungs of
+        the ladder to ask about is the caller's; a model with unknown numbers is tried, as `_plan` tries it.)"""
+        return self._need(spec, precision, self.loader.kv_tokens(spec)[0]) <= self.room()
+
     def estimate(self, spec: ModelSpec, precision: Precision) -> Estimate | None:
         """What loading `spec` at `precision` needs at least (None where the numbers are unknown, or remote)."""
         if spec.remote is not None:
@@ -320,21 +326,16 @@ class Registry:
         except ValueError:
             return 0
 
-    def _refusal(self, spec, needs, memory: DeviceMemory, free: int, idle: list[_Entry]) -> str:
+    def _refusal(self, spec, needs, memory: DeviceMemory, free: int, idle: list[_Entry]) -> Said:
         precision, least = needs[-1]
         held = sum(e.loaded.footprint + e.kv_bytes for e in idle if e.loaded)
-        busy = [e.spec.key for e in self._entries.values() if e.refs]
-        parts = [
-            f"{spec.key} does not fit: it needs about {format_bytes(least)} even at {precision}, "
-            f"and {format_bytes(max(free, 0))} of {format_bytes(memory.total)} is free on "
-            f"{memory.name}"
-        ]
-        if held and self.evict:
-            parts.append(f" ({format_bytes(held)} more after unloading idle models)")
-        if busy:
-            parts.append(f"; in use by other requests: {', '.join(sorted(set(busy)))}")
-        parts.append(". Pick a smaller model, or unload models in the Models tab.")
-        return "".join(parts)
+        busy = sorted({e.spec.key for e in self._entries.values() if e.refs})
+        return Said("load.does_not_fit", {
+            "model": spec.key, "need": format_bytes(least), "precision": str(precision),
+            "free": format_bytes(max(free, 0)), "total": format_bytes(memory.total), "device": memory.name,
+            "idle": Said("load.idle_would_free", {"size": format_bytes(held)}) if held and self.evict else "",
+            "busy": Said("load.busy", {"models": ", ".join(busy)}) if busy else "",
+        })
 
     def _load(self, entry: _Entry) -> None:
         """Load `entry` outside the lock; on out-of-memory evict and retry one step lower once."""
@@ -397,14 +398,14 @@ class Registry:
     def unload(self, key: str, precision: Precision | None = None) -> list[str]:
         """Unload `key` at `precision` (every precision if None); refuse while a request uses it."""
         if self.catalog.get(key).remote is not None:
-            raise PlaygroundError(f"{key} runs on another server: there is nothing to unload here.")
+            raise PlaygroundError("load.remote_unload", model=key)
 
         def mine(e: _Entry) -> bool:
             return e.spec.key == key and (precision is None or e.precision is precision)
 
         with self._lock:
             if any(e.refs for e in self._entries.values() if mine(e)):
-                raise PlaygroundError(f"{key} is in use by a request right now; try again when it finishes.")
+                raise PlaygroundError("load.in_use", model=key)
             return self._evict_idle(mine)
 
     def reap_idle(self) -> list[str]:
@@ -477,7 +478,7 @@ class Registry:
 
 
 def _wrap(spec: ModelSpec, exc: BaseException) -> PlaygroundError:
-    err = PlaygroundError(f"Loading {spec.key} failed unexpectedly: {type(exc).__name__}: {exc}")
+    err = PlaygroundError("load.failed", model=spec.key, error=f"{type(exc).__name__}: {exc}")
     err.__cause__ = exc
     return err
 

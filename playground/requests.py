@@ -26,6 +26,7 @@ from typing import Any
 
 from playground.catalog import Precision, Sampling
 from playground.errors import InvalidRequestError
+from playground.i18n import Said
 
 __all__ = [
     "Answer", "Cancel", "Event", "Finish", "InputLimits", "Loading", "Message", "Metrics", "Notice", "NoticeCode",
@@ -59,6 +60,14 @@ def reply_share(window: int, max_new_tokens: int) -> int:
 
 
 FIELD_OF_ROLE = {"system": "system prompt", "user": "message", "assistant": "reply"}
+# How a sentence names each field, in the reader's language.
+FIELD_WORDS = {"system prompt": "request.field_system", "message": "request.field_user",
+               "reply": "request.field_assistant", "text": "request.field_text"}
+
+
+def field_words(field_name: str) -> Said | str:
+    """The field a sentence names ("system prompt", "message", "reply", "text"), as words yet to be said."""
+    return Said(FIELD_WORDS[field_name]) if field_name in FIELD_WORDS else field_name
 
 
 def _check_text(text: str, field_name: str) -> None:
@@ -66,9 +75,8 @@ def _check_text(text: str, field_name: str) -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise InvalidRequestError(f"The {field_name} has a character that is not valid text at position "
-                                  f"{exc.start:,} (a lone surrogate, {text[exc.start]!a}): remove it and send it "
-                                  "again.") from None
+        raise InvalidRequestError("request.not_text", field=field_words(field_name), position=exc.start,
+                                  character=ascii(text[exc.start])) from None
 
 
 @dataclass(frozen=True)
@@ -95,21 +103,17 @@ class InputLimits:
                 raise too_long(FIELD_OF_ROLE[role], len(text), limit)
             self.check_files(media_count(message))
         if total > self.conversation_chars:
-            raise InvalidRequestError(
-                f"The conversation is {total:,} characters long; this app takes at most "
-                f"{self.conversation_chars:,}. Start a new conversation.")
-
+            raise InvalidRequestError("request.conversation_too_long", length=total, limit=self.conversation_chars)
 
     def check_files(self, count: int) -> None:
         """`InvalidRequestError` for a message with more files than the app takes."""
         if count > self.files:
-            raise InvalidRequestError(f"The message has {count} files; this app takes at most {self.files} "
-                                      "per message. Send fewer at a time.")
+            raise InvalidRequestError("request.too_many_files", count=count, limit=self.files)
 
 
 def too_long(field_name: str, length: int, limit: int) -> InvalidRequestError:
-    return InvalidRequestError(f"The {field_name} is {length:,} characters long; this app takes at most {limit:,}. "
-                               f"Shorten it and send it again.")
+    """The error for a field ("message", "system prompt", "reply", "text") longer than its limit."""
+    return InvalidRequestError("request.too_long", field=field_words(field_name), length=length, limit=limit)
 
 
 def media_count(message: Message) -> int:
@@ -165,12 +169,12 @@ class Request:
                 raise too_long("text", len(self.completion), limits.message_chars)
         if self.completion is not None:
             if not self.completion:
-                raise InvalidRequestError("There is no text to go on from.")
+                raise InvalidRequestError("request.no_text")
         elif not any(m.get("role") == "user" and (message_text(m).strip() or has_media(m)) for m in self.messages):
-            raise InvalidRequestError("Type a message first: the request has no user message.")
+            raise InvalidRequestError("request.no_message")
         for message in self.messages:
             if message.get("role") not in ("system", "user", "assistant"):
-                raise InvalidRequestError(f"Unknown role {message.get('role')!r}: use system, user or assistant.")
+                raise InvalidRequestError("request.unknown_role", role=message.get("role"))
             _check_text(message_text(message), FIELD_OF_ROLE[message["role"]])
         if self.completion is not None:
             _check_text(self.completion, "text")
@@ -178,12 +182,10 @@ class Request:
         budget = self.thinking_budget
         if budget is not None:
             if isinstance(budget, bool) or not isinstance(budget, int) or budget < 0:
-                raise InvalidRequestError(f"The thinking budget must be a whole number of tokens, got {budget!r}.")
+                raise InvalidRequestError("request.budget_not_whole", value=budget)
             if budget >= self.sampling.max_new_tokens:
-                raise InvalidRequestError(
-                    f"The thinking budget ({budget}) must be less than Max new tokens "
-                    f"({self.sampling.max_new_tokens}): the answer needs room after the thinking."
-                )
+                raise InvalidRequestError("request.budget_too_large", budget=budget,
+                                          max_new_tokens=self.sampling.max_new_tokens)
         return self
 
     def with_sampling(self, **changes: Any) -> Request:
@@ -343,10 +345,10 @@ def sampling_from(values: Mapping[str, Any], base: Sampling | None = None) -> Sa
         try:
             number = float(value)
         except (TypeError, ValueError):
-            raise InvalidRequestError(f"{f.name} must be a number, got {value!r}.") from None
+            raise InvalidRequestError("request.not_a_number", name=f.name, value=value) from None
         if f.name in ("top_k", "max_new_tokens", "seed"):
             if not math.isfinite(number) or number != int(number):
-                raise InvalidRequestError(f"{f.name} must be a whole number, got {value!r}.")
+                raise InvalidRequestError("request.not_whole", name=f.name, value=value)
             number = int(number)
         if f.name == "seed" and number < 0:
             number = None

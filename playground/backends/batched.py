@@ -183,11 +183,11 @@ class BatchedDecoder:
     def tokens(self, prompt: Prompt, sampling: Sampling, cancel: Cancel, progress: Progress,
                budget: ThinkingBudget | None = None) -> Iterator[int]:
         if prompt.model_inputs:
-            raise PlaygroundError("The batched decoder takes text prompts only.")
+            raise PlaygroundError("error.batched_text_only")
         row = _Row(prompt, RowSampler(sampling, self.model.device, budget), cancel, progress)
         with self._wake:
             if self._closed:
-                raise PlaygroundError("This model was unloaded; send the message again to load it.")
+                raise PlaygroundError("error.model_unloaded")
             self._waiting.append(row)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="batched-decoder", daemon=True)
@@ -199,7 +199,7 @@ class BatchedDecoder:
                     item = row.out.get(timeout=IDLE_WAIT_S)
                 except queue.Empty:
                     if not self._thread.is_alive():
-                        raise PlaygroundError("The batched decoder stopped unexpectedly; see the server log.") from None
+                        raise PlaygroundError("error.decoder_stopped") from None
                     continue
                 if item is _DONE:
                     return
@@ -319,9 +319,9 @@ class BatchedDecoder:
     def _error(self, exc: Exception) -> PlaygroundError:
         if is_out_of_memory(exc):
             release_memory(self.device)
-            error: PlaygroundError = OutOfMemory("Ran out of memory while generating.")
+            error: PlaygroundError = OutOfMemory("load.oom_generating")
         else:
             log.exception("batched decoding failed")
-            error = PlaygroundError(f"Generation failed: {type(exc).__name__}: {exc}")
+            error = PlaygroundError("error.generation_failed", error=f"{type(exc).__name__}: {exc}")
         error.__cause__ = exc
         return error

@@ -146,8 +146,7 @@ class LocalBackend:
         if prompt.dropped:
             yield Notice(NoticeCode.DROPPED_TURNS, {"dropped": prompt.dropped, "window": window})
         if prompt.tokens >= window:  # build_prompt fits the messages; a continuation or raw text may not fit
-            raise PromptTooLongError(f"The prompt is {prompt.tokens:,} tokens; this model's context window is "
-                                     f"{window:,}: shorten it, or pick a model with a longer window.")
+            raise PromptTooLongError("prompt.too_long", tokens=prompt.tokens, window=window)
         sampling = replace(request.sampling,
                            max_new_tokens=min(request.sampling.max_new_tokens, window - prompt.tokens))
 

@@ -58,7 +58,7 @@ def template_messages(messages: Sequence[Message], vision: bool) -> list[dict[st
     out = []
     for message in messages:
         if not vision and has_media(message):
-            raise InvalidRequestError("This model reads text only: pick a vision model (Qwen-VL) for images and video.")
+            raise InvalidRequestError("prompt.text_only")
         content = message["content"] if vision else message_text(message)
         out.append({"role": message["role"], "content": content})
     return out
@@ -118,7 +118,7 @@ def build_prompt(
         while n > budget:  # drop at least one more turn, as many as the estimate says are needed
             later = [s for s in starts if s > cut]  # its last is the newest turn, which always stays
             if not later:
-                raise PromptTooLongError(_too_long(processor, system, n, budget, grid is not None))
+                raise _too_long(processor, system, n, budget, grid is not None)
             enough = [s for s in later if saved[s] - saved[cut] >= n - budget]
             cut = enough[0] if enough else later[-1]
             encoded, n = fit(cut)
@@ -157,17 +157,13 @@ def media_parts(content: str | Sequence[Any], grid: Grid) -> str | list[Any]:
     return out
 
 
-def _too_long(processor: Any, system: list[dict[str, Any]], n: int, budget: int, vision: bool) -> str:
+def _too_long(processor: Any, system: list[dict[str, Any]], n: int, budget: int, vision: bool) -> PromptTooLongError:
     """Why the newest message cannot fit, naming the part that is too long (the system prompt, or the message)."""
     system_tokens = sum(len(ids) for ids in tokenizer_of(processor)(
         [message_text(m) for m in system], add_special_tokens=False)["input_ids"]) if system else 0
-    room = (f"this model's context window leaves room for {budget:,} tokens of prompt (after reserving the "
-            "new tokens)")
     if system_tokens > n - system_tokens:
-        return (f"The system prompt is {system_tokens:,} tokens, and {room}. Shorten the system prompt or lower "
-                "Max new tokens.")
-    fix = "Lower Max pixels (or fps and Max frames), send fewer files" if vision else "Shorten the message"
-    return f"The message is {n:,} tokens with the template, but {room}. {fix} or lower Max new tokens."
+        return PromptTooLongError("prompt.system_too_long", tokens=system_tokens, room=budget)
+    return PromptTooLongError("prompt.media_too_long" if vision else "prompt.message_too_long", tokens=n, room=budget)
 
 
 def continued(prompt: Prompt, ids: list[int], in_thinking: bool) -> Prompt:

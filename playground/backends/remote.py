@@ -21,6 +21,7 @@ Stop closes the stream, so the server stops generating too. Every failure become
 `RemoteError` naming the server: refused, timed out, a key it does not take, a model it does not
 have, rate limiting (with its Retry-After), its own errors, a reply cut off mid-way. A thinking
 budget needs the model's tokens as they are written, which the API does not give: it is refused.
+Its sentences are keys of `locales/en/remote.toml`; the server's own words are passed in as they are.
 
 `RemoteModels` makes each remote model's backend (one client per model) and checks, in the
 background, whether its server answers, for the Models tab and /health.
@@ -44,6 +45,7 @@ import openai
 
 from playground.catalog import Catalog, ModelSpec, Sampling
 from playground.errors import InvalidRequestError, PlaygroundError
+from playground.i18n import Said
 from playground.requests import (
     Answer,
     Cancel,
@@ -83,9 +85,7 @@ class RemoteBackend:
     def stream(self, request: Request, cancel: Cancel) -> Iterator[Event]:
         """Events of one reply; `cancel` receives the final metrics, also when the caller stops listening."""
         if request.thinking_budget is not None:
-            raise InvalidRequestError(
-                f"{self.spec.key} runs on another server ({self.remote.base_url}), whose API cannot cut the thinking "
-                "at a budget: set the thinking budget to -1 (no limit), or pick a model that runs here.")
+            raise InvalidRequestError("remote.no_budget", model=self.spec.key, url=self.remote.base_url)
         reply = Reply(self.spec, request, time.perf_counter())
         try:
             stream = yield from self._opened(request)
@@ -158,9 +158,7 @@ class RemoteBackend:
         return RemoteError(failure_text(self.spec, exc, partial, self.environ))
 
     def _cut(self, partial: bool) -> RemoteError:
-        at = server_name(self.spec)
-        return RemoteError(f"{at[0].upper()}{at[1:]} ended the reply without finishing it"
-                           + (": the reply above is incomplete. Send it again." if partial else ". Send it again."))
+        return RemoteError("remote.ended_partial" if partial else "remote.ended", url=self.remote.base_url)
 
     def close(self) -> None:
         self.client.close()
@@ -326,52 +324,44 @@ def make_client(spec: ModelSpec, environ: Mapping[str, str] | None = None, timeo
     return openai.OpenAI(base_url=remote.base_url, api_key=key or NO_KEY, timeout=timeout, max_retries=0)
 
 
-def server_name(spec: ModelSpec) -> str:
-    remote = spec.remote
-    assert remote is not None
-    return f"the model server at {remote.base_url}"
-
-
 def failure_text(spec: ModelSpec, exc: BaseException, partial: bool = False,
-                 environ: Mapping[str, str] | None = None) -> str:
+                 environ: Mapping[str, str] | None = None) -> Said:
     """What went wrong with `spec`'s server, naming it, and what to do (`environ`: where the key would be)."""
     remote = spec.remote
     assert remote is not None
     environ = os.environ if environ is None else environ
-    at = server_name(spec)
-    where = at[0].upper() + at[1:]
-    cut = " The reply above is incomplete." if partial else ""
+
+    def said(key: str, **params: Any) -> Said:
+        return Said(f"remote.{key}", {"url": remote.base_url, "cut": Said("remote.incomplete") if partial else "",
+                                      **params})
+
     if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException):
-        return (f"{where} did not answer within {remote.timeout_s:g} s.{cut} It may be overloaded or still loading "
-                "the model: try again, or raise `timeout_s` in the catalogue entry.")
+        return said("timeout", seconds=remote.timeout_s)
     if isinstance(exc, openai.APIConnectionError | httpx.TransportError):
         if partial:
-            return f"The connection to {at} was cut mid-reply.{cut} Send it again."
-        return (f"Could not reach {at} ({_cause(exc)}). Check that the server is running and that "
-                f"`base_url` in the catalogue entry for {spec.key} is right.")
+            return said("cut_mid_reply")
+        return said("unreachable", reason=_cause(exc), model=spec.key)
     if isinstance(exc, openai.APIStatusError):
-        status, said = exc.status_code, _said(exc)
+        status, words = exc.status_code, _said(exc)
         if status in (401, 403):
             if remote.api_key_env and not environ.get(remote.api_key_env):
-                return (f"{where} wants an API key (HTTP {status}), and the environment variable "
-                        f"{remote.api_key_env} is not set: set it to the key and restart the app.")
-            how = (f"check the key in the environment variable {remote.api_key_env}" if remote.api_key_env else
-                   "add `api_key_env` to the catalogue entry, naming the environment variable that holds the key")
-            return f"{where} refused the API key (HTTP {status}: {said}): {how}."
+                return said("key_not_set", status=status, variable=remote.api_key_env)
+            fix = (Said("remote.check_key", {"variable": remote.api_key_env}) if remote.api_key_env
+                   else Said("remote.add_key"))
+            return said("key_refused", status=status, said=words, fix=fix)
         if status == 404:
-            return (f"{where} has no model named {remote.model!r} (HTTP 404: {said}). Set `model` in the catalogue "
-                    f"entry for {spec.key} to a name the server lists at {remote.base_url}/models.")
+            return said("no_such_model", name=remote.model, said=words, model=spec.key)
         if status == 429:
             after = exc.response.headers.get("retry-after") if exc.response is not None else None
-            wait = f"try again in {after} s" if after and after.isdigit() else "try again in a moment"
-            return f"{where} is rate limiting requests (HTTP 429: {said}): {wait}.{cut}"
+            wait = (Said("remote.try_again_in", {"seconds": int(after)}) if after and after.isdigit()
+                    else Said("remote.try_again_soon"))
+            return said("rate_limited", said=words, wait=wait)
         if status >= 500:
-            return (f"{where} failed (HTTP {status}: {said}).{cut} Try again; if it keeps failing, the server's log "
-                    "says why.")
-        return f"{where} refused the request (HTTP {status}: {said}).{cut}"
+            return said("server_failed", status=status, said=words)
+        return said("refused", status=status, said=words)
     if isinstance(exc, openai.APIError):  # an error event in the middle of the stream
-        return f"{where} stopped with an error: {exc.message}.{cut}"
-    return f"{where} failed: {type(exc).__name__}: {exc}.{cut}"
+        return said("stream_error", said=exc.message)
+    return said("failed", error=f"{type(exc).__name__}: {exc}")
 
 
 def _said(exc: openai.APIStatusError) -> str:
@@ -385,13 +375,14 @@ def _said(exc: openai.APIStatusError) -> str:
     return exc.response.reason_phrase if exc.response is not None else str(exc)
 
 
-def _cause(exc: BaseException) -> str:
-    """The innermost reason (connection refused, name not known) rather than the client's summary."""
+def _cause(exc: BaseException) -> Said | str:
+    """The innermost reason (connection refused, name not known) rather than the client's summary: the library's
+    own words, except a refused connection, which is said in the reader's language."""
     while exc.__cause__ is not None or exc.__context__ is not None:
         exc = exc.__cause__ or exc.__context__
     text = str(exc).strip()
     if "refused" in text.lower():
-        return "connection refused"
+        return Said("remote.connection_refused")
     return text.split("] ")[-1] or type(exc).__name__
 
 
@@ -403,8 +394,13 @@ class Reachability:
     """Whether a remote model's server answered its last check."""
 
     answers: bool | None  # None: not checked yet
-    detail: str  # "answers", "answers, but has no model 'x'", "not answering: connection refused"
+    said: Said  # "answers", "answers, but has no model 'x'", "not answering: connection refused"
     checked_at: float | None = None
+
+    @property
+    def detail(self) -> str:
+        """In English (/health, logs); an edge that speaks another language says `said` itself."""
+        return str(self.said)
 
 
 class RemoteModels:
@@ -428,7 +424,7 @@ class RemoteModels:
         """The last check's result; a check older than `CHECK_EVERY_S` starts a new one in the background
         (`wait`: check now and wait for it)."""
         with self._lock:
-            known = self._checks.get(spec.key, Reachability(None, "checking…"))
+            known = self._checks.get(spec.key, Reachability(None, Said("remote.checking")))
             stale = known.checked_at is None or self.clock() - known.checked_at > CHECK_EVERY_S
             start = stale and spec.key not in self._checking
             if start:
@@ -447,7 +443,7 @@ class RemoteModels:
             with self._lock:
                 self._checking.discard(spec.key)
         with self._lock:
-            self._checks[spec.key] = Reachability(result.answers, result.detail, self.clock())
+            self._checks[spec.key] = Reachability(result.answers, result.said, self.clock())
 
     def close(self) -> None:
         with self._lock:
@@ -464,13 +460,14 @@ def check(spec: ModelSpec, environ: Mapping[str, str] | None = None) -> Reachabi
         try:
             names = [m.id for m in client.models.list()]
         except openai.APIStatusError as exc:
-            if exc.status_code in (401, 403):
-                return Reachability(True, f"answers, but refuses the API key (HTTP {exc.status_code})")
-            return Reachability(True, f"answers, but listing its models failed (HTTP {exc.status_code})")
+            key = "remote.refuses_key" if exc.status_code in (401, 403) else "remote.listing_failed"
+            return Reachability(True, Said(key, {"status": exc.status_code}))
         except (openai.OpenAIError, httpx.HTTPError) as exc:
-            reason = "no answer within 3 s" if isinstance(exc, openai.APITimeoutError) else _cause(exc)
-            return Reachability(False, f"not answering: {reason}")
+            reason = (Said("remote.no_answer_within", {"seconds": CHECK_TIMEOUT_S})
+                      if isinstance(exc, openai.APITimeoutError) else _cause(exc))
+            return Reachability(False, Said("remote.not_answering", {"reason": reason}))
     if names and remote.model not in names:  # (`transformers serve` lists only its Hub cache: maybe nothing)
         listed = ", ".join(names[:5]) + (", …" if len(names) > 5 else "")
-        return Reachability(True, f"answers, but has no model {remote.model!r} (it has: {listed or 'none'})")
-    return Reachability(True, "answers")
+        return Reachability(True, Said("remote.lacks_model", {"name": remote.model,
+                                                              "listed": listed or Said("remote.none")}))
+    return Reachability(True, Said("remote.answers"))

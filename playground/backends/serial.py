@@ -153,8 +153,8 @@ class SerialDecoder:
             exc = failure[0]
             if is_out_of_memory(exc):
                 release_memory(self.device)
-                raise OutOfMemory("Ran out of memory while generating.") from exc
-            raise PlaygroundError(f"Generation failed: {type(exc).__name__}: {exc}") from exc
+                raise OutOfMemory("load.oom_generating") from exc
+            raise PlaygroundError("error.generation_failed", error=f"{type(exc).__name__}: {exc}") from exc
         progress.finish = Finish.STOP if last in self.eos else Finish.LENGTH if count >= sampling.max_new_tokens \
             else Finish.CANCELLED
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from playground.errors import InvalidRequestError
+from playground.i18n import Said
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,13 @@ LONGEST = 500  # characters of an expected answer
 @dataclass(frozen=True)
 class Check:
     correct: bool | None  # None: there was no answer to check, or the check could not decide
-    note: str = ""  # why it could not decide
+    said: Said | None = None  # why it could not decide
+
+    @property
+    def note(self) -> str:
+        """Why it could not decide, in English ("" if it decided); an edge that speaks another language says
+        `said` itself."""
+        return str(self.said) if self.said else ""
 
 
 # --- in the worker ------------------------------------------------------------------------------
@@ -120,26 +127,25 @@ def read_expected(text: str | None) -> str | None:
         return None
     text = text.strip().strip("$").strip()  # "$\frac{1}{2}$" is "\frac{1}{2}": the tab adds its own delimiters
     if len(text) > LONGEST:
-        raise InvalidRequestError(f"The expected answer is {len(text):,} characters long; at most {LONGEST} are read.")
+        raise InvalidRequestError("check.expected_too_long", length=len(text), limit=LONGEST)
     try:
         readable = _worker.call("readable", text)
     except TimeoutError:
         readable = False
     if not readable:
-        raise InvalidRequestError(f"Could not read the expected answer {text!r} as math: write a number (0.5), "
-                                  "LaTeX (\\frac{1}{2}, \\{1, 2\\}, (0, 1]) or an expression (x^2 + 1).")
+        raise InvalidRequestError("check.unreadable", text=text)
     return text
 
 
 def check(expected: str, answer: str | None) -> Check:
     """Whether `answer` equals `expected` (both as the model or the user wrote them, without \\boxed)."""
     if answer is None:
-        return Check(None, "no final answer to check")
+        return Check(None, Said("check.no_answer"))
     try:
         correct = _worker.call("verify", expected, answer)
     except TimeoutError:
-        return Check(None, f"the check took over {TIMEOUT_S:.0f} s")
-    return Check(correct, "" if correct is not None else "math-verify could not compare them")
+        return Check(None, Said("check.took_too_long", {"seconds": TIMEOUT_S}))
+    return Check(correct, None if correct is not None else Said("check.undecided"))
 
 
 def groups(answers: list[str]) -> list[int]:

@@ -187,12 +187,11 @@ def has_fim_tokens(tokenizer: Any) -> bool:
 def fim_prompt(prefix: str, suffix: str) -> str:
     """The text a base Coder model completes with the middle (the backend checks its tokenizer has the tokens)."""
     if not prefix.strip() and not suffix.strip():
-        raise InvalidRequestError("Type the code before the gap (prefix), after it (suffix), or both.")
+        raise InvalidRequestError("fim.no_code")
     return f"{FIM_TOKENS[0]}{prefix}{FIM_TOKENS[1]}{suffix}{FIM_TOKENS[2]}"
 
 
 def check_fim_tokens(tokenizer: Any, model: str) -> None:
     """Refuse, with a reason, a FIM prompt for a model whose tokenizer lacks the tokens."""
     if not has_fim_tokens(tokenizer):
-        raise InvalidRequestError(f"{model} has no fill-in-the-middle tokens ({', '.join(FIM_TOKENS)}): pick a "
-                                  "Qwen2.5-Coder base model.")
+        raise InvalidRequestError("fim.no_tokens", model=model, tokens=", ".join(FIM_TOKENS))

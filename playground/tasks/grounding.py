@@ -9,8 +9,8 @@ inside a ```` ```json ```` fence. The coordinates are in different spaces by fam
 - Qwen3-VL: relative coordinates from 0 to 1000 on each axis, so they are scaled by size / 1000.
 
 `read_boxes` is pure and never raises on what a model writes: malformed JSON gives no boxes and a
-note saying why, and the caller shows the raw text. Boxes are clamped to the image and their
-corners ordered.
+note saying why (words of `locales/en/grounding.toml`), and the caller shows the raw text. Boxes
+are clamped to the image and their corners ordered.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from playground.i18n import Said
 
 Space = Literal["resized", "relative"]  # Qwen2.5-VL: pixels of the resized input; Qwen3-VL: 0..1000
 RELATIVE_SCALE = 1000
@@ -43,7 +45,12 @@ class Box:
 @dataclass(frozen=True)
 class Found:
     boxes: list[Box]
-    note: str = ""  # why nothing (or not everything) could be read; "" when all was read
+    said: Said | None = None  # why nothing (or not everything) could be read; None when all was read
+
+    @property
+    def note(self) -> str:
+        """The note in English ("" when all was read); an edge that speaks another language says `said` itself."""
+        return str(self.said) if self.said else ""
 
 
 def space_of(family: str) -> Space:
@@ -88,8 +95,8 @@ def read_boxes(text: str, space: Space, original: tuple[int, int], resized: tupl
     """
     try:
         data = _json_part(text)
-    except ValueError as exc:
-        return Found([], f"The answer has no readable box list ({exc}); its text is shown as written.")
+    except ValueError:
+        return Found([], Said("grounding.no_boxes"))
     items = data if isinstance(data, list) else [data]
     width, height = original
     if space == "relative":
@@ -107,7 +114,7 @@ def read_boxes(text: str, space: Space, original: tuple[int, int], resized: tupl
             boxes.append(box)
     if not skipped:
         return Found(boxes)
-    return Found(boxes, f"{skipped} item{'s' if skipped != 1 else ''} without a usable bbox_2d or point_2d skipped.")
+    return Found(boxes, Said("grounding.skipped_one" if skipped == 1 else "grounding.skipped", {"count": skipped}))
 
 
 def _box(item: Any, scale_x: float, scale_y: float, width: int, height: int) -> Box | None:

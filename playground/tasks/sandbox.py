@@ -26,10 +26,14 @@ network namespace are what the kernel enforces. Known casualties: `asyncio` (its
 
 It leaves to others: finding code blocks in the model's text, and wrapping `Run.output` in an output block.
 
-On Windows, which has none of these limits, nothing runs: every run says so (`NOT_HERE`).
+On Windows, which has none of these limits, nothing runs: every run says so (`sandbox.not_here`).
+
+`Run.output` is what the model reads, in English and in Python's own form ("TimeoutError: the code ran longer
+than 10 s"); where the sandbox itself stopped the code, `Run.said` is the same reason as words for people (a
+key of `locales/en/sandbox.toml`). What the code printed and its own errors stay as they are.
 
 The worker half of this file runs as a script (`python -I sandbox.py CONFIG`), so the file imports only the
-standard library.
+standard library at its top (the words for people are imported where they are made, in the server's process).
 """
 
 from __future__ import annotations
@@ -53,15 +57,16 @@ import weakref
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from playground.i18n import Said
 
 try:
     import resource
 except ImportError:  # Windows: no POSIX limits, and no sandbox (see `Sandbox.run`)
     resource = None  # type: ignore[assignment]
 
-NOT_HERE = ("Python written by a model runs only on Linux or macOS here (the sandbox's limits are POSIX ones); "
-            "this machine runs Windows. Use WSL to run it.")
 FILE_BYTES = 10 * 2**20  # the largest file the code may write (RLIMIT_FSIZE)
 STARTUP_S = 60.0  # a cold start imports sympy and numpy; this is only for a machine that is badly stuck
 PRELOADED = ("numpy", "sympy")  # imported before the audit hook, so the code's own imports are instant
@@ -95,11 +100,13 @@ class Run:
     `output` is the block's stdout and stderr; after a failure, a last line in the form of Python's own
     (`NameError: name 'x' is not defined`, `TimeoutError: the code ran longer than 10 s`).
     `seconds` is how long the block ran: starting a worker and restoring variables are not counted.
+    `said` is why the sandbox stopped it (a limit, or no sandbox on this system), for people; None otherwise.
     """
 
     output: str
     ok: bool
     seconds: float
+    said: Said | None = None
 
 
 class SandboxError(RuntimeError):
@@ -127,7 +134,8 @@ class Sandbox:
         if not self._remove_workdir.alive:
             raise ValueError("this sandbox is closed")
         if resource is None:
-            return Run(NOT_HERE, ok=False, seconds=0.0)
+            said = _said("not_here")
+            return Run(str(said), ok=False, seconds=0.0, said=said)
         if self._worker is None:
             self._worker = self._start_worker()
         started = time.monotonic()
@@ -135,12 +143,14 @@ class Sandbox:
             reply = self._worker.run(code)
         except _WorkerLost as lost:
             self._worker = None
-            return Run(self._lost_message(lost), ok=False, seconds=time.monotonic() - started)
+            kind, said = self._lost_reason(lost)
+            return Run(f"{kind}: {said}", ok=False, seconds=time.monotonic() - started, said=said)
         seconds = time.monotonic() - started
         ok = _succeeded(reply)
         if ok:
             self._succeeded.append(code)
-        return Run(self._output(reply), ok=ok, seconds=seconds)
+        said = self._memory_reason() if reply["memory"] else None
+        return Run(self._output(reply, said), ok=ok, seconds=seconds, said=said)
 
     def close(self) -> None:
         """Kill the worker and remove the temporary directory; calling it again does nothing."""
@@ -174,34 +184,42 @@ class Sandbox:
                 self._succeeded.append(code)
         return worker
 
-    def _output(self, reply: dict[str, Any]) -> str:
+    def _output(self, reply: dict[str, Any], memory: Said | None) -> str:
         text = reply["stdout"]
         if reply["cut"]:
             text += f"\n... ({reply['cut']} more characters cut)"
-        if reply["memory"]:
-            return _with_last_line(text, self._memory_message())
+        if memory is not None:
+            return _with_last_line(text, f"MemoryError: {memory}")
         if reply["error"] is not None:
             return _with_last_line(text, reply["error"])
         return text
 
-    def _memory_message(self) -> str:
-        return f"MemoryError: the code tried to use more than {_size(self.limits.memory_bytes)} of memory"
+    def _memory_reason(self) -> Said:
+        return _said("memory", size=_size(self.limits.memory_bytes))
 
-    def _lost_message(self, lost: _WorkerLost) -> str:
+    def _lost_reason(self, lost: _WorkerLost) -> tuple[str, Said]:
+        """Why the worker is gone: the name of the Python error the model reads, and the words for it."""
         status = lost.returncode
         if lost.timed_out:
-            return f"TimeoutError: the code ran longer than {self.limits.wall_s:g} s"
+            return "TimeoutError", _said("wall_time", seconds=self.limits.wall_s)
         if status is None:
-            return "RuntimeError: the sandbox lost touch with the code's process, and stopped it"
+            return "RuntimeError", _said("lost")
         if status == -signal.SIGXCPU:
-            return f"TimeoutError: the code used more than {self.limits.cpu_s} s of CPU time"
+            return "TimeoutError", _said("cpu_time", seconds=self.limits.cpu_s)
         if status == -signal.SIGKILL:
-            return "RuntimeError: the code's process was killed (SIGKILL), most likely for using too much memory"
+            return "RuntimeError", _said("killed")
         if status == _OUT_OF_MEMORY_STATUS:
-            return self._memory_message()
+            return "MemoryError", self._memory_reason()
         if status < 0:
-            return f"RuntimeError: the code's process died of {signal.Signals(-status).name}"
-        return f"SystemExit: the code's process exited with status {status}"
+            return "RuntimeError", _said("died", signal=signal.Signals(-status).name)
+        return "SystemExit", _said("exited", status=status)
+
+
+def _said(key: str, **params: Any) -> Said:
+    """Words of `sandbox.toml`, made in the server's process only (the worker imports nothing of the app)."""
+    from playground.i18n import Said
+
+    return Said(f"sandbox.{key}", params)
 
 
 def _succeeded(reply: dict[str, Any]) -> bool:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from playground.engine import Engine
+from playground.i18n import Said
 from playground.requests import Answer, Cancel, Event, Finish, Metrics, PromptText, Request, Thinking, Written
 
 MAX_CALLS = 4
@@ -35,11 +36,13 @@ class RunResult(Protocol):
     output: str
     ok: bool
     seconds: float
+    said: Said | None  # why the sandbox stopped the code, for people (the output says it for the model)
 
 
 @dataclass(frozen=True)
 class ToolCall:
-    """One Python block the app ran: its code and output, where it was (thinking or answer), its number (1..)."""
+    """One Python block the app ran: its code and output, where it was (thinking or answer), its number (1..),
+    and why the sandbox stopped it (`said`, for people; the output's last line says it in English for the model)."""
 
     code: str
     output: str
@@ -47,6 +50,7 @@ class ToolCall:
     seconds: float
     in_thinking: bool
     number: int
+    said: Said | None = None
 
 
 def output_block(output: str) -> str:
@@ -97,7 +101,7 @@ def solve(engine: Engine, request: Request, sandbox: Runs, cancel: Cancel | None
         result = sandbox.run(code)
         written[part] += output_block(result.output)
         fresh[part] = len(written[part])
-        yield ToolCall(code, result.output, result.ok, result.seconds, part == "thinking", calls)
+        yield ToolCall(code, result.output, result.ok, result.seconds, part == "thinking", calls, result.said)
         if cancel.is_set() or sum(m.tokens for m in steps) >= request.sampling.max_new_tokens:
             break
     if steps:

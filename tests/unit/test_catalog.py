@@ -189,13 +189,20 @@ def test_a_broken_local_folder_is_marked_unavailable_and_the_rest_loads(tmp_path
     write_catalog(path, {key: {"source": f"./{key}", "tasks": ["chat"]}
                          for key in ("empty", "bad", "good", "cut", "noise", "no-tokenizer", "no-weights")})
     catalog = load_catalog(path)  # never raises for a folder: each broken entry says why, naming the file
-    assert "has no config.json" in catalog.get("empty").unavailable
-    assert "config.json cannot be read as a Qwen config" in catalog.get("bad").unavailable
     assert catalog.get("good").unavailable is None and catalog.get("good").params_billion > 0
-    assert "model.safetensors is cut off" in catalog.get("cut").unavailable
-    assert "model.safetensors is not a safetensors file, or is cut off" in catalog.get("noise").unavailable
-    assert "has no tokenizer (tokenizer.json" in catalog.get("no-tokenizer").unavailable
-    assert "has no weights (*.safetensors)" in catalog.get("no-weights").unavailable
+    # Each reason is a key (said in the reader's language in the pickers); str() is the English sentence.
+    expected = {
+        "empty": ("load.no_config", "has no config.json"),
+        "bad": ("load.bad_config", "config.json cannot be read as a Qwen config"),
+        "cut": ("load.damaged_weights", "model.safetensors is cut off"),
+        "noise": ("load.damaged_weights", "model.safetensors is not a safetensors file, or is cut off"),
+        "no-tokenizer": ("load.no_tokenizer", "has no tokenizer (tokenizer.json"),
+        "no-weights": ("load.no_weights", "has no weights (*.safetensors)"),
+    }
+    for key, (reason, words) in expected.items():
+        unavailable = catalog.get(key).unavailable
+        assert unavailable.key == reason and words in str(unavailable), key
+    assert catalog.get("cut").unavailable.params["problem"].key == "load.cut_off"
 
 
 def test_missing_and_malformed_files(tmp_path: Path) -> None:

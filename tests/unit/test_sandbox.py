@@ -14,8 +14,9 @@ from pathlib import Path
 import psutil
 import pytest
 
+from playground.i18n import Said
 from playground.tasks import sandbox as sandbox_module
-from playground.tasks.sandbox import NOT_HERE, Limits, Sandbox
+from playground.tasks.sandbox import Limits, Sandbox
 
 LIMITS = Limits(wall_s=2, memory_bytes=512 * 2**20, output_chars=1000)
 PROCESSES_REFUSED = "PermissionError: starting or signalling processes is not allowed in the sandbox"
@@ -64,7 +65,7 @@ def test_math_libraries(shared: Sandbox, code: str, expected: str) -> None:
 ])
 def test_exception_gives_last_traceback_line(shared: Sandbox, code: str, expected: str) -> None:
     run = shared.run(code)
-    assert (run.output, run.ok) == (expected, False)
+    assert (run.output, run.ok, run.said) == (expected, False, None)  # the code's own error: no words of ours
 
 
 def test_variables_carry_over(sandbox: Sandbox) -> None:
@@ -81,6 +82,7 @@ def test_infinite_loop_stops_at_the_wall_limit_and_variables_survive(sandbox: Sa
 
     assert not run.ok
     assert run.output == "TimeoutError: the code ran longer than 2 s"
+    assert run.said == Said("sandbox.wall_time", {"seconds": 2})  # the same reason, for people in their language
     assert LIMITS.wall_s <= elapsed < LIMITS.wall_s + 1.5
     assert sandbox.run("print(x + 1)").output == "42\n"  # a fresh worker, the earlier block re-run
 
@@ -171,6 +173,7 @@ def test_memory_bomb_is_stopped(sandbox: Sandbox, code: str) -> None:
     sandbox.run("kept = 1")
     run = sandbox.run(code)
     assert (run.output, run.ok) == ("MemoryError: the code tried to use more than 512 MiB of memory", False)
+    assert run.said == Said("sandbox.memory", {"size": "512 MiB"})
     assert sandbox.run("print(kept + 1)").output == "2\n"
 
 
@@ -239,4 +242,5 @@ def test_on_windows_nothing_runs_and_the_output_says_why(monkeypatch: pytest.Mon
     monkeypatch.setattr(sandbox_module, "resource", None)  # as on Windows, which has no POSIX limits
     with Sandbox(Limits()) as box:
         run = box.run("print(1)")
-    assert not run.ok and run.output == NOT_HERE and "Use WSL" in NOT_HERE
+    assert not run.ok and run.said == Said("sandbox.not_here")
+    assert run.output == str(run.said) and "runs only on Linux or macOS" in run.output and "Use WSL" in run.output

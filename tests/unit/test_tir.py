@@ -14,6 +14,7 @@ import pytest
 
 from playground.catalog import Sampling
 from playground.engine import Engine
+from playground.i18n import Said
 from playground.requests import Answer, Cancel, Finish, Metrics, PromptText, Request, Thinking
 from playground.tasks.tir import MAX_CALLS, ToolCall, solve
 from tests.fakes import scripted_registry
@@ -28,6 +29,7 @@ class Ran:
     output: str
     ok: bool = True
     seconds: float = 0.01
+    said: Said | None = None
 
 
 class StandIn:
@@ -106,8 +108,23 @@ def test_an_error_goes_back_to_the_model_as_its_output(scripted) -> None:
     loader.decoder("scripted-qwen3").respond = lambda prompt, sampling: (
         "Fixed: \\boxed{0}" if "NameError" in prompt else "```python\nprint(y)\n```")
     _, answer, calls, _, _ = collect(solve(engine, request(), StandIn({})))
-    assert not calls[0].ok and calls[0].output.startswith("NameError")
+    assert not calls[0].ok and calls[0].output.startswith("NameError") and calls[0].said is None
     assert answer.endswith("Fixed: \\boxed{0}")
+
+
+def test_a_block_the_sandbox_stopped_says_why_for_people_too(scripted) -> None:
+    engine, loader = scripted
+    loader.decoder("scripted-qwen3").respond = lambda prompt, sampling: (
+        "Too slow: \\boxed{0}" if "TimeoutError" in prompt else "```python\nwhile True: pass\n```")
+    why = Said("sandbox.wall_time", {"seconds": 10})
+
+    class Stops(StandIn):
+        def run(self, code: str) -> Ran:
+            return Ran(f"TimeoutError: {why}", ok=False, said=why)
+
+    _, answer, calls, _, _ = collect(solve(engine, request(), Stops({})))
+    assert (calls[0].output, calls[0].said) == ("TimeoutError: the code ran longer than 10 s", why)
+    assert answer.endswith("Too slow: \\boxed{0}")
 
 
 def test_max_new_tokens_bounds_the_whole_reply(scripted) -> None:
