@@ -53,10 +53,10 @@ def build_app(services: Services, admission: Admission | None = None) -> gr.Bloc
                                  services.settings.context_limit)
         with gr.Tab(t(math_tab.TITLE), id="math") as math_page:
             math_tab.build(services.catalog, services.engine, services.registry, page)
-        with gr.Tab(code.TITLE, id="code") as code_page:
-            code.build(services.catalog, services.engine, services.registry)
-        with gr.Tab(vision.TITLE, id="vision") as vision_page:
-            vision.build(services.catalog, services.engine, services.registry, services.settings.context_limit)
+        with gr.Tab(t(code.TITLE), id="code") as code_page:
+            code.build(services.catalog, services.engine, services.registry, page)
+        with gr.Tab(t(vision.TITLE), id="vision") as vision_page:
+            vision.build(services.catalog, services.engine, services.registry, page, services.settings.context_limit)
         with gr.Tab(t(thinking.TITLE), id="thinking") as thinking_tab:
             thinking.build(services.catalog, services.engine, services.registry, page)
         with gr.Tab(t(models.TITLE), id="models") as models_tab:

@@ -13,6 +13,10 @@ streamed into place, from the tokenizer's own FIM tokens (no chat template).
 
 `/code` and `/fim` are the public API.
 
+Words are `code.*` keys (`playground/locales/<language>/code.toml`): fixed ones through `t`, made
+ones in the reader's language, `locale` here (`language` is the programming language the user
+picked); the API's JSON errors are English.
+
     python -m tabs.code   # this tab alone, for development
 """
 
@@ -27,22 +31,24 @@ from typing import Any
 
 import gradio as gr
 
-from playground.catalog import Catalog, Sampling, Task
+from playground.catalog import Catalog, ModelSpec, Sampling, Task
 from playground.engine import Engine
 from playground.errors import InvalidRequestError, PlaygroundError
+from playground.i18n import say
 from playground.registry import Registry
 from playground.requests import Message, Request
 from playground.snippets import snippet
 from playground.tasks.code import Block, code_blocks, fim_prompt, prose
 from playground.tasks.sandbox import Limits, Sandbox
 from tabs import picker
+from tabs.examples import examples_in
+from tabs.i18n import Page, language_of, t, words
 from tabs.reply import (
     LATEX_DELIMITERS,
     PRESET_FIELDS,
     Stops,
     error_message,
     follow,
-    mode_line,
     preset_sampling,
     preset_sliders,
     session_of,
@@ -51,7 +57,7 @@ from tabs.reply import (
     touch,
 )
 
-TITLE = "Code"
+TITLE = "code.title"  # a message key
 SLOT = "code"
 FIM_SLOT = "fim"
 LANGUAGES = ["Python", "JavaScript", "TypeScript", "HTML/CSS/JS", "C++", "Java", "Go", "Rust", "SQL", "Bash"]
@@ -61,15 +67,15 @@ LONGEST_INPUT = 50_000  # characters of a message, a prefix or a suffix
 HIGHLIGHT = {"python": "python", "javascript": "javascript", "typescript": "typescript", "html": "html", "css": "css",
              "cpp": "cpp", "c": "c", "sql": "sql", "bash": "shell", "json": "json", "yaml": "yaml",
              "markdown": "markdown", "r": "r", "dockerfile": "dockerfile"}
-EXAMPLES = [
-    ["Create a class that manages a simple in-memory cache with TTL (time-to-live) support.", "Python"],
-    ["Write a binary search function with unit tests (pytest).", "Python"],
-    ["A small HTML page with a button and a counter that goes up on each click.", "HTML/CSS/JS"],
-    ["Écris une fonction qui vérifie si une chaîne est un palindrome.", "JavaScript"],
-    ["写一个 SQL 查询：找出每个部门工资最高的员工。", "SQL"],
+EXAMPLES = [  # (the request's message key, the language picked)
+    ("code.example_1", "Python"),
+    ("code.example_2", "Python"),
+    ("code.example_3", "HTML/CSS/JS"),
+    ("code.example_4", "JavaScript"),
+    ("code.example_5", "SQL"),
 ]
 FIM_EXAMPLE = ("def is_prime(n: int) -> bool:\n", "\n    return True\n")
-FIM_EXAMPLES = [  # a function body between its signature and its return
+FIM_EXAMPLES = [  # a function body between its signature and its return (code: the same in every language)
     list(FIM_EXAMPLE),
     ["def mean(xs: list[float]) -> float:\n    \"\"\"The average of xs.\"\"\"\n", "\n    return total / len(xs)\n"],
     ["function debounce(fn, ms) {\n", "\n  return wrapped;\n}\n"],
@@ -86,7 +92,8 @@ def system_prompt(language: str) -> str:
 # --- files, preview, run ---------------------------------------------------------------------------------
 
 
-def files_update(blocks: list[Block], chosen: str | None = None, folder: Path | None = None) -> tuple[Any, ...]:
+def files_update(blocks: list[Block], chosen: str | None = None, folder: Path | None = None,
+                 locale: str | None = None) -> tuple[Any, ...]:
     """The file picker, the code panel, the download and the Run button for `blocks` (the `chosen` file shown).
 
     With a `folder` (once the reply has ended), the file is written there for the download button.
@@ -103,7 +110,8 @@ def files_update(blocks: list[Block], chosen: str | None = None, folder: Path | 
         path.write_text(block.code + "\n", encoding="utf-8")
     return (gr.Dropdown(choices=names, value=block.filename, visible=True),
             gr.Code(value=block.code, language=HIGHLIGHT.get(block.language), label=block.filename, visible=True),
-            gr.DownloadButton(f"Download {Path(block.filename).name}", value=str(path) if path else None,
+            gr.DownloadButton(say(locale, "code.download_file", name=Path(block.filename).name),
+                              value=str(path) if path else None,
                               visible=path is not None),
             gr.Button(visible=block.language == "python" and block.closed))
 
@@ -113,7 +121,7 @@ def downloads(request: gr.Request | None) -> Path:
     return Path(".gradio") / "code-downloads" / session_of(request)
 
 
-def preview_html(blocks: list[Block]) -> str:
+def preview_html(blocks: list[Block], locale: str | None = None) -> str:
     """The reply's web page in a sandboxed iframe (its CSS and JS blocks inlined), or "" when it has none."""
     pages = [b for b in blocks if b.language == "html"]
     if not pages:
@@ -124,19 +132,24 @@ def preview_html(blocks: list[Block]) -> str:
     page = page.replace("</head>", styles + "</head>", 1) if "</head>" in page else styles + page
     page = page.replace("</body>", scripts + "</body>", 1) if "</body>" in page else page + scripts
     # allow-scripts without allow-same-origin: the page runs in an opaque origin, cut off from this one.
-    return (f'<iframe id="code-preview-frame" title="Preview" sandbox="allow-scripts" referrerpolicy="no-referrer" '
+    title = html.escape(say(locale, "code.preview_title"), quote=True)
+    return (f'<iframe id="code-preview-frame" title="{title}" sandbox="allow-scripts" referrerpolicy="no-referrer" '
             f'style="width:100%;height:420px;border:1px solid var(--border-color-primary);border-radius:8px;'
             f'background:white" srcdoc="{html.escape(page, quote=True)}"></iframe>')
 
 
-def run_python(code: str, limits: Limits | None = None) -> tuple[str, str]:
+def run_python(code: str, limits: Limits | None = None, locale: str | None = None) -> tuple[str, str]:
     """Run a file in a fresh sandbox: (what it printed, a status line with the exit status and the time)."""
     if not code or not code.strip():
-        return "", "Nothing to run."
+        return "", say(locale, "code.nothing_to_run")
     with Sandbox(limits or Limits()) as sandbox:
         result = sandbox.run(code)
-    status = "exit status 0" if result.ok else "exit status 1 (failed)"
-    return result.output, f"{status} · {result.seconds:.2f} s"
+    return result.output, say(locale, "code.run_ok" if result.ok else "code.run_failed", seconds=result.seconds)
+
+
+def error_text(exc: Exception, locale: str | None) -> str:
+    """A refused request's message in the reader's language (a library's own `ValueError` as it is)."""
+    return exc.text(locale) if isinstance(exc, PlaygroundError) else str(exc)
 
 
 # --- write code ---------------------------------------------------------------------------------------------------
@@ -145,11 +158,11 @@ def run_python(code: str, limits: Limits | None = None) -> tuple[str, str]:
 def request_for(catalog: Catalog, message: str, history: list[Message], model: str, language: str, thinking: Any,
                 sampling: Sampling) -> Request:
     if not message or not message.strip():
-        raise InvalidRequestError("Type a request first.")
+        raise InvalidRequestError("code.type_first")
     if len(message) > LONGEST_INPUT:
-        raise InvalidRequestError(f"The message is {len(message):,} characters; at most {LONGEST_INPUT:,} are taken.")
+        raise InvalidRequestError("code.message_too_long", length=len(message), limit=LONGEST_INPUT)
     if language not in LANGUAGES:
-        raise InvalidRequestError(f"Unknown language {language!r}: pick one of {', '.join(LANGUAGES)}.")
+        raise InvalidRequestError("code.unknown_language", language=language, valid=", ".join(LANGUAGES))
     spec = catalog.get(model)
     messages: list[Message] = [{"role": "system", "content": system_prompt(language)}, *history,
                                {"role": "user", "content": message}]
@@ -165,44 +178,49 @@ def write(engine: Engine, stops: Stops, message: str, history: list[Message], sh
           language: str, thinking: Any, max_new_tokens: Any, seed: Any, *presets: Any,
           request: gr.Request | None = None) -> Iterator[tuple[Any, ...]]:
     """Send: the chat (prose), the files, the preview (once the reply ends), the history, the last request."""
+    locale = language_of(request)
     try:
         sampling = preset_sampling(presets, max_new_tokens, seed)
         asked = request_for(engine.registry.catalog, message, history, model, language, thinking, sampling)
     except (PlaygroundError, ValueError) as exc:
-        yield ([*shown, error_message(str(exc))], *files_update([]), gr.skip(), history, gr.skip(), [], gr.skip())
+        yield ([*shown, error_message(error_text(exc, locale))], *files_update([]), gr.skip(), history, gr.skip(), [],
+               gr.skip())
         return
     shown = [*shown, gr.ChatMessage(role="user", content=message)]
     blocks: list[Block] = []
-    for view in stream_reply(engine, asked, stops, (session_of(request), SLOT)):
+    for view in stream_reply(engine, asked, stops, (session_of(request), SLOT), language=locale):
         blocks = code_blocks(view.answer, default_language_of(language))
         display = replace(view, answer=prose(view.answer, blocks))
         done = view.metrics is not None or view.error is not None
         out = [*shown, *display.messages()]
-        preview = gr.HTML(preview_html(blocks), visible=bool(preview_html(blocks))) if done else gr.skip()
+        page = preview_html(blocks, locale)
+        preview = gr.HTML(page, visible=bool(page)) if done else gr.skip()
         answered = [*history, {"role": "user", "content": message}, {"role": "assistant", "content": view.answer}]
-        files = files_update(blocks, folder=downloads(request) if done else None)
+        files = files_update(blocks, folder=downloads(request) if done else None, locale=locale)
         yield (out, *files, preview, answered if done else history, asked, blocks, gr.Markdown(visible=bool(blocks)))
 
 
 def show_file(name: str, blocks: list[Block], request: gr.Request | None = None) -> tuple[Any, ...]:
-    return files_update(blocks, name, downloads(request))
+    return files_update(blocks, name, downloads(request), language_of(request))
 
 
-def run_file(name: str, blocks: list[Block]) -> tuple[Any, Any]:
+def run_file(name: str, blocks: list[Block], request: gr.Request | None = None) -> tuple[Any, Any]:
+    locale = language_of(request)
     block = next((b for b in blocks if b.filename == name), None)
     if block is None:
         return gr.Code(visible=False), ""
-    output, status = run_python(block.code)
-    return gr.Code(value=output or "(nothing printed)", visible=True, label=f"Output of {block.filename}"), status
+    output, status = run_python(block.code, locale=locale)
+    return gr.Code(value=output or say(locale, "reply.nothing_printed"), visible=True,
+                   label=say(locale, "code.output_of", filename=block.filename)), status
 
 
 def stop(stops: Stops, slot: str, request: gr.Request | None = None) -> None:
     stop_reply(stops, (session_of(request), slot), [])
 
 
-def copy_as_code(catalog: Catalog, last: Request | None) -> Any:
+def copy_as_code(catalog: Catalog, last: Request | None, request: gr.Request | None = None) -> Any:
     if last is None:
-        return gr.Code(value="# Send a request first: the snippet reproduces the last one.", visible=True)
+        return gr.Code(value=say(language_of(request), "code.snippet_first"), visible=True)
     return gr.Code(value=snippet(catalog.get(last.model), last), visible=True)
 
 
@@ -238,32 +256,33 @@ def fim_request(engine: Engine, prefix: str, suffix: str, model: str, sampling: 
     catalog = engine.registry.catalog
     spec = catalog.get(model)
     if Task.FIM not in spec.tasks:
-        able = ", ".join(s.key for s in catalog.with_task(Task.FIM)) or "none in this catalogue"
-        raise InvalidRequestError(f"{model} is not trained to fill in the middle: pick a Qwen2.5-Coder base model "
-                                  f"({able}).")
+        able = ", ".join(s.key for s in catalog.with_task(Task.FIM))
+        if not able:
+            raise InvalidRequestError("code.not_fim_none", model=model)
+        raise InvalidRequestError("code.not_fim", model=model, able=able)
     if len(prefix) + len(suffix) > LONGEST_INPUT:
-        raise InvalidRequestError(f"The prefix and suffix are {len(prefix) + len(suffix):,} characters; at most "
-                                  f"{LONGEST_INPUT:,} are taken.")
+        raise InvalidRequestError("code.gap_too_long", length=len(prefix) + len(suffix), limit=LONGEST_INPUT)
     return Request(model, [], sampling, completion=fim_prompt(prefix, suffix)).validated()
 
 
 def fill(engine: Engine, stops: Stops, prefix: str, suffix: str, model: str, max_new_tokens: Any, seed: Any,
          *presets: Any, request: gr.Request | None = None) -> Iterator[tuple[Any, str]]:
     """Fill: the code with the middle streaming into place, and a status line."""
+    locale = language_of(request)
     prefix, suffix = prefix or "", suffix or ""
     try:
         sampling = preset_sampling(presets, max_new_tokens, seed)
         asked = fim_request(engine, prefix, suffix, model, sampling)
     except (PlaygroundError, ValueError) as exc:
-        yield gr.skip(), f"⚠️ {exc}"
+        yield gr.skip(), f"⚠️ {error_text(exc, locale)}"
         return
-    for view in stream_reply(engine, asked, stops, (session_of(request), FIM_SLOT)):
+    for view in stream_reply(engine, asked, stops, (session_of(request), FIM_SLOT), language=locale):
         if view.error:
             yield gr.skip(), f"⚠️ {view.error}"
             return
-        status = "Loading the model…" if view.loading else "Writing the middle…"
+        status = say(locale, "code.fim_loading" if view.loading else "code.fim_writing")
         if view.metrics is not None:
-            status = f"The middle: {view.metrics.tokens} tokens in {view.metrics.seconds:.1f} s."
+            status = say(locale, "code.fim_done", tokens=view.metrics.tokens, seconds=view.metrics.seconds)
         yield prefix + view.answer + suffix, status
 
 
@@ -283,87 +302,120 @@ def fim_api(engine: Engine, stops: Stops, prefix: str, suffix: str, model: str =
                "done": view.metrics is not None or view.error is not None}
 
 
+# --- words made when the page opens -------------------------------------------------------------------------------
+
+
+def fresh_choices(registry: Registry, models: list[ModelSpec], request: gr.Request | None = None) -> Any:
+    """The model picker's labels as the registry is now, in the reader's language."""
+    return gr.Dropdown(choices=picker.choices(registry, models, language_of(request)))
+
+
+def follow_model(catalog: Catalog, model: str, thinking: bool, touched: list[str],
+                 request: gr.Request | None = None) -> tuple[Any, ...]:
+    """After a change of model or mode: the thinking switch, the line said instead of it,
+    and the preset's values for the sliders the user left alone."""
+    return follow(catalog, model, thinking, touched, language_of(request))
+
+
+def example_samples(locale: str | None = None) -> list[list[str]]:
+    """The example requests in the reader's language, each with the language it picks."""
+    return [[say(locale, key), language] for key, language in EXAMPLES]
+
+
+def show_examples(examples: gr.Examples, request: gr.Request | None = None) -> gr.Dataset:
+    locale = language_of(request)
+    return examples_in(examples, example_samples(locale), locale)
+
+
+def show_fim_examples(examples: gr.Examples, request: gr.Request | None = None) -> gr.Dataset:
+    return examples_in(examples, FIM_EXAMPLES, language_of(request))
+
+
 # --- layout -------------------------------------------------------------------------------------------------------
 
+AFTER = {"api_visibility": "private", "queue": False}
 
-def build(catalog: Catalog, engine: Engine, registry: Registry) -> None:
+
+def build(catalog: Catalog, engine: Engine, registry: Registry, page: Page) -> None:
     writers = [s for s in catalog.with_task(Task.CODE) if Task.CHAT in s.tasks]
     fillers = catalog.with_task(Task.FIM)
     with gr.Tabs():
-        with gr.Tab("Write code", id="code-write"):
+        with gr.Tab(t("code.write_tab"), id="code-write"):
             if writers:
-                build_writer(catalog, engine, registry, writers)
+                build_writer(catalog, engine, registry, page, writers)
             else:
-                gr.Markdown("The catalogue has no chat model with the `code` task.")
-        with gr.Tab("Fill in the middle", id="code-fim"):
-            build_filler(catalog, engine, registry, fillers)
+                gr.Markdown(t("code.no_models"))
+        with gr.Tab(t("code.fim_tab"), id="code-fim"):
+            build_filler(catalog, engine, registry, page, fillers)
 
 
-def build_writer(catalog: Catalog, engine: Engine, registry: Registry, models: list) -> None:
+def build_writer(catalog: Catalog, engine: Engine, registry: Registry, page: Page, models: list[ModelSpec]) -> None:
     first = picker.default_model(registry, models)
     stops = Stops()
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
             chat = gr.Chatbot(show_label=False, latex_delimiters=LATEX_DELIMITERS, height="55vh", elem_id="code-chat",
                               buttons=["copy"])
-            message = gr.Textbox(show_label=False, placeholder="Ask for code… (\"now add tests\" goes on from it)",
-                                 lines=2, elem_id="code-input")
+            message = gr.Textbox(show_label=False, placeholder=t("code.placeholder"), lines=2, elem_id="code-input")
             with gr.Row():
-                send = gr.Button("Send", variant="primary", elem_id="code-send")
-                stop_button = gr.Button("Stop", variant="stop", elem_id="code-stop")
-                new = gr.Button("New", elem_id="code-new")
+                send = gr.Button(t("code.send"), variant="primary", elem_id="code-send")
+                stop_button = gr.Button(t("code.stop"), variant="stop", elem_id="code-stop")
+                new = gr.Button(t("code.new"), elem_id="code-new")
         with gr.Column(scale=2):
             with gr.Group():
-                model = gr.Dropdown(choices=picker.choices(registry, models), value=first.key, label="Model",
+                # The picker's labels are made when the page opens, the mode line when the model changes: in the
+                # reader's language.
+                model = gr.Dropdown(choices=picker.choices(registry, models), value=first.key, label=t("code.model"),
                                     elem_id="code-model", filterable=True)
-                language = gr.Dropdown(LANGUAGES, value="Python", label="Language", elem_id="code-language")
-                switch = gr.Checkbox(value=False, label="Thinking", visible=first.hybrid, elem_id="code-thinking")
-                said = gr.Markdown(mode_line(first), padding=True, visible=False)
-            with gr.Accordion("Sampling", open=False):
+                language = gr.Dropdown(LANGUAGES, value="Python", label=t("code.language"), elem_id="code-language")
+                switch = gr.Checkbox(value=False, label=t("code.thinking"), visible=first.hybrid,
+                                     elem_id="code-thinking")
+                said = gr.Markdown(padding=True, visible=False)
+            with gr.Accordion(t("code.sampling"), open=False):
                 with gr.Row():
                     max_new_tokens = gr.Number(value=DEFAULT_MAX_NEW_TOKENS, precision=0, minimum=1, step=256,
-                                               label="Max new tokens")
-                    seed = gr.Number(value=-1, precision=0, label="Seed", info="-1 = random")
+                                               label=t("reply.max_new_tokens"))
+                    seed = gr.Number(value=-1, precision=0, label=t("reply.seed"), info=t("reply.seed_info"))
                 presets = preset_sliders(first.sampling_for(False))
-            files_title = gr.Markdown("**Files**", visible=False)
-            file_picker = gr.Dropdown(label="File", visible=False, elem_id="code-file")
+            files_title = gr.Markdown(t("code.files"), visible=False)
+            file_picker = gr.Dropdown(label=t("code.file"), visible=False, elem_id="code-file")
             panel = gr.Code(visible=False, elem_id="code-panel", interactive=False, wrap_lines=False)
             with gr.Row():
-                download_button = gr.DownloadButton("Download", visible=False, elem_id="code-download")
-                run_button = gr.Button("Run", visible=False, elem_id="code-run", variant="secondary")
-            run_output = gr.Code(visible=False, label="Output", elem_id="code-run-output", interactive=False)
+                download_button = gr.DownloadButton(t("code.download"), visible=False, elem_id="code-download")
+                run_button = gr.Button(t("code.run"), visible=False, elem_id="code-run", variant="secondary")
+            run_output = gr.Code(visible=False, label=t("code.output"), elem_id="code-run-output", interactive=False)
             run_status = gr.Markdown(elem_id="code-run-status")
-            with gr.Accordion("Copy as code", open=False):
-                snippet_button = gr.Button("Show the transformers code for the last request", size="sm",
-                                           elem_id="code-snippet-button")
+            with gr.Accordion(t("code.copy_as_code"), open=False):
+                snippet_button = gr.Button(t("code.show_snippet"), size="sm", elem_id="code-snippet-button")
                 snippet = gr.Code(language="python", visible=False, elem_id="code-snippet", interactive=False)
     preview = gr.HTML(visible=False, elem_id="code-preview", padding=False)
-    gr.Examples(examples=EXAMPLES, inputs=[message, language], label="Examples", cache_examples=False)
+    examples = gr.Examples(examples=example_samples(), inputs=[message, language], label=t("code.examples"),
+                           cache_examples=False)
 
     history = gr.State([])
     blocks = gr.State([])
     last = gr.State(None)
     touched = gr.State([])
-    follow_fn = functools.partial(follow, catalog)
+    follow_fn = functools.partial(follow_model, catalog)
     for trigger in (model.input, switch.input):
-        trigger(follow_fn, [model, switch, touched], [switch, said, *presets], api_visibility="private", queue=False)
+        trigger(follow_fn, [model, switch, touched], [switch, said, *presets], **AFTER)
     for name, component in zip(PRESET_FIELDS, presets, strict=True):
-        component.input(functools.partial(touch, name), touched, touched, api_visibility="private", queue=False)
+        component.input(functools.partial(touch, name), touched, touched, **AFTER)
+    page.load(functools.partial(fresh_choices, registry, models), None, model, **AFTER)
+    page.load(functools.partial(show_examples, examples), None, examples.dataset, **AFTER)
 
     inputs = [message, history, chat, model, language, switch, max_new_tokens, seed, *presets]
     outputs = [chat, file_picker, panel, download_button, run_button, preview, history, last, blocks, files_title]
     for trigger in (send.click, message.submit):
         trigger(functools.partial(write, engine, stops), inputs, outputs, api_visibility="private",
-                trigger_mode="once").then(lambda: "", None, message, api_visibility="private", queue=False)
-    stop_button.click(functools.partial(stop, stops, SLOT), None, None, api_visibility="private", queue=False)
+                trigger_mode="once").then(lambda: "", None, message, **AFTER)
+    stop_button.click(functools.partial(stop, stops, SLOT), None, None, **AFTER)
     new.click(clear, None, [chat, history, file_picker, panel, download_button, run_button, preview, last, blocks,
-                            files_title], api_visibility="private", queue=False)
-    file_picker.input(show_file, [file_picker, blocks], [file_picker, panel, download_button, run_button],
-                      api_visibility="private", queue=False)
+                            files_title], **AFTER)
+    file_picker.input(show_file, [file_picker, blocks], [file_picker, panel, download_button, run_button], **AFTER)
     run_button.click(run_file, [file_picker, blocks], [run_output, run_status], api_visibility="private",
                      concurrency_limit=4)
-    snippet_button.click(functools.partial(copy_as_code, catalog), last, snippet, api_visibility="private",
-                         queue=False)
+    snippet_button.click(functools.partial(copy_as_code, catalog), last, snippet, **AFTER)
 
     api_result = gr.JSON(visible=False)
     api_button = gr.Button(visible=False)
@@ -371,44 +423,48 @@ def build_writer(catalog: Catalog, engine: Engine, registry: Registry, models: l
     api_button.click(functools.partial(code_api, engine, stops), api_inputs, api_result, api_name="code")
 
 
-def build_filler(catalog: Catalog, engine: Engine, registry: Registry, models: list) -> None:
+def build_filler(catalog: Catalog, engine: Engine, registry: Registry, page: Page, models: list[ModelSpec]) -> None:
     stops = Stops()
     if models:
-        gr.Markdown("A base Qwen2.5-Coder writes the code that goes between the prefix and the suffix, from its "
-                    "fill-in-the-middle tokens (no chat). Models that can: " + ", ".join(f"`{s.key}`" for s in models))
+        # Names the models that can: made when the page opens, in its language.
+        helper = gr.Markdown()
+        page.load(words("code.fim_help", models=", ".join(f"`{s.key}`" for s in models)), None, helper, **AFTER)
         first = picker.default_model(registry, models)
         choices, value = picker.choices(registry, models), first.key
         preset = first.sampling_for(False)
     else:
-        gr.Markdown("No model in this catalogue is trained to fill in the middle: add a Qwen2.5-Coder base model "
-                    "with the `fim` task.")
+        gr.Markdown(t("code.fim_none"))
         choices, value, preset = [], None, Sampling(temperature=0)
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
             # Text boxes, not gr.Code: gr.Code strips a value's leading and trailing whitespace, and a gap's edges
             # (the newline and indentation before and after it) are what the model must fill between.
-            prefix = gr.Textbox(value=FIM_EXAMPLE[0], label="Before the gap (prefix)", lines=6, max_lines=30,
+            prefix = gr.Textbox(value=FIM_EXAMPLE[0], label=t("code.prefix"), lines=6, max_lines=30,
                                 elem_id="fim-prefix", elem_classes="code-text")
-            suffix = gr.Textbox(value=FIM_EXAMPLE[1], label="After the gap (suffix)", lines=6, max_lines=30,
+            suffix = gr.Textbox(value=FIM_EXAMPLE[1], label=t("code.suffix"), lines=6, max_lines=30,
                                 elem_id="fim-suffix", elem_classes="code-text")
             with gr.Row():
-                go = gr.Button("Fill", variant="primary", elem_id="fim-go")
-                stop_button = gr.Button("Stop", variant="stop", elem_id="fim-stop")
+                go = gr.Button(t("code.fill"), variant="primary", elem_id="fim-go")
+                stop_button = gr.Button(t("code.stop"), variant="stop", elem_id="fim-stop")
         with gr.Column(scale=2):
             # Any key is let through, so a model that cannot fill in the middle is told why (not just "not a choice").
-            model = gr.Dropdown(choices=choices, value=value, label="Model", elem_id="fim-model",
+            model = gr.Dropdown(choices=choices, value=value, label=t("code.model"), elem_id="fim-model",
                                 allow_custom_value=True)
-            with gr.Accordion("Sampling", open=False):
-                max_new_tokens = gr.Number(value=256, precision=0, minimum=1, label="Max new tokens")
-                seed = gr.Number(value=-1, precision=0, label="Seed", info="-1 = random")
+            with gr.Accordion(t("code.sampling"), open=False):
+                max_new_tokens = gr.Number(value=256, precision=0, minimum=1, label=t("reply.max_new_tokens"))
+                seed = gr.Number(value=-1, precision=0, label=t("reply.seed"), info=t("reply.seed_info"))
                 presets = preset_sliders(preset)
-    gr.Examples(examples=FIM_EXAMPLES, inputs=[prefix, suffix], label="Gaps to fill", cache_examples=False)
+    examples = gr.Examples(examples=FIM_EXAMPLES, inputs=[prefix, suffix], label=t("code.gaps"),
+                           cache_examples=False)
+    page.load(functools.partial(show_fim_examples, examples), None, examples.dataset, **AFTER)
+    if models:
+        page.load(functools.partial(fresh_choices, registry, models), None, model, **AFTER)
     status = gr.Markdown(elem_id="fim-status")
-    result = gr.Code(language="python", label="With the middle filled in", interactive=False, elem_id="fim-result")
+    result = gr.Code(language="python", label=t("code.filled"), interactive=False, elem_id="fim-result")
     inputs = [prefix, suffix, model, max_new_tokens, seed, *presets]
     go.click(functools.partial(fill, engine, stops), inputs, [result, status], api_visibility="private",
              trigger_mode="once")
-    stop_button.click(functools.partial(stop, stops, FIM_SLOT), None, None, api_visibility="private", queue=False)
+    stop_button.click(functools.partial(stop, stops, FIM_SLOT), None, None, **AFTER)
     api_result = gr.JSON(visible=False)
     api_button = gr.Button(visible=False)
     api_button.click(functools.partial(fim_api, engine, stops), inputs, api_result, api_name="fim")
@@ -417,8 +473,11 @@ def build_filler(catalog: Catalog, engine: Engine, registry: Registry, models: l
 if __name__ == "__main__":
     from playground.services import create_services
     from playground.settings import Settings
+    from tabs.i18n import translations
 
     services = create_services(Settings.from_sources())
-    with gr.Blocks(title=TITLE) as app:
-        build(services.catalog, services.engine, services.registry)
-    app.launch()
+    with gr.Blocks(title=say(None, TITLE)) as app:
+        page = Page.build(app)
+        build(services.catalog, services.engine, services.registry, page)
+        page.finish()
+    app.launch(i18n=translations())

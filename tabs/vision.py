@@ -14,6 +14,9 @@ answer without readable boxes is shown as written, with a note.
 
 `/vision` is the public API.
 
+Words are `vision.*` keys (`playground/locales/<language>/vision.toml`): fixed ones through `t`,
+made ones in the reader's language (`locale`); the API's JSON is English.
+
     python -m tabs.vision   # this tab alone, for development
 """
 
@@ -30,12 +33,15 @@ import gradio as gr
 from playground.catalog import Catalog, ModelSpec, Task
 from playground.engine import Engine
 from playground.errors import InvalidRequestError, PlaygroundError
+from playground.i18n import Said, say
 from playground.media import DEFAULT_FPS, DEFAULT_MAX_FRAMES, ImageInfo, Info, MediaError, kind, probe
 from playground.registry import Registry
 from playground.requests import InputLimits, Message, Request, reply_share, too_long
 from playground.tasks.grounding import Found, detect_prompt, read_boxes, space_of
 from playground.tasks.visual_tokens import Grid, image_tokens, resized_size, video_size, video_tokens
 from tabs import picker
+from tabs.examples import examples_in
+from tabs.i18n import Page, language_of, t
 from tabs.reply import (
     LATEX_DELIMITERS,
     PRESET_FIELDS,
@@ -51,20 +57,21 @@ from tabs.reply import (
     touch,
 )
 
-TITLE = "Vision"
+TITLE = "vision.title"  # a message key
 SLOT = "vision"
 ASK, DETECT = "Ask", "Detect"
-MODES = [ASK, DETECT]
+MODES = [ASK, DETECT]  # the values the API takes; the page shows `vision.ask` and `vision.detect`
 DEFAULT_MEGAPIXELS = 1.0  # per image: about 1,300 tokens for Qwen2.5-VL, 1,000 for Qwen3-VL
 MEGAPIXELS = (0.05, 12.0)
+FPS = (0.1, 10.0)  # what a request may ask for (the slider offers less)
+FRAMES = (2, 256)
 DEFAULT_MAX_NEW_TOKENS = 1024
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "examples"
-EXAMPLES = [
-    [{"text": "What trends do you see in this sales chart?", "files": [str(EXAMPLES_DIR / "sales_chart.png")]}, ASK],
-    [{"text": "Describe what's happening in this image and identify any text present",
-      "files": [str(EXAMPLES_DIR / "receipt.png")]}, ASK],
-    [{"text": "apple", "files": [str(EXAMPLES_DIR / "objects.png")]}, DETECT],
-    [{"text": "What happens in this video?", "files": [str(EXAMPLES_DIR / "clip.mp4")]}, ASK],
+EXAMPLES = [  # (the prompt's message key, the file, the mode)
+    ("vision.example_1", EXAMPLES_DIR / "sales_chart.png", ASK),
+    ("vision.example_2", EXAMPLES_DIR / "receipt.png", ASK),
+    ("vision.example_3", EXAMPLES_DIR / "objects.png", DETECT),
+    ("vision.example_4", EXAMPLES_DIR / "clip.mp4", ASK),
 ]
 
 
@@ -84,37 +91,44 @@ class Limits:
         try:
             limits = Limits(round(float(megapixels) * 1e6), float(fps), int(max_frames))
         except (TypeError, ValueError):
-            raise InvalidRequestError("Max pixels, fps and max frames must be numbers.") from None
+            raise InvalidRequestError("vision.not_numbers") from None
         return limits.validated()
 
     def validated(self) -> Limits:
         low, high = MEGAPIXELS
         if not low * 1e6 <= self.max_pixels <= high * 1e6:
-            raise InvalidRequestError(f"Max pixels per image must be between {low * 1e6:,.0f} and {high * 1e6:,.0f}.")
-        if not 0.1 <= self.fps <= 10:
-            raise InvalidRequestError("Frames per second must be between 0.1 and 10.")
-        if not 2 <= self.max_frames <= 256:
-            raise InvalidRequestError("Max frames must be between 2 and 256.")
+            raise InvalidRequestError("vision.pixels_range", low=low * 1e6, high=high * 1e6)
+        if not FPS[0] <= self.fps <= FPS[1]:
+            raise InvalidRequestError("vision.fps_range", low=FPS[0], high=FPS[1])
+        if not FRAMES[0] <= self.max_frames <= FRAMES[1]:
+            raise InvalidRequestError("vision.frames_range", low=FRAMES[0], high=FRAMES[1])
         return self
 
 
 @dataclass(frozen=True)
 class Cost:
-    """One file: what it is, the size the model sees it at, and its visual tokens."""
+    """One file: what it is, the size the model sees it at (`frames` of it, for a video), and its visual tokens."""
 
     info: Info
     tokens: int
-    seen: str  # "896 x 672" or "16 frames of 448 x 336"
+    width: int
+    height: int
+    frames: int | None = None
+
+    def seen(self, locale: str | None = None) -> str:
+        """How the model sees the file: "896 x 672", "16 frames of 448 x 336"."""
+        if self.frames is None:
+            return say(locale, "vision.seen_image", width=self.width, height=self.height)
+        return say(locale, "vision.seen_video", frames=self.frames, width=self.width, height=self.height)
 
 
 def cost(info: Info, grid: Grid, limits: Limits) -> Cost:
     if isinstance(info, ImageInfo):
         width, height = resized_size(info.width, info.height, grid, limits.max_pixels)
-        return Cost(info, image_tokens(info.width, info.height, grid, limits.max_pixels), f"{width} x {height}")
+        return Cost(info, image_tokens(info.width, info.height, grid, limits.max_pixels), width, height)
     frames = info.sampled(limits.fps, limits.max_frames)
     width, height = video_size(info.width, info.height, frames, grid, limits.max_pixels)
-    return Cost(info, video_tokens(info.width, info.height, frames, grid, limits.max_pixels),
-                f"{frames} frames of {width} x {height}")
+    return Cost(info, video_tokens(info.width, info.height, frames, grid, limits.max_pixels), width, height, frames)
 
 
 def media_part(path: str, info: Info, limits: Limits) -> dict[str, Any]:
@@ -146,20 +160,28 @@ def check_fits(costs: Sequence[Cost], window: int | None, max_new_tokens: int) -
     total = sum(c.tokens for c in costs)
     if window is None or total <= (room := window - reply_share(window, max_new_tokens)):
         return
-    raise InvalidRequestError(
-        f"The images and video come to {total:,} visual tokens, but this model's {window:,}-token window leaves "
-        f"room for {room:,} in the prompt (after {reply_share(window, max_new_tokens):,} kept for the reply). Lower "
-        "Max pixels per image (or fps and Max frames for a video), send fewer files, or start a New conversation."
-    )
+    raise InvalidRequestError("vision.too_big", total=total, window=window, room=room,
+                              reply=reply_share(window, max_new_tokens))
 
 
-NOTHING_YET = "Visual tokens: add an image or a video to see what it costs before sending."
+NOTHING_YET = "vision.nothing_yet"  # a message key
+
+
+def spoken(words: Said | str, locale: str | None) -> str:
+    """Words from elsewhere (a file's note, a grounding note) in the reader's language, if they are a `Said`."""
+    return words.text(locale) if isinstance(words, Said) else words
+
+
+def error_text(exc: Exception, locale: str | None) -> str:
+    """A refused message's words in the reader's language (a library's own `ValueError` as it is)."""
+    return exc.text(locale) if isinstance(exc, PlaygroundError) else str(exc)
 
 
 def budget_markdown(catalog: Catalog, context_limit: int | None, message: dict[str, Any] | None,
                     history: list[Message], model: str, megapixels: Any, fps: Any, max_frames: Any,
-                    max_new_tokens: Any) -> str:
+                    max_new_tokens: Any, request: gr.Request | None = None) -> str:
     """The token-budget panel: each file's cost, the total and the room in the window."""
+    locale = language_of(request)
     try:
         spec = catalog.get(model)
         limits = Limits.of(megapixels, fps, max_frames)
@@ -168,22 +190,22 @@ def budget_markdown(catalog: Catalog, context_limit: int | None, message: dict[s
         rows, problems = [], []
         costs = []
         for index, path in enumerate([*earlier, *pending]):
-            sent = " (sent)" if index < len(earlier) else ""
+            sent = say(locale, "vision.sent") if index < len(earlier) else ""
             try:
                 item = costs_of([path], spec, limits)[0]
             except MediaError as exc:
-                problems.append(f"⚠️ {exc}")
+                problems.append(say(locale, "vision.problem", problem=exc.text(locale)))
                 continue
             costs.append(item)
-            note = f" · {item.info.note}" if item.info.note else ""
-            rows.append(f"| {item.info.name}{sent}{note} | {item.seen} | {item.tokens:,} |")
+            note = say(locale, "vision.note", note=spoken(item.info.note, locale)) if item.info.note else ""
+            rows.append(f"| {item.info.name}{sent}{note} | {item.seen(locale)} | {item.tokens:,} |")
     except PlaygroundError as exc:
-        return f"⚠️ {exc}"
+        return say(locale, "vision.problem", problem=exc.text(locale))
     if not rows and not problems:
-        return NOTHING_YET
+        return say(locale, NOTHING_YET)
     lines = []
     if rows:
-        lines += ["| File | Seen as | Visual tokens |", "|---|---|---:|", *rows]
+        lines += [say(locale, "vision.table_header"), "|---|---|---:|", *rows]
     total = sum(c.tokens for c in costs)
     window = spec.window(context_limit)
     try:
@@ -192,13 +214,12 @@ def budget_markdown(catalog: Catalog, context_limit: int | None, message: dict[s
         new_tokens = DEFAULT_MAX_NEW_TOKENS
     if window:
         room = window - reply_share(window, new_tokens)
-        mark = "Fits:" if total <= room else "⚠️ Too many:"
-        lines.append(f"\n{mark} **{total:,}** visual tokens of the **{room:,}** this model's prompt has room for "
-                     f"({window:,}-token window, {reply_share(window, new_tokens):,} kept for the reply).")
+        lines.append("\n" + say(locale, "vision.fits" if total <= room else "vision.too_many", total=total, room=room,
+                                window=window, reply=reply_share(window, new_tokens)))
         if total > room:
-            lines.append("Lower Max pixels per image (or fps and Max frames for a video), or send fewer files.")
+            lines.append(say(locale, "vision.lower"))
     else:
-        lines.append(f"\n**{total:,}** visual tokens.")
+        lines.append("\n" + say(locale, "vision.total", total=total))
     return "\n".join([*lines, *problems])
 
 
@@ -222,43 +243,44 @@ DEFAULT_LIMITS = InputLimits()
 
 def compose(catalog: Catalog, context_limit: int | None, text: str, paths: Sequence[str], history: list[Message],
             model: str, mode: str, limits: Limits, thinking: Any, sampling: Any,
-            allowed: InputLimits = DEFAULT_LIMITS) -> Asked:
+            allowed: InputLimits = DEFAULT_LIMITS, locale: str | None = None) -> Asked:
     """Check everything a message needs and build its request, or raise a `PlaygroundError` that says what to do.
 
-    `allowed`: how much text and how many files the app takes (the engine's limits)."""
+    `allowed`: how much text and how many files the app takes (the engine's limits); `locale`: the language the
+    chat shows the message in."""
     spec = catalog.get(model)
     if Task.VISION not in spec.tasks:
-        able = ", ".join(s.key for s in catalog.with_task(Task.VISION)) or "none in this catalogue"
-        raise InvalidRequestError(f"{model} reads text only: pick a vision model (Qwen-VL) for images and video "
-                                  f"({able}).")
+        able = ", ".join(s.key for s in catalog.with_task(Task.VISION))
+        if not able:
+            raise InvalidRequestError("vision.text_only_none", model=model)
+        raise InvalidRequestError("vision.text_only", model=model, able=able)
     if mode not in MODES:
-        raise InvalidRequestError(f"Unknown mode {mode!r}: use {ASK} or {DETECT}.")
+        raise InvalidRequestError("vision.unknown_mode", mode=mode, ask=ASK, detect=DETECT)
     text = (text or "").strip()
     if len(text) > allowed.message_chars:
         raise too_long("message", len(text), allowed.message_chars)
     allowed.check_files(len(paths))  # before any file is opened
     kinds = [kind(path) for path in paths]
     if kinds.count("video") > 1:
-        raise InvalidRequestError("One video per message: send the other one in the next message.")
+        raise InvalidRequestError("vision.one_video")
     infos = [probe(path) for path in paths]  # each file is checked here, once
     parts = [media_part(path, info, limits) for path, info in zip(paths, infos, strict=True)]
     earlier = files_of(history)
     if not paths and not earlier:
-        raise InvalidRequestError("Add an image or a video first (drop it on the message box, paste it, or use "
-                                  "the camera).")
+        raise InvalidRequestError("vision.add_file")
     detect_image = None
     if mode == DETECT:
         images = [p for p, k in zip(paths, kinds, strict=True) if k == "image"] or \
                  [p for p in earlier if kind(p) == "image"][-1:]
         if not images:
-            raise InvalidRequestError("Detect finds things in an image: add one (a video can't be used).")
+            raise InvalidRequestError("vision.detect_needs_image")
         if not text:
-            raise InvalidRequestError("Type what to find, e.g. \"apple\" or \"person, car\".")
+            raise InvalidRequestError("vision.type_what")
         detect_image = images[0]
         question = detect_prompt(spec.family, text)
     else:
         if not text:
-            raise InvalidRequestError("Type a question about the image or video.")
+            raise InvalidRequestError("vision.type_question")
         question = text
     grid = Grid.of(spec.family)
     before, costs = costs_of(earlier, spec, limits), [cost(info, grid, limits) for info in infos]
@@ -266,7 +288,7 @@ def compose(catalog: Catalog, context_limit: int | None, text: str, paths: Seque
     user: Message = {"role": "user", "content": [*parts, {"type": "text", "text": question}]}
     request = Request(model, [*history, user], sampling, thinking=bool(thinking) if spec.hybrid else None)
     shown = gr.ChatMessage(role="user", content=[*({"path": p} for p in paths), text if mode == ASK else
-                                                 f"Detect: {text}"])
+                                                 say(locale, "vision.detect_shown", text=text)])
     return Asked(request.validated(), shown, user, detect_image, limits, costs)
 
 
@@ -289,12 +311,13 @@ def annotations(found: Found, image: str) -> tuple[str, list[tuple[tuple[int, in
     return image, out
 
 
-def found_text(found: Found) -> str:
+def found_text(found: Found, locale: str | None = None) -> str:
+    """The line under the boxes: how many were found, of what, and why some could not be read."""
+    note = spoken(found.note, locale)
     if not found.boxes:
-        return f"No boxes found. {found.note}".strip()
-    labels = sorted({b.label or "?" for b in found.boxes})
-    text = f"Found {len(found.boxes)}: {', '.join(labels)}."
-    return f"{text} {found.note}".strip()
+        return say(locale, "vision.no_boxes", note=note).strip()
+    labels = say(locale, "common.list_separator").join(sorted({b.label or "?" for b in found.boxes}))
+    return say(locale, "vision.found_boxes", count=len(found.boxes), labels=labels, note=note).strip()
 
 
 def box_data(found: Found) -> list[dict[str, Any]]:
@@ -306,6 +329,7 @@ def ask(engine: Engine, stops: Stops, context_limit: int | None, message: dict[s
         fps: Any, max_frames: Any, thinking: Any, max_new_tokens: Any, seed: Any, *presets: Any,
         request: gr.Request | None = None) -> Iterator[tuple[Any, ...]]:
     """Send: the chat, the history, the boxes image, the note under it, the message box, the camera."""
+    locale = language_of(request)
     catalog = engine.registry.catalog
     message = message or {}
     paths = [*(message.get("files") or []), *([camera] if camera else [])]
@@ -313,15 +337,15 @@ def ask(engine: Engine, stops: Stops, context_limit: int | None, message: dict[s
         sampling = preset_sampling(presets, max_new_tokens, seed)
         limits = Limits.of(megapixels, fps, max_frames)
         asked = compose(catalog, context_limit, message.get("text", ""), paths, history, model, mode, limits,
-                        thinking, sampling, engine.limits)
+                        thinking, sampling, engine.limits, locale)
     except (PlaygroundError, ValueError) as exc:  # the message stays in its box, to fix and send again
-        yield [*shown, error_message(str(exc))], history, gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        yield [*shown, error_message(error_text(exc, locale))], history, gr.skip(), gr.skip(), gr.skip(), gr.skip()
         return
     shown = [*shown, asked.shown]
     cleared = gr.MultimodalTextbox(value=None)
     yield shown, history, gr.skip(), gr.skip(), cleared, None
     spec = catalog.get(model)
-    for view in stream_reply(engine, asked.request, stops, (session_of(request), SLOT)):
+    for view in stream_reply(engine, asked.request, stops, (session_of(request), SLOT), language=locale):
         done = view.metrics is not None or view.error is not None
         if not done:
             yield [*shown, *view.messages()], history, gr.skip(), gr.skip(), gr.skip(), gr.skip()
@@ -332,7 +356,7 @@ def ask(engine: Engine, stops: Stops, context_limit: int | None, message: dict[s
         if asked.detect_image is not None and view.error is None:
             found = boxes_of(view.answer, spec, asked.detect_image, asked.limits)
             boxes = gr.AnnotatedImage(annotations(found, asked.detect_image), visible=True)
-            note = gr.Markdown(found_text(found), visible=True)
+            note = gr.Markdown(found_text(found, locale), visible=True)
         yield [*shown, *view.messages()], answered, boxes, note, gr.skip(), gr.skip()
 
 
@@ -364,7 +388,7 @@ def vision_api(engine: Engine, stops: Stops, context_limit: int | None, files: l
         yield {"error": str(exc)}
         return
     spec, costs = catalog.get(model), asked.costs
-    files_out = [{"name": c.info.name, "visual_tokens": c.tokens, "seen_as": c.seen, "note": c.info.note}
+    files_out = [{"name": c.info.name, "visual_tokens": c.tokens, "seen_as": c.seen(), "note": str(c.info.note)}
                  for c in costs]
     for view in stream_reply(engine, asked.request, stops, (session_of(session), f"{SLOT}-api")):
         done = view.metrics is not None or view.error is not None
@@ -372,8 +396,39 @@ def vision_api(engine: Engine, stops: Stops, context_limit: int | None, files: l
                "visual_tokens": sum(c.tokens for c in costs), "files": files_out, "done": done}
         if done and asked.detect_image is not None and view.error is None:
             found = boxes_of(view.answer, spec, asked.detect_image, limits)
-            out.update(boxes=box_data(found), note=found.note)
+            out.update(boxes=box_data(found), note=str(found.note))
         yield out
+
+
+# --- words made when the page opens ---------------------------------------------------------------------------------
+
+
+def fresh_choices(registry: Registry, models: list[ModelSpec], request: gr.Request | None = None) -> Any:
+    """The model picker's labels as the registry is now, in the reader's language."""
+    return gr.Dropdown(choices=picker.choices(registry, models, language_of(request)))
+
+
+def follow_model(catalog: Catalog, model: str, thinking: bool, touched: list[str],
+                 request: gr.Request | None = None) -> tuple[Any, ...]:
+    """After a change of model or mode (or when the page opens): the thinking switch, the line said instead of it,
+    and the preset's values for the sliders the user left alone."""
+    return follow(catalog, model, thinking, touched, language_of(request))
+
+
+def example_samples(locale: str | None = None) -> list[list[Any]]:
+    """The examples in the reader's language: a message (the prompt and its file) and the mode."""
+    return [[{"text": say(locale, key), "files": [str(path)]}, mode] for key, path, mode in EXAMPLES]
+
+
+def show_examples(examples: gr.Examples, request: gr.Request | None = None) -> gr.Dataset:
+    locale = language_of(request)
+    return examples_in(examples, example_samples(locale), locale)
+
+
+def mode_words(spec: ModelSpec, request: gr.Request | None = None) -> Any:
+    """The line said instead of the thinking switch, for a model that has none."""
+    line = mode_line(spec, language_of(request))
+    return gr.Markdown(line, visible=bool(line))
 
 
 # --- layout -------------------------------------------------------------------------------------------------------
@@ -385,10 +440,13 @@ def first_model(registry: Registry, models: Sequence[ModelSpec]) -> ModelSpec:
     return min(fitting, key=lambda s: s.params_billion or 0) if fitting else models[0]
 
 
-def build(catalog: Catalog, engine: Engine, registry: Registry, context_limit: int | None = None) -> None:
+AFTER = {"api_visibility": "private", "queue": False}
+
+
+def build(catalog: Catalog, engine: Engine, registry: Registry, page: Page, context_limit: int | None = None) -> None:
     models = catalog.with_task(Task.VISION)
     if not models:
-        gr.Markdown("The catalogue has no model with the `vision` task: add a Qwen2.5-VL or Qwen3-VL model.")
+        gr.Markdown(t("vision.no_models"))
         return
     first = first_model(registry, models)
     stops = Stops()
@@ -398,58 +456,61 @@ def build(catalog: Catalog, engine: Engine, registry: Registry, context_limit: i
                               elem_id="vision-chat", buttons=["copy"])
             message = gr.MultimodalTextbox(
                 show_label=False, file_types=["image", "video"], file_count="multiple", sources=["upload"],
-                placeholder="Drop or paste images or a video, then ask… (Detect: type what to find)",
-                elem_id="vision-input",
+                placeholder=t("vision.placeholder"), elem_id="vision-input",
             )
             with gr.Row():
-                send = gr.Button("Send", variant="primary", elem_id="vision-send")
-                stop_button = gr.Button("Stop", variant="stop", elem_id="vision-stop")
-                new = gr.Button("New", elem_id="vision-new")
-            boxes = gr.AnnotatedImage(visible=False, label="Found", elem_id="vision-boxes", show_legend=True,
+                send = gr.Button(t("vision.send"), variant="primary", elem_id="vision-send")
+                stop_button = gr.Button(t("vision.stop"), variant="stop", elem_id="vision-stop")
+                new = gr.Button(t("vision.new"), elem_id="vision-new")
+            boxes = gr.AnnotatedImage(visible=False, label=t("vision.found"), elem_id="vision-boxes", show_legend=True,
                                       height=460)
             boxes_note = gr.Markdown(visible=False, elem_id="vision-boxes-note")
         with gr.Column(scale=2):
             with gr.Group():
                 # Any key is let through, so an API caller naming a text model is told why (not "not a choice").
-                model = gr.Dropdown(choices=picker.choices(registry, models), value=first.key, label="Model",
+                # The picker's labels and the mode line are made when the page opens, in its language.
+                model = gr.Dropdown(choices=picker.choices(registry, models), value=first.key, label=t("vision.model"),
                                     elem_id="vision-model", filterable=True, allow_custom_value=True)
-                switch = gr.Checkbox(value=False, label="Thinking", visible=first.hybrid, elem_id="vision-thinking")
-                said = gr.Markdown(mode_line(first), padding=True, visible=bool(mode_line(first)))
-                mode = gr.Radio(MODES, value=ASK, label="Mode", elem_id="vision-mode",
-                                info="Ask a question, or Detect: name things to find, and see them boxed")
-            budget = gr.Markdown(NOTHING_YET, elem_id="vision-budget")
-            with gr.Accordion("Images and video", open=True):
-                megapixels = gr.Slider(*MEGAPIXELS, value=DEFAULT_MEGAPIXELS, step=0.05,
-                                       label="Max pixels per image (megapixels)", elem_id="vision-megapixels",
-                                       info="Larger images are scaled down to this; fewer pixels, fewer tokens")
-                fps = gr.Slider(0.5, 4, value=DEFAULT_FPS, step=0.5, label="Video: frames per second",
-                                elem_id="vision-fps")
-                max_frames = gr.Slider(2, 128, value=DEFAULT_MAX_FRAMES, step=2, label="Video: max frames",
+                switch = gr.Checkbox(value=False, label=t("vision.thinking"), visible=first.hybrid,
+                                     elem_id="vision-thinking")
+                said = gr.Markdown(padding=True, visible=False)
+                mode = gr.Radio([(t("vision.ask"), ASK), (t("vision.detect"), DETECT)], value=ASK,
+                                label=t("vision.mode"), elem_id="vision-mode", info=t("vision.mode_info"))
+            budget = gr.Markdown(t(NOTHING_YET), elem_id="vision-budget")
+            with gr.Accordion(t("vision.images_and_video"), open=True):
+                megapixels = gr.Slider(*MEGAPIXELS, value=DEFAULT_MEGAPIXELS, step=0.05, label=t("vision.megapixels"),
+                                       elem_id="vision-megapixels", info=t("vision.megapixels_info"))
+                fps = gr.Slider(0.5, 4, value=DEFAULT_FPS, step=0.5, label=t("vision.fps"), elem_id="vision-fps")
+                max_frames = gr.Slider(2, 128, value=DEFAULT_MAX_FRAMES, step=2, label=t("vision.max_frames"),
                                        elem_id="vision-max-frames")
-            with gr.Accordion("Camera", open=False):
+            with gr.Accordion(t("vision.camera"), open=False):
                 camera = gr.Image(sources=["webcam"], type="filepath", show_label=False, elem_id="vision-camera")
-                gr.Markdown("A photo taken here goes with the next message.")
-            with gr.Accordion("Sampling", open=False, elem_id="vision-sampling"):
+                gr.Markdown(t("vision.camera_help"))
+            with gr.Accordion(t("vision.sampling"), open=False, elem_id="vision-sampling"):
                 with gr.Row():
                     max_new_tokens = gr.Number(value=DEFAULT_MAX_NEW_TOKENS, precision=0, minimum=1, step=256,
-                                               label="Max new tokens", elem_id="vision-max-new-tokens")
-                    seed = gr.Number(value=-1, precision=0, label="Seed", info="-1 = random")
+                                               label=t("reply.max_new_tokens"), elem_id="vision-max-new-tokens")
+                    seed = gr.Number(value=-1, precision=0, label=t("reply.seed"), info=t("reply.seed_info"))
                 presets = preset_sliders(first.sampling_for(first.thinks))
-    gr.Examples(examples=EXAMPLES, inputs=[message, mode], label="Examples", cache_examples=False)
+    examples = gr.Examples(examples=example_samples(), inputs=[message, mode], label=t("vision.examples"),
+                           cache_examples=False)
 
     history = gr.State([])
     touched = gr.State([])
-    follow_fn = functools.partial(follow, catalog)
+    follow_fn = functools.partial(follow_model, catalog)
     for trigger in (model.input, switch.input):
-        trigger(follow_fn, [model, switch, touched], [switch, said, *presets], api_visibility="private", queue=False)
+        trigger(follow_fn, [model, switch, touched], [switch, said, *presets], **AFTER)
     for name, component in zip(PRESET_FIELDS, presets, strict=True):
-        component.input(functools.partial(touch, name), touched, touched, api_visibility="private", queue=False)
+        component.input(functools.partial(touch, name), touched, touched, **AFTER)
+    page.load(functools.partial(fresh_choices, registry, models), None, model, **AFTER)
+    page.load(functools.partial(mode_words, first), None, said, **AFTER)
+    page.load(functools.partial(show_examples, examples), None, examples.dataset, **AFTER)
 
     budget_inputs = [message, history, model, megapixels, fps, max_frames, max_new_tokens]
     budget_fn = functools.partial(budget_markdown, catalog, context_limit)
     for trigger in (message.change, history.change, model.change, megapixels.release, fps.release,
                     max_frames.release, max_new_tokens.change):
-        trigger(budget_fn, budget_inputs, budget, api_visibility="private", queue=False)
+        trigger(budget_fn, budget_inputs, budget, **AFTER)
 
     inputs = [message, camera, history, chat, model, mode, megapixels, fps, max_frames, switch, max_new_tokens,
               seed, *presets]
@@ -457,8 +518,8 @@ def build(catalog: Catalog, engine: Engine, registry: Registry, context_limit: i
     for trigger in (send.click, message.submit):
         trigger(functools.partial(ask, engine, stops, context_limit), inputs, outputs, api_visibility="private",
                 trigger_mode="once")
-    stop_button.click(functools.partial(stop, stops), None, None, api_visibility="private", queue=False)
-    new.click(clear, None, [chat, history, boxes, boxes_note, message], api_visibility="private", queue=False)
+    stop_button.click(functools.partial(stop, stops), None, None, **AFTER)
+    new.click(clear, None, [chat, history, boxes, boxes_note, message], **AFTER)
 
     api_files = gr.File(file_count="multiple", visible=False)
     api_text = gr.Textbox(visible=False)
@@ -474,8 +535,11 @@ def build(catalog: Catalog, engine: Engine, registry: Registry, context_limit: i
 if __name__ == "__main__":
     from playground.services import create_services
     from playground.settings import Settings
+    from tabs.i18n import translations
 
     services = create_services(Settings.from_sources())
-    with gr.Blocks(title=TITLE) as demo:
-        build(services.catalog, services.engine, services.registry, services.settings.context_limit)
-    demo.queue().launch()
+    with gr.Blocks(title=say(None, TITLE)) as demo:
+        page = Page.build(demo)
+        build(services.catalog, services.engine, services.registry, page, services.settings.context_limit)
+        page.finish()
+    demo.queue().launch(i18n=translations())

@@ -1,15 +1,22 @@
-"""The Code tab's handlers on scripted models: files out of the reply, the preview, Run, FIM, copy as code."""
+"""The Code tab's handlers on scripted models: files out of the reply, the preview, Run, FIM, copy as code, and
+the words of a page in another language."""
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
+
+import gradio as gr
 import pytest
 
+from playground import i18n
 from playground.catalog import Sampling
 from playground.engine import Engine
 from playground.requests import Request
 from playground.snippets import transformers_snippet
 from playground.tasks.sandbox import Limits
-from tabs.code import code_api, copy_as_code, fill, fim_api, preview_html, run_python, write
+from tabs.code import build, code_api, copy_as_code, fill, fim_api, preview_html, run_python, show_examples, write
+from tabs.i18n import Page, forget, remember
 from tabs.reply import Stops
 from tests.fakes import scripted_registry
 
@@ -26,8 +33,40 @@ def scripted(qwen3_tokenizer):
     registry.close()
 
 
-def send(engine, message, history=(), language="HTML/CSS/JS", model="scripted-qwen3"):
-    return list(write(engine, Stops(), message, list(history), [], model, language, False, 400, 1, *SAMPLING))[-1]
+# A few of the tab's words in a made-up Swahili (only English is written yet); the others fall back to English.
+SWAHILI = """
+type_first = "Andika ombi kwanza."
+fim_done = "Katikati: tokeni {tokens}."
+language = "Lugha ya programu"
+example_1 = "Tengeneza darasa la kache."
+"""
+
+
+@pytest.fixture
+def swahili(monkeypatch, tmp_path) -> Iterator[gr.Request]:
+    """A request from a page whose reader picked Swahili, with `SWAHILI` as the Swahili words."""
+    locales = tmp_path / "locales"
+    shutil.copytree(i18n.LOCALES / "en", locales / "en")
+    (locales / "sw").mkdir()
+    (locales / "sw" / "code.toml").write_text(SWAHILI, encoding="utf-8")
+    monkeypatch.setattr(i18n, "LOCALES", locales)
+    i18n.messages.cache_clear()
+    request = gr.Request(session_hash="a-swahili-page")
+    remember("sw", request)
+    yield request
+    forget(request)
+    i18n.messages.cache_clear()
+
+
+def send(engine, message, history=(), language="HTML/CSS/JS", model="scripted-qwen3", request=None):
+    return list(write(engine, Stops(), message, list(history), [], model, language, False, 400, 1, *SAMPLING,
+                      request=request))[-1]
+
+
+def on_open(demo: gr.Blocks, handler):
+    """The tab's event that runs `handler` when the page opens (after its language is known)."""
+    (found,) = [f.fn for f in demo.fns.values() if getattr(f.fn, "func", None) is handler]
+    return found
 
 
 def test_the_reply_becomes_files_prose_and_a_sandboxed_preview(scripted) -> None:
@@ -127,3 +166,22 @@ def test_copy_as_code_gives_a_runnable_snippet_of_the_last_request(scripted) -> 
 
 def test_no_html_no_preview() -> None:
     assert preview_html([]) == ""
+
+
+def test_a_page_in_another_language_gets_the_tabs_words_in_it(scripted, swahili) -> None:
+    engine, loader = scripted
+    chat = send(engine, "   ", request=swahili)[0]
+    assert chat[-1].content == "⚠️ Andika ombi kwanza."  # a refusal
+    loader.decoder("scripted-coder").enqueue("\n    return n > 1")
+    _, status = list(fill(engine, Stops(), "def f(n):", "\n", "scripted-coder", 64, 1, 0.0, 1.0, 1, 0.0, 1.0,
+                          request=swahili))[-1]
+    assert status.startswith("Katikati: tokeni ") and status.endswith(".")  # FIM's status line
+    assert send(engine, "   ")[0][-1].content == "⚠️ Type a request first."  # another page: English
+    # The examples, when the page opens: the requests and the table's header in Swahili, or English where it has none.
+    with gr.Blocks() as demo:
+        build(engine.registry.catalog, engine, engine.registry, Page.build(demo))
+    shown = on_open(demo, show_examples)(request=swahili)
+    assert shown.raw_samples[:2] == [["Tengeneza darasa la kache.", "Python"],
+                                     ["Write a binary search function with unit tests (pytest).", "Python"]]
+    assert shown.headers == ["", "Lugha ya programu"]
+    assert on_open(demo, show_examples)(request=None).headers == ["", "Language"]

@@ -1,15 +1,22 @@
 """The Vision tab's handlers on scripted Qwen-VL models: the real processor builds each prompt (image and video
-pads and all), the scripted model writes the answer, and the tab shows it, its token budget and its boxes."""
+pads and all), the scripted model writes the answer, and the tab shows it, its token budget and its boxes, in the
+reader's language."""
 
 from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
 
 import gradio as gr
 import pytest
 from PIL import Image
 
+from playground import i18n
 from playground.engine import Engine
+from playground.i18n import say
 from playground.requests import InputLimits
 from playground.tasks.visual_tokens import Grid, image_tokens, resized_size, video_size, video_tokens
+from tabs.i18n import Page, forget, remember
 from tabs.reply import Stops, thinking_title
 from tabs.vision import (
     ASK,
@@ -18,6 +25,8 @@ from tabs.vision import (
     NOTHING_YET,
     ask,
     budget_markdown,
+    build,
+    show_examples,
     vision_api,
 )
 from tests.fakes import scripted_registry
@@ -38,11 +47,46 @@ def scripted(qwen3_tokenizer):
     registry.close()
 
 
+# A few of the tab's words in a made-up Swahili (only English is written yet); the others fall back to English.
+SWAHILI = """
+add_file = "Ongeza picha au video kwanza."
+found_boxes = "Imepatikana {count}: {labels}. {note}"
+table_header = "| Faili | Inavyoonekana | Tokeni za picha |"
+seen_image = "{width} kwa {height}"
+mode = "Hali"
+ask = "Uliza"
+detect = "Tafuta"
+example_3 = "tufaha"
+"""
+
+
+@pytest.fixture
+def swahili(monkeypatch, tmp_path) -> Iterator[gr.Request]:
+    """A request from a page whose reader picked Swahili, with `SWAHILI` as the Swahili words."""
+    locales = tmp_path / "locales"
+    shutil.copytree(i18n.LOCALES / "en", locales / "en")
+    (locales / "sw").mkdir()
+    (locales / "sw" / "vision.toml").write_text(SWAHILI, encoding="utf-8")
+    monkeypatch.setattr(i18n, "LOCALES", locales)
+    i18n.messages.cache_clear()
+    request = gr.Request(session_hash="a-swahili-page")
+    remember("sw", request)
+    yield request
+    forget(request)
+    i18n.messages.cache_clear()
+
+
 def send(engine, text, files=(), model="scripted-qwen3-vl", mode=ASK, history=(), megapixels=1.0, fps=2.0,
-         max_frames=32, max_new_tokens=256, camera=None, context_limit=None):
+         max_frames=32, max_new_tokens=256, camera=None, context_limit=None, request=None):
     message = {"text": text, "files": [str(f) for f in files]}
     return list(ask(engine, Stops(), context_limit, message, camera, list(history), [], model, mode, megapixels, fps,
-                    max_frames, False, max_new_tokens, 1, *SAMPLING))[-1]
+                    max_frames, False, max_new_tokens, 1, *SAMPLING, request=request))[-1]
+
+
+def on_open(demo: gr.Blocks, handler):
+    """The tab's event that runs `handler` when the page opens (after its language is known)."""
+    (found,) = [f.fn for f in demo.fns.values() if getattr(f.fn, "func", None) is handler]
+    return found
 
 
 def error_of(chat) -> str:
@@ -191,7 +235,8 @@ def test_bad_input_gets_a_message_and_nothing_is_sent(scripted, tmp_path, case: 
 def test_the_budget_panel_totals_the_conversation_and_warns_before_sending(scripted, tmp_path) -> None:
     engine, _ = scripted
     catalog = engine.registry.catalog
-    assert budget_markdown(catalog, None, None, [], "scripted-qwen3-vl", 1.0, 2.0, 32, 256) == NOTHING_YET
+    nothing = say("en", NOTHING_YET)
+    assert budget_markdown(catalog, None, None, [], "scripted-qwen3-vl", 1.0, 2.0, 32, 256) == nothing
     image = write_image(tmp_path / "white.png", (640, 480))
     one = budget_markdown(catalog, None, {"files": [str(image)]}, [], "scripted-qwen2.5-vl", 1.0, 2.0, 32, 256)
     tokens = image_tokens(640, 480, Grid.of("qwen2.5-vl"), 1_000_000)
@@ -216,3 +261,28 @@ def test_the_api_returns_the_answer_the_token_count_and_the_boxes(scripted) -> N
     refused = list(vision_api(engine, Stops(), None, [], "What?", model="scripted-qwen3-vl"))
     assert refused == [{"error": "Add an image or a video first (drop it on the message box, paste it, or use the "
                                  "camera)."}]
+
+
+def test_a_page_in_another_language_gets_the_tabs_words_in_it(scripted, swahili) -> None:
+    engine, loader = scripted
+    chat, *_ = send(engine, "What?", request=swahili)
+    assert error_of(chat) == "⚠️ Ongeza picha au video kwanza."  # a refusal
+    loader.decoder("scripted-qwen3-vl").enqueue('[{"bbox_2d": [500, 0, 1000, 500], "label": "tufaha"}]')
+    _, _, _, note, *_ = send(engine, "tufaha", [OBJECTS], mode=DETECT, request=swahili)
+    assert note.value == "Imepatikana 1: tufaha."  # Detect's line
+    panel = budget_markdown(engine.registry.catalog, None, {"files": [OBJECTS]}, [], "scripted-qwen3-vl", 1.0, 2.0,
+                            32, 256, request=swahili)
+    assert "| Faili | Inavyoonekana | Tokeni za picha |" in panel and "| objects.png | 1024 kwa 768 | 768 |" in panel
+    assert "Fits: **768** visual tokens" in panel  # no Swahili for it: English
+    assert error_of(send(engine, "What?")[0]).startswith("⚠️ Add an image or a video first")  # another page: English
+    # The examples, when the page opens: the prompts, the header and the modes' names in Swahili.
+    with gr.Blocks() as demo:
+        build(engine.registry.catalog, engine, engine.registry, Page.build(demo))
+    shown = on_open(demo, show_examples)(request=swahili)
+    assert [(sample[0]["text"], sample[1]) for sample in shown.raw_samples] == [
+        ("What trends do you see in this sales chart?", ASK),
+        ("Describe what's happening in this image and identify any text present", ASK),
+        ("tufaha", DETECT), ("What happens in this video?", ASK)]
+    assert shown.raw_samples[2][0]["files"] == [OBJECTS]
+    assert shown.headers == ["", "Hali"]
+    assert shown.component_props[1]["choices"] == [("Uliza", ASK), ("Tafuta", DETECT)]
