@@ -167,9 +167,9 @@ def check_fits(costs: Sequence[Cost], window: int | None, max_new_tokens: int) -
 NOTHING_YET = "vision.nothing_yet"  # a message key
 
 
-def spoken(words: Said | str, locale: str | None) -> str:
-    """Words from elsewhere (a file's note, a grounding note) in the reader's language, if they are a `Said`."""
-    return words.text(locale) if isinstance(words, Said) else words
+def spoken(said: Said | None, locale: str | None) -> str:
+    """A note made elsewhere (a file's, a grounding answer's) in the reader's language; "" for none."""
+    return said.text(locale) if said is not None else ""
 
 
 def error_text(exc: Exception, locale: str | None) -> str:
@@ -197,7 +197,7 @@ def budget_markdown(catalog: Catalog, context_limit: int | None, message: dict[s
                 problems.append(say(locale, "vision.problem", problem=exc.text(locale)))
                 continue
             costs.append(item)
-            note = say(locale, "vision.note", note=spoken(item.info.note, locale)) if item.info.note else ""
+            note = say(locale, "vision.note", note=spoken(item.info.said, locale)) if item.info.said else ""
             rows.append(f"| {item.info.name}{sent}{note} | {item.seen(locale)} | {item.tokens:,} |")
     except PlaygroundError as exc:
         return say(locale, "vision.problem", problem=exc.text(locale))
@@ -313,7 +313,7 @@ def annotations(found: Found, image: str) -> tuple[str, list[tuple[tuple[int, in
 
 def found_text(found: Found, locale: str | None = None) -> str:
     """The line under the boxes: how many were found, of what, and why some could not be read."""
-    note = spoken(found.note, locale)
+    note = spoken(found.said, locale)
     if not found.boxes:
         return say(locale, "vision.no_boxes", note=note).strip()
     labels = say(locale, "common.list_separator").join(sorted({b.label or "?" for b in found.boxes}))
@@ -388,7 +388,7 @@ def vision_api(engine: Engine, stops: Stops, context_limit: int | None, files: l
         yield {"error": str(exc)}
         return
     spec, costs = catalog.get(model), asked.costs
-    files_out = [{"name": c.info.name, "visual_tokens": c.tokens, "seen_as": c.seen(), "note": str(c.info.note)}
+    files_out = [{"name": c.info.name, "visual_tokens": c.tokens, "seen_as": c.seen(), "note": c.info.note}
                  for c in costs]
     for view in stream_reply(engine, asked.request, stops, (session_of(session), f"{SLOT}-api")):
         done = view.metrics is not None or view.error is not None
@@ -396,7 +396,7 @@ def vision_api(engine: Engine, stops: Stops, context_limit: int | None, files: l
                "visual_tokens": sum(c.tokens for c in costs), "files": files_out, "done": done}
         if done and asked.detect_image is not None and view.error is None:
             found = boxes_of(view.answer, spec, asked.detect_image, limits)
-            out.update(boxes=box_data(found), note=str(found.note))
+            out.update(boxes=box_data(found), note=found.note)
         yield out
 
 

@@ -51,6 +51,7 @@ def scripted(qwen3_tokenizer):
 SWAHILI = """
 add_file = "Ongeza picha au video kwanza."
 found_boxes = "Imepatikana {count}: {labels}. {note}"
+no_boxes = "Hakuna visanduku. {note}"
 table_header = "| Faili | Inavyoonekana | Tokeni za picha |"
 seen_image = "{width} kwa {height}"
 mode = "Hali"
@@ -67,6 +68,7 @@ def swahili(monkeypatch, tmp_path) -> Iterator[gr.Request]:
     shutil.copytree(i18n.LOCALES / "en", locales / "en")
     (locales / "sw").mkdir()
     (locales / "sw" / "vision.toml").write_text(SWAHILI, encoding="utf-8")
+    (locales / "sw" / "grounding.toml").write_text('no_boxes = "Jibu halina orodha ya visanduku."', encoding="utf-8")
     monkeypatch.setattr(i18n, "LOCALES", locales)
     i18n.messages.cache_clear()
     request = gr.Request(session_hash="a-swahili-page")
@@ -270,6 +272,9 @@ def test_a_page_in_another_language_gets_the_tabs_words_in_it(scripted, swahili)
     loader.decoder("scripted-qwen3-vl").enqueue('[{"bbox_2d": [500, 0, 1000, 500], "label": "tufaha"}]')
     _, _, _, note, *_ = send(engine, "tufaha", [OBJECTS], mode=DETECT, request=swahili)
     assert note.value == "Imepatikana 1: tufaha."  # Detect's line
+    loader.decoder("scripted-qwen3-vl").enqueue("Sijui.")
+    _, _, _, note, *_ = send(engine, "tufaha", [OBJECTS], mode=DETECT, request=swahili)
+    assert note.value == "Hakuna visanduku. Jibu halina orodha ya visanduku."  # with the grounding's own note
     panel = budget_markdown(engine.registry.catalog, None, {"files": [OBJECTS]}, [], "scripted-qwen3-vl", 1.0, 2.0,
                             32, 256, request=swahili)
     assert "| Faili | Inavyoonekana | Tokeni za picha |" in panel and "| objects.png | 1024 kwa 768 | 768 |" in panel
