@@ -45,8 +45,10 @@ from playground.requests import (
     Thinking,
     sampling_from,
 )
+from playground.snippets import Ran
 from playground.tasks.tir import ToolCall, output_block
 from tabs.i18n import t
+from tabs.last_request import LAST
 
 log = logging.getLogger(__name__)
 
@@ -287,6 +289,7 @@ def stream_reply(engine: Engine, request: Request, stops: Stops, key: tuple[str,
     view = ReplyView(language=language)
     request = request if request.client else replace(request, client=key[0])  # for the request log
     cancel = stops.start(key)
+    LAST.record(key, request, Ran(tool_loop=run is not None))  # for Copy as code; how it ran comes with its metrics
     shown_at = 0.0
     thinking_since: float | None = None
     try:
@@ -307,6 +310,7 @@ def stream_reply(engine: Engine, request: Request, stops: Stops, key: tuple[str,
                         view.thought_s = time.monotonic() - thinking_since
                 elif isinstance(event, Metrics):
                     view.metrics = event
+                    LAST.record(key, request, Ran(event.precision, dropped=view.dropped, tool_loop=run is not None))
                     if thinking_since is not None and view.thought_s is None:  # it thought to the end
                         view.thought_s = time.monotonic() - thinking_since
                 elif isinstance(event, Notice):
