@@ -34,6 +34,7 @@ from playground.registry import Registry
 from playground.requests import Message, Request
 from tabs import history as store
 from tabs import picker
+from tabs.copy_code import copy_as_code
 from tabs.i18n import Page, language_of, t
 from tabs.reply import (
     ERROR_ID,
@@ -477,6 +478,7 @@ def build(catalog: Catalog, engine: Engine, registry: Registry, page: Page,
                          autofocus=True, submit_btn=t("chat.send"), stop_btn=False, elem_id="chat-input", lines=1,
                          max_lines=8)
     gr.Markdown(elem_id="queued-hint")
+    copy_as_code(engine, SLOT)
 
     stops = Stops()
     inputs = [model, system_prompt, thinking, *controls.components, budget]
