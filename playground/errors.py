@@ -9,14 +9,26 @@ as one.
 
     raise InvalidRequestError("request.no_message")
     raise PromptTooLongError("prompt.too_long", tokens=5000, window=4096)
+
+Numbers travel as numbers (the template formats them); a library's own words (an exception's
+text, a server's error message) travel as a parameter, shown as they are. The English words are
+in `locales/en/<namespace>.toml`; a test checks that every key raised here exists there with the
+fields its call passes (`tests/unit/test_error_keys.py`). The one exception is `CatalogError`:
+a malformed catalogue file is read by whoever starts the app, before any reader's language is
+known, so its sentences stay English.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Iterable
 from typing import Any
 
 from playground.i18n import Said, messages
+
+log = logging.getLogger(__name__)
+_KEY = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)+")
 
 
 class PlaygroundError(Exception):
@@ -32,6 +44,8 @@ class PlaygroundError(Exception):
         elif key in messages("en"):
             self.said = Said(key, params)
         else:
+            if _KEY.fullmatch(key):  # a key English lacks (a typo): a bug, though the error itself still shows
+                log.error("no English words for the error key %r", key)
             self.said = Said("common.verbatim", {"text": key})
         super().__init__(str(self.said))
 
@@ -41,7 +55,7 @@ class PlaygroundError(Exception):
 
 
 class CatalogError(PlaygroundError):
-    """The model catalogue file is malformed."""
+    """The model catalogue file is malformed (said in English: see above)."""
 
 
 class UnknownModelError(PlaygroundError, KeyError):

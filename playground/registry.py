@@ -229,10 +229,7 @@ class Registry:
         key = lease.spec.key
         lease.release()
         if lower is None:
-            raise OutOfMemory(
-                f"{key} ran out of memory even at {lease.precision}. Try a shorter prompt, fewer "
-                "new tokens, or a smaller model."
-            )
+            raise OutOfMemory("load.oom_lowest", model=key, precision=str(lease.precision))
         with self._lock:
             self._evict_idle(lambda e: True)
         return self.acquire(key, lower)

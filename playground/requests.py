@@ -10,7 +10,9 @@ valid range of each of its numbers.
 What comes back is a stream of events: `Loading` while the model loads, `Thinking` and `Answer`
 text as it arrives, `Notice`s (with a code and numbers, never a sentence), and one final
 `Metrics`. A `Cancel` ties a request to whoever may stop it. Sentences for people are made by
-the UI (`tabs/reply.py`); nothing here knows about Gradio, torch or how a backend decodes.
+the UI (`tabs/reply.py`); a request that cannot be served raises `InvalidRequestError` with a key
+of `locales/en/request.toml` and its numbers. Nothing here knows about Gradio, torch or how a
+backend decodes.
 """
 
 from __future__ import annotations
