@@ -30,6 +30,7 @@ background, whether its server answers, for the Models tab and /health.
 from __future__ import annotations
 
 import base64
+import importlib
 import io
 import mimetypes
 import os
@@ -64,6 +65,9 @@ CONNECT_TIMEOUT_S = 10.0
 CHECK_TIMEOUT_S = 3.0  # a reachability check
 CHECK_EVERY_S = 30.0
 NO_KEY = "EMPTY"  # what vLLM's docs send when the server wants no key; the client insists on one
+# The HTTP library the openai client speaks through: httpx, or its successor httpx2 from openai 3 on. Its errors
+# (a connection cut mid-stream) reach us as they are, and its Timeout is the only one the client takes.
+http = httpx if openai.Timeout is httpx.Timeout else importlib.import_module("httpx2")
 
 
 class RemoteError(PlaygroundError):
@@ -103,7 +107,7 @@ class RemoteBackend:
             cancel.set()
             cancel.finish(reply.metrics(cancelled=True))
             raise
-        except (openai.OpenAIError, httpx.HTTPError) as exc:
+        except (openai.OpenAIError, http.HTTPError) as exc:
             cancel.finish(reply.metrics(cancelled=cancel.is_set()))
             raise self._failure(exc, partial=reply.started) from exc
         if not cancel.is_set() and reply.finish is None:
@@ -320,7 +324,7 @@ def make_client(spec: ModelSpec, environ: Mapping[str, str] | None = None, timeo
     environ = os.environ if environ is None else environ
     key = environ.get(remote.api_key_env) if remote.api_key_env else None
     read = timeout_s or remote.timeout_s
-    timeout = httpx.Timeout(read, connect=min(CONNECT_TIMEOUT_S, read))
+    timeout = openai.Timeout(read, connect=min(CONNECT_TIMEOUT_S, read))
     return openai.OpenAI(base_url=remote.base_url, api_key=key or NO_KEY, timeout=timeout, max_retries=0)
 
 
@@ -335,9 +339,9 @@ def failure_text(spec: ModelSpec, exc: BaseException, partial: bool = False,
         return Said(f"remote.{key}", {"url": remote.base_url, "cut": Said("remote.incomplete") if partial else "",
                                       **params})
 
-    if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException):
+    if isinstance(exc, openai.APITimeoutError | http.TimeoutException):
         return said("timeout", seconds=remote.timeout_s)
-    if isinstance(exc, openai.APIConnectionError | httpx.TransportError):
+    if isinstance(exc, openai.APIConnectionError | http.TransportError):
         if partial:
             return said("cut_mid_reply")
         return said("unreachable", reason=_cause(exc), model=spec.key)
@@ -462,7 +466,7 @@ def check(spec: ModelSpec, environ: Mapping[str, str] | None = None) -> Reachabi
         except openai.APIStatusError as exc:
             key = "remote.refuses_key" if exc.status_code in (401, 403) else "remote.listing_failed"
             return Reachability(True, Said(key, {"status": exc.status_code}))
-        except (openai.OpenAIError, httpx.HTTPError) as exc:
+        except (openai.OpenAIError, http.HTTPError) as exc:
             reason = (Said("remote.no_answer_within", {"seconds": CHECK_TIMEOUT_S})
                       if isinstance(exc, openai.APITimeoutError) else _cause(exc))
             return Reachability(False, Said("remote.not_answering", {"reason": reason}))

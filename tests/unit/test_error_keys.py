@@ -18,12 +18,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import openai
 import pytest
 
 from playground import i18n
-from playground.backends.remote import RemoteError, failure_text
+from playground.backends.remote import RemoteError, failure_text, http
 from playground.catalog import parse_catalog
 from playground.errors import DoesNotFitError, InvalidRequestError
 from playground.i18n import fields_of, messages
@@ -254,7 +253,7 @@ def test_a_does_not_fit_error_says_itself_with_its_numbers(stand_in: str) -> Non
 
 
 def status_error(status: int, message: str, headers: dict[str, str] | None = None) -> openai.APIStatusError:
-    response = httpx.Response(status, headers=headers, request=httpx.Request("POST", "http://gpu-box:8000/v1/x"))
+    response = http.Response(status, headers=headers, request=http.Request("POST", "http://gpu-box:8000/v1/x"))
     return openai.APIStatusError(message, response=response, body={"error": {"message": message}})
 
 
