@@ -140,7 +140,8 @@ class TransformersLoader:
             return memory
         total = min(memory.total, self.memory_limit)
         free = min(memory.free, total - sum(self._footprints.values()))
-        return DeviceMemory(memory.kind, f"{memory.name} (capped at {format_bytes(total)})", free, total)
+        capped = Said("load.device_capped", {"device": memory.words, "limit": format_bytes(total)})
+        return DeviceMemory(memory.kind, f"{memory.name} (capped at {format_bytes(total)})", free, total, capped)
 
 
 class HubAccess(StrEnum):

@@ -16,6 +16,7 @@ import sys
 from dataclasses import dataclass
 
 from playground.catalog import ModelSpec, Precision
+from playground.i18n import Said
 
 GIB = 1024**3
 
@@ -52,9 +53,15 @@ class DeviceMemory:
     """Free and total bytes of the device models are loaded onto."""
 
     kind: str  # "cuda" or "cpu"
-    name: str
+    name: str  # in English ("CPU RAM"), or the GPU's own name
     free: int
     total: int
+    said: Said | None = None  # the name as words for people, where it is ours rather than the device's
+
+    @property
+    def words(self) -> Said | str:
+        """The device's name for a sentence: said in the reader's language where it is ours."""
+        return self.said or self.name
 
 
 def weight_bytes(spec: ModelSpec, precision: Precision) -> int:
@@ -111,11 +118,11 @@ def probe(device: str) -> DeviceMemory:
 
         total = torch.mps.recommended_max_memory()
         return DeviceMemory("mps", "Apple GPU (unified memory)", max(total - torch.mps.driver_allocated_memory(), 0),
-                            total)
+                            total, Said("load.device_mps"))
     import psutil
 
     vm = psutil.virtual_memory()
-    return DeviceMemory("cpu", "CPU RAM", vm.available, vm.total)
+    return DeviceMemory("cpu", "CPU RAM", vm.available, vm.total, Said("load.device_cpu"))
 
 
 def used(device: str) -> int:

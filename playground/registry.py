@@ -329,7 +329,7 @@ class Registry:
         busy = sorted({e.spec.key for e in self._entries.values() if e.refs})
         return Said("load.does_not_fit", {
             "model": spec.key, "need": format_bytes(least), "precision": str(precision),
-            "free": format_bytes(max(free, 0)), "total": format_bytes(memory.total), "device": memory.name,
+            "free": format_bytes(max(free, 0)), "total": format_bytes(memory.total), "device": memory.words,
             "idle": Said("load.idle_would_free", {"size": format_bytes(held)}) if held and self.evict else "",
             "busy": Said("load.busy", {"models": ", ".join(busy)}) if busy else "",
         })

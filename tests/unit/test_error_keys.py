@@ -27,6 +27,7 @@ from playground.catalog import parse_catalog
 from playground.errors import DoesNotFitError, InvalidRequestError
 from playground.i18n import fields_of, messages
 from playground.media import MediaError, probe
+from playground.memory import probe as probe_memory
 from playground.registry import Registry
 from playground.requests import Request, Sampling
 from tests.fakes import FakeLoader
@@ -250,6 +251,11 @@ def test_a_does_not_fit_error_says_itself_with_its_numbers(stand_in: str) -> Non
     assert said.startswith("«big does not fit: it needs about ") and said.endswith("unload models in the Models tab.»")
     assert "953.7 MiB of 953.7 MiB is free on fake" in said
     assert str(error).startswith("big does not fit: it needs about ") and "«" not in str(error)
+
+
+def test_the_devices_name_is_said_where_it_is_ours(stand_in: str) -> None:
+    memory = probe_memory("cpu")
+    assert memory.name == "CPU RAM" and memory.words.text(stand_in) == "«CPU RAM»"  # /health keeps the English
 
 
 def status_error(status: int, message: str, headers: dict[str, str] | None = None) -> openai.APIStatusError:
