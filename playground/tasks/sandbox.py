@@ -30,7 +30,8 @@ On Windows, which has none of these limits, nothing runs: every run says so (`sa
 
 `Run.output` is what the model reads, in English and in Python's own form ("TimeoutError: the code ran longer
 than 10 s"); where the sandbox itself stopped the code, `Run.said` is the same reason as words for people (a
-key of `locales/en/sandbox.toml`). What the code printed and its own errors stay as they are.
+key of `locales/en/sandbox.toml`). What the code printed and its own errors stay as they are, and so does the
+note that its output was cut: the model reads those.
 
 The worker half of this file runs as a script (`python -I sandbox.py CONFIG`), so the file imports only the
 standard library at its top (the words for people are imported where they are made, in the server's process).
@@ -110,7 +111,9 @@ class Run:
 
 
 class SandboxError(RuntimeError):
-    """The sandbox itself cannot run code (its worker does not start): a fault of the machine, not the code."""
+    """The sandbox itself cannot run code (its worker does not start): a fault of the machine, not the code.
+
+    In English: it is for whoever runs the app (the log); a learner sees it as an unexpected error's reference."""
 
 
 class Sandbox:
