@@ -5,17 +5,19 @@ loaded the model at, the 16-bit dtype of the app's device, turns left out to fit
 loop around it), so what a learner takes home is what they just saw run. `snippet` picks:
 
 - A model this machine runs gets transformers code (`transformers_snippet`): AutoTokenizer (for a
-  vision model AutoProcessor, and qwen-vl-utils' `process_vision_info` to read and resize images and
-  videos, as the app does), the model loaded at the app's dtype and with the same bitsandbytes config
+  vision model AutoProcessor, and qwen-vl-utils' `process_vision_info` to resize images and video
+  frames, as the app does; a video's frames are read with PyAV, as `playground.media` reads them),
+  the model loaded at the app's dtype and with the same bitsandbytes config
   (`playground.loading.quantization_config`) at int8 / NF4, the chat template with the same options
   (`enable_thinking`), Qwen's thinking-budget recipe where a budget was set, `model.generate`, and the
   thinking and the answer printed apart, split at `</think>` the way the app shows them.
   A greedy reply (temperature 0) comes out as the app's serial decoder wrote it. What can differ is
   said in the script itself: a sampled reply (the app draws with a generator of its own per request,
-  so a seed holds on a busy server; `generate` draws with torch's global one), a video (the app decodes
-  its frames with PyAV), a tool loop (the Math tab's Python blocks: the script makes the first step).
-  On CUDA the app batches requests (continuous batching), whose kernels may round differently from
-  `generate`'s, so a long greedy reply can part from it late.
+  so a seed holds on a busy server; `generate` draws with torch's global one) and a tool loop (the
+  Math tab's Python blocks: the script makes the first step). On CUDA the app batches requests
+  (continuous batching), whose kernels may round differently from `generate`'s, so a long greedy
+  reply can part from it late; the budget recipe goes on from the cut with a fresh `generate`, which
+  may round a 16-bit model's numbers a little differently from the app's single pass.
 - A model on another server gets `openai` client code against that server (`openai_snippet`), images
   and videos sent as data: URLs read from the files.
 
@@ -31,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from playground.catalog import ModelSpec, Precision
+from playground.media import DEFAULT_FPS, DEFAULT_MAX_FRAMES
 from playground.requests import Message, Request, message_text
 from playground.tasks.thinking import CLOSE, EARLY_STOP, OPEN
 from playground.tasks.visual_tokens import Grid, frame_max_pixels
@@ -148,11 +151,11 @@ def _file(value: Any) -> str:
 def transformers_snippet(spec: ModelSpec, request: Request, ran: Ran | None = None) -> str:
     """Python source that loads the model as the app did and generates the reply `request` asked for."""
     ran = ran or Ran()
-    vision = spec.is_vision and request.completion is None and any(
-        isinstance(m.get("content"), list) and any(p.get("type") in ("image", "video") for p in m["content"])
-        for m in request.messages)
+    kinds = {p.get("type") for m in kept(request.messages, ran.dropped) if isinstance(m.get("content"), list)
+             for p in m["content"]} if spec.is_vision and request.completion is None else set()
+    vision, videos = bool(kinds & {"image", "video"}), "video" in kinds
     precision = ran.precision or request.precision or spec.precision
-    lines = [*_header(spec, precision, vision), ""]
+    lines = [*_header(spec, precision, vision, videos), ""]
     lines += _load(spec, precision, ran.half)
     lines.append("")
     lines += _tool_loop_note(ran)
@@ -164,7 +167,7 @@ def transformers_snippet(spec: ModelSpec, request: Request, ran: Ran | None = No
     return "\n".join(lines) + "\n"
 
 
-def _header(spec: ModelSpec, precision: Precision, vision: bool) -> list[str]:
+def _header(spec: ModelSpec, precision: Precision, vision: bool, videos: bool) -> list[str]:
     packages = ["transformers", "accelerate", "torch"]
     if spec.is_vision:
         packages += ["torchvision", "qwen-vl-utils"]
@@ -173,9 +176,11 @@ def _header(spec: ModelSpec, precision: Precision, vision: bool) -> list[str]:
     auto = "AutoModelForImageTextToText, AutoProcessor" if spec.is_vision else "AutoModelForCausalLM, AutoTokenizer"
     if precision in (Precision.INT8, Precision.NF4):
         auto += ", BitsAndBytesConfig"
-    lines = [f"# pip install {' '.join(packages)}", "import torch"]
+    lines = [f"# pip install {' '.join(packages)}", *(["import av"] if videos else []), "import torch"]
     if vision:
         lines.append("from qwen_vl_utils import process_vision_info")
+    if videos:
+        lines.append("from qwen_vl_utils.vision_process import smart_nframes")
     return [*lines, f"from transformers import {auto}"]
 
 
@@ -238,21 +243,23 @@ def _inputs(spec: ModelSpec, request: Request, ran: Ran, vision: bool) -> list[s
                 f'    messages, add_generation_prompt=True{switch}, return_dict=True, return_tensors="pt"',
                 ").to(model.device)"]
     grid = Grid.of(spec.family)
-    parts = [{"role": m["role"], "content": _vision_content(m.get("content"), grid)} for m in messages]
-    videos = any(p.get("type") == "video" for m in parts if isinstance(m["content"], list) for p in m["content"])
-    lines += ["# The files you sent, where the app keeps them: point these at your own copies.",
-              f"messages = {_source(parts)}",
+    clips: list[tuple[str, Any]] = []  # each video: its frames' name in the script, its part
+    parts = [{"role": m["role"], "content": _vision_content(m.get("content"), grid, clips)} for m in messages]
+    files = "# The files you sent, where the app keeps them: point these at your own copies."
+    if clips:
+        lines += [*READ_FRAMES, files, *(_read(name, part) for name, part in clips)]
+    else:
+        lines.append(files)
+    lines += [f"messages = {_source(parts)}",
               f"prompt = processor.apply_chat_template(messages, add_generation_prompt=True{switch}, tokenize=False)",
-              f"# qwen-vl-utils reads the files and resizes them (sides in multiples of {grid.factor} pixels, within",
+              f"# qwen-vl-utils resizes the images and frames (sides in multiples of {grid.factor} pixels, within",
               "# max_pixels); the processor then takes them as they are (do_resize=False), as the app does."]
-    if not videos:
+    if not clips:
         return [*lines, f"images, videos = process_vision_info(messages, image_patch_size={grid.patch_size})",
                 "inputs = processor(",
                 '    text=[prompt], images=images, videos=videos, do_resize=False, return_tensors="pt"',
                 ").to(model.device)"]
     return [*lines,
-            "# The app decodes a video's frames with PyAV, picking the frames qwen-vl-utils' readers pick and",
-            "# resizing each as an image: the pixels, and so the reply, can differ a little from the app's.",
             "images, videos, video_kwargs = process_vision_info(",
             f"    messages, return_video_kwargs=True, return_video_metadata=True, image_patch_size={grid.patch_size}",
             ")",
@@ -263,18 +270,61 @@ def _inputs(spec: ModelSpec, request: Request, ran: Ran, vision: bool) -> list[s
             ").to(model.device)"]
 
 
-def _vision_content(content: Any, grid: Grid) -> Any:
-    """A vision message's parts as qwen-vl-utils reads them, with the options the app gave it."""
+# Reads a video as `playground.media.read_video` does: qwen-vl-utils reads a video file with torchcodec or
+# decord if installed, else with torchvision's read_video, which recent torchvision no longer has.
+READ_FRAMES = [
+    "# The app reads a video's frames itself, with PyAV, and gives qwen-vl-utils the list, as this script does:",
+    "# qwen-vl-utils' own readers need torchcodec or decord, or an older torchvision.",
+    "def read_frames(path, fps, max_frames):",
+    '    """The frames the model sees: as many as qwen-vl-utils takes at `fps` (at most `max_frames`), spread',
+    '    evenly over the video, first and last included; and how many of them there are per second of video."""',
+    "    with av.open(path) as container:",
+    "        stream = container.streams.video[0]",
+    "        rate = float(stream.average_rate or stream.guessed_rate)",
+    "        if stream.duration is not None and stream.time_base is not None:",
+    "            seconds = float(stream.duration * stream.time_base)",
+    "        else:",
+    "            seconds = (container.duration or 0) / av.time_base",
+    "        total = stream.frames or round(seconds * rate)",
+    '        count = smart_nframes({"fps": fps, "max_frames": max_frames}, total_frames=total, video_fps=rate)',
+    "        wanted = sorted({round(i * (total - 1) / max(count - 1, 1)) for i in range(count)})",
+    "        frames = []",
+    "        for index, frame in enumerate(container.decode(stream)):",
+    "            if index in wanted:",
+    "                frames.append(frame.to_image())",
+    "            if index >= wanted[-1]:",
+    "                break",
+    "    frames += frames[-1:] * (count - len(frames))  # a video with fewer frames than it said",
+    "    return frames, count / total * rate",
+    "",
+    "",
+]
+
+
+def _read(name: str, part: Any) -> str:
+    fps, most = part.get("fps", DEFAULT_FPS), part.get("max_frames", DEFAULT_MAX_FRAMES)
+    return f"{name}, {name}_fps = read_frames({_file(part['video'])!r}, fps={fps}, max_frames={most})"
+
+
+def _vision_content(content: Any, grid: Grid, clips: list[tuple[str, Any]]) -> Any:
+    """A vision message's parts as the app gives them to qwen-vl-utils: an image as its file, a video as the frames
+    `READ_FRAMES` reads (named in the script; the part is added to `clips`), with the options the app gave."""
     if isinstance(content, str):
         return content
-    out = []
+    out: list[dict[str, Any]] = []
     for part in content or ():
         kind = part.get("type")
-        if kind in ("image", "video"):
-            options = {k: v for k, v in part.items() if k not in ("type", kind)}
-            if kind == "video" and "max_pixels" in options:  # what the app gives qwen-vl-utils for each frame
+        if kind == "image":
+            options = {k: v for k, v in part.items() if k not in ("type", "image")}
+            out.append({"type": "image", "image": _file(part["image"]), **options})
+        elif kind == "video":
+            name = f"clip_{len(clips) + 1}"
+            clips.append((name, part))
+            options = {k: v for k, v in part.items() if k not in ("type", "video", "fps", "max_frames")}
+            if "max_pixels" in options:  # raised to what qwen-vl-utils takes for a frame, as the app does
                 options["max_pixels"] = frame_max_pixels(options["max_pixels"], grid)
-            out.append({"type": kind, kind: _file(part[kind]), **options})
+            fps = Source(f"{name}_fps")
+            out.append({"type": "video", "video": Source(name), "sample_fps": fps, "raw_fps": fps, **options})
         elif kind == "text":
             out.append({"type": "text", "text": part.get("text", "")})
     return out

@@ -21,6 +21,7 @@ from playground.requests import Request
 from playground.settings import Settings
 from tabs.copy_code import show_code
 from tabs.reply import ReplyView, Stops, stream_reply
+from tests.media import write_video
 
 SLOT = "chat"
 TOKENS = 24
@@ -138,3 +139,14 @@ def test_a_vision_request(engine: Engine, tmp_path: Path) -> None:
     view, code = check(engine, Request("tiny-qwen2.5-vl", messages, greedy()), "vision", tmp_path)
     assert "from qwen_vl_utils import process_vision_info" in code and str(image) in code
     assert view.metrics.prompt_tokens > 40  # the image's tokens were in the prompt
+
+
+def test_a_video_request(engine: Engine, tmp_path: Path) -> None:
+    """A video's frames, read with PyAV as the app reads them, through qwen-vl-utils and the processor."""
+    video = write_video(tmp_path / "clip.mp4", seconds=2.0, fps=10)
+    messages = [{"role": "user", "content": [
+        {"type": "video", "video": str(video), "fps": 2.0, "max_frames": 8, "max_pixels": 64 * 28 * 28},
+        {"type": "text", "text": "What happens in this video?"}]}]
+    view, code = check(engine, Request("tiny-qwen2.5-vl", messages, greedy()), "video", tmp_path)
+    assert f"read_frames({str(video)!r}, fps=2.0, max_frames=8)" in code
+    assert view.metrics.prompt_tokens > 40  # the frames' tokens were in the prompt

@@ -118,7 +118,8 @@ def test_vision_reads_the_files_with_qwen_vl_utils() -> None:
     clip = code_for("vl", Request("vl", [{"role": "user", "content": [video, text]}]))
     assert "return_video_metadata=True" in clip and "video_metadata=video_metadata" in clip
     assert "'max_pixels': 1000," not in clip  # raised to qwen-vl-utils' floor for a frame, as the app does
-    assert "PyAV" in clip
+    assert "clip_1, clip_1_fps = read_frames('/data/clip.mp4', fps=2.0, max_frames=32)" in clip
+    assert "'video': clip_1," in clip and "'sample_fps': clip_1_fps," in clip and "import av" in clip
 
 
 def test_a_remote_model_gets_the_openai_client_with_files_as_data_urls() -> None:
