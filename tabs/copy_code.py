@@ -2,10 +2,11 @@
 
 `copy_as_code(engine, slot)` builds it where it is called: an accordion with a line of help, a button
 and a code box (Python, with copy and download buttons). The button shows `playground.snippets`' script
-for what `tabs/reply.py` last streamed for this browser session under `slot` (`tabs.last_request`: the
-same key Stop uses, e.g. "chat", or `many_key`'s "thinking-left"), as it ran (the precision the registry
-chose, the app's 16-bit dtype), headed by a comment line in the reader's language. Before anything was
-sent there, the box says so, in a comment. The script is made when asked, so it is always the latest.
+for what `tabs/reply.py` last streamed for this browser session under `slot` (`tabs.last_request`, by
+the key Stop uses: (session, slot), or for one of several replies streamed at once (`stream_many`),
+`many_key(session, slot, column)`), as it ran (the precision the registry chose, the app's 16-bit
+dtype), headed by a comment line in the reader's language. Before anything was sent there, the box
+says so, in a comment. The script is made when asked, so it is always the latest.
 
     python -m tabs.copy_code   # the piece alone, under a chat that streams through `tabs.reply`
 """
@@ -22,7 +23,7 @@ from playground.engine import Engine
 from playground.snippets import snippet
 from tabs.i18n import language_of, say, t
 from tabs.last_request import LAST
-from tabs.reply import session_of
+from tabs.reply import many_key, session_of
 
 
 @dataclass(frozen=True)
@@ -32,10 +33,12 @@ class CopyAsCode:
     code: gr.Code
 
 
-def show_code(engine: Engine, slot: str, request: gr.Request | None = None) -> str:
-    """The script for this session's last request under `slot`, or a comment saying there is none yet."""
+def show_code(engine: Engine, slot: str, column: str | None = None, request: gr.Request | None = None) -> str:
+    """The script for this session's last request under `slot` (and `column`), or a comment saying there is none
+    yet."""
     language = language_of(request)
-    last = LAST.get((session_of(request), slot))
+    session = session_of(request)
+    last = LAST.get(many_key(session, slot, column) if column else (session, slot))
     if last is None:
         return f"# {say(language, 'copy.nothing_yet')}\n"
     registry = engine.registry
@@ -50,15 +53,17 @@ def show_code(engine: Engine, slot: str, request: gr.Request | None = None) -> s
     return f"# {heading}\n{snippet(spec, last.request, ran)}"
 
 
-def copy_as_code(engine: Engine, slot: str, elem_id: str | None = None) -> CopyAsCode:
-    """The fold, built here; `elem_id` (default "<slot>-copy-code") names it, its button and its box."""
-    elem_id = elem_id or f"{slot}-copy-code"
+def copy_as_code(engine: Engine, slot: str, column: str | None = None, elem_id: str | None = None) -> CopyAsCode:
+    """The fold, built here, for the replies streamed under `slot` (`column`: the one of several streamed at once);
+    `elem_id` (default "<slot>[-<column>]-copy-code") names it, its button ("…-button") and its box ("…-box")."""
+    elem_id = elem_id or f"{slot}{'-' + column if column else ''}-copy-code"
     with gr.Accordion(t("copy.title"), open=False, elem_id=elem_id) as accordion:
         gr.Markdown(t("copy.help"))
         button = gr.Button(t("copy.show"), size="sm", elem_id=f"{elem_id}-button")
         code = gr.Code(language="python", label=t("copy.code"), interactive=False, buttons=["copy", "download"],
                        elem_id=f"{elem_id}-box")
-    button.click(functools.partial(show_code, engine, slot), None, code, api_visibility="private", queue=False)
+    button.click(functools.partial(show_code, engine, slot, column), None, code, api_visibility="private",
+                 queue=False)
     return CopyAsCode(accordion, button, code)
 
 

@@ -83,7 +83,7 @@ def run_script(code: str, folder: Path) -> tuple[str | None, str]:
 
 def check(engine: Engine, request: Request, name: str, folder: Path) -> tuple[ReplyView, str]:
     view = app_reply(engine, request, name)
-    code = show_code(engine, SLOT, session(name))
+    code = show_code(engine, SLOT, request=session(name))
     thinking, answer = run_script(code, folder)
     assert answer == view.answer
     assert thinking == (view.thinking if thinking is not None else None)

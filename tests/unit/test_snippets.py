@@ -204,12 +204,24 @@ def test_a_tool_loop_around_the_request_is_recorded(scripted) -> None:
 def test_the_button_shows_the_sessions_last_request_or_says_there_is_none() -> None:
     engine = Engine(Registry(CATALOG, FakeLoader(1 << 30)))
     page = SimpleNamespace(session_hash="page-4", headers={})
-    assert show_code(engine, "chat", page) == "# Nothing was sent here yet: send a request, then show its code.\n"
+    assert show_code(engine, "chat", request=page) == \
+        "# Nothing was sent here yet: send a request, then show its code.\n"
     LAST.record(("page-4", "chat"), Request("qwen3", HI, thinking=False), Ran(Precision.NF4))
-    code = show_code(engine, "chat", page)
+    code = show_code(engine, "chat", request=page)
     assert code.startswith("# The code for your last request (qwen3 at nf4): run it as a script or in a notebook.\n")
     assert "bnb_4bit_compute_dtype=torch.bfloat16" in code  # the CPU's 16-bit dtype
-    assert show_code(engine, "vision", page).startswith("# Nothing was sent")  # another slot: nothing yet
-    assert show_code(engine, "chat", SimpleNamespace(session_hash="page-5", headers={})).startswith("# Nothing")
+    assert show_code(engine, "vision", request=page).startswith("# Nothing was sent")  # another slot: nothing yet
+    assert show_code(engine, "chat", request=SimpleNamespace(session_hash="page-5", headers={})).startswith("# Nothing")
     LAST.record(("page-4", "chat"), Request("big", HI), Ran())
-    assert show_code(engine, "chat", page).startswith("# The code for your last request (big, on its server)")
+    assert show_code(engine, "chat", request=page).startswith("# The code for your last request (big, on its server)")
+
+
+def test_a_column_shows_its_own_request(scripted) -> None:
+    engine, _ = scripted
+    page = SimpleNamespace(session_hash="page-6", headers={})
+    requests = {side: Request("scripted-qwen3", HI, Sampling(temperature=0), thinking=side == "left")
+                for side in ("left", "right")}
+    list(stream_many(engine, requests, Stops(), "page-6", "thinking"))
+    assert "enable_thinking=True" in show_code(engine, "thinking", "left", page)
+    assert "enable_thinking=False" in show_code(engine, "thinking", "right", page)
+    assert show_code(engine, "thinking", request=page).startswith("# Nothing")  # the slot without a column
