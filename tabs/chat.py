@@ -6,8 +6,9 @@ the right (model, thinking, system prompt, sampling), both folding away on a pho
 streams with its thinking, loading progress and metrics (`tabs.reply`); Stop (or Esc) stops it;
 retry, undo and edit work on the messages; typing goes on while a reply streams, and Enter then
 sends the message when the reply ends. Settings the user changed survive a change of model or
-mode; the rest follow the model's recommended preset. `/chat` is the public API endpoint: its
-caller's session keeps one conversation.
+mode; the rest follow the model's recommended preset. Copy as code, below the chat, gives the script
+that reproduces the last reply (`tabs.copy_code`). `/chat` is the public API endpoint: its caller's
+session keeps one conversation.
 
 Generation is the engine's; this module only lays out and wires.
 
