@@ -29,12 +29,13 @@ if not gr.NO_RELOAD:  # `gradio app.py` runs this file again after an edit: the 
 
 from playground.admission import Admission, Policy
 from playground.errors import PlaygroundError
+from playground.guide import load_guide
 from playground.openai_api import openai_routes
 from playground.server import BodyLimit, SecurityHeaders, health_route
 from playground.services import Services, create_services
 from playground.settings import Settings
 from playground.workshop import announce
-from tabs import chat, code, guard, math_tab, models, thinking, vision, workshop
+from tabs import chat, code, guard, guide, math_tab, models, thinking, vision, workshop
 from tabs.i18n import Page, t, translations
 
 CSS_FILE = Path(__file__).parent / "assets" / "style.css"
@@ -48,25 +49,30 @@ def build_app(services: Services, admission: Admission | None = None) -> gr.Bloc
             page = Page.build(demo)
         if services.workshop is not None:  # where to join, above the tabs
             workshop.build(page, services.workshop)
-        with gr.Tab(t(chat.TITLE), id="chat") as chat_tab:
-            chat_ui = chat.build(services.catalog, services.engine, services.registry, page,
-                                 services.settings.context_limit)
-        with gr.Tab(t(math_tab.TITLE), id="math") as math_page:
-            math_tab.build(services.catalog, services.engine, services.registry, page)
-        with gr.Tab(t(code.TITLE), id="code") as code_page:
-            code.build(services.catalog, services.engine, services.registry, page)
-        with gr.Tab(t(vision.TITLE), id="vision") as vision_page:
-            vision.build(services.catalog, services.engine, services.registry, page, services.settings.context_limit)
-        with gr.Tab(t(thinking.TITLE), id="thinking") as thinking_tab:
-            thinking.build(services.catalog, services.engine, services.registry, page)
-        with gr.Tab(t(models.TITLE), id="models") as models_tab:
-            models.build(services.catalog, services.registry, page, services.access, services.engine.monitor)
+        with gr.Tabs(elem_id="app-tabs") as tabs:
+            with gr.Tab(t(chat.TITLE), id="chat") as chat_tab:
+                chat_ui = chat.build(services.catalog, services.engine, services.registry, page,
+                                     services.settings.context_limit)
+            with gr.Tab(t(math_tab.TITLE), id="math") as math_page:
+                math_tab.build(services.catalog, services.engine, services.registry, page)
+            with gr.Tab(t(code.TITLE), id="code") as code_page:
+                code.build(services.catalog, services.engine, services.registry, page)
+            with gr.Tab(t(vision.TITLE), id="vision") as vision_page:
+                vision.build(services.catalog, services.engine, services.registry, page,
+                             services.settings.context_limit)
+            with gr.Tab(t(thinking.TITLE), id="thinking") as thinking_tab:
+                thinking.build(services.catalog, services.engine, services.registry, page)
+            with gr.Tab(t(guide.TITLE), id="guide") as guide_page:
+                # The guide's buttons open another tab with a model picked: the app knows the tabs, so it says where.
+                guide.build(load_guide(), services.registry, page, destinations(chat_ui), tabs, shown_by=guide_page)
+            with gr.Tab(t(models.TITLE), id="models") as models_tab:
+                models.build(services.catalog, services.registry, page, services.access, services.engine.monitor)
         # Sidebars belong to the page, not to a tab: show the chat's only with the Chat tab.
         sidebars = list(chat_ui.sidebars) if chat_ui else []
         if sidebars:
             chat_tab.select(lambda: [gr.Sidebar(visible=True)] * len(sidebars), None, sidebars,
                             api_visibility="private", queue=False)
-            for other in (math_page, code_page, vision_page, thinking_tab, models_tab):
+            for other in (math_page, code_page, vision_page, thinking_tab, guide_page, models_tab):
                 other.select(lambda: [gr.Sidebar(visible=False)] * len(sidebars), None, sidebars,
                              api_visibility="private", queue=False)
         page.finish()
@@ -79,6 +85,14 @@ def build_app(services: Services, admission: Admission | None = None) -> gr.Bloc
     guard.check_numbers(demo)
     services.engine.monitor.queue_depth = functools.partial(guard.queue_depth, demo)
     return demo
+
+
+def destinations(chat_ui: chat.ChatTab | None) -> dict[str, guide.Destination]:
+    """Where the model guide's buttons go: each tab that has a model picker, by its id in the app's tabs."""
+    found = {}
+    if chat_ui is not None:
+        found["chat"] = guide.Destination("chat", chat_ui.model, chat_ui.follow)
+    return found
 
 
 def admission_for(settings: Settings) -> Admission:

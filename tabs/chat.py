@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import json
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -121,10 +121,14 @@ SEND_QUEUED_JS = """() => {
 
 @dataclass(frozen=True)
 class ChatTab:
-    """What the app needs from this tab: its sidebars (shown only with it). Its page-load script is `JS`."""
+    """What the app needs from this tab: its sidebars (shown only with it), its model picker, and `follow(event)`:
+    after an event that set the picker from outside (the model guide), the steps that make the settings follow
+    the model, as picking it by hand does. Its page-load script is `JS`."""
 
     chatbot: gr.Chatbot
     sidebars: tuple[gr.Sidebar, ...]
+    model: gr.Dropdown
+    follow: Callable[[Any], Any]
 
 
 # --- conversation <-> model messages --------------------------------------------------------
@@ -542,7 +546,11 @@ def build(catalog: Catalog, engine: Engine, registry: Registry, page: Page,
     api_button = gr.Button(visible=False)
     api_button.click(functools.partial(chat, engine, stops), [textbox, api_history, *inputs],
                      [api_response, api_history], api_name="chat", postprocess=False)
-    return ChatTab(chatbot=chatbot, sidebars=(chats_sidebar, settings_sidebar))
+
+    def followed(event: Any) -> Any:
+        return event.then(follow, [model, thinking, touched, max_tokens], follow_outputs, **after)
+
+    return ChatTab(chatbot=chatbot, sidebars=(chats_sidebar, settings_sidebar), model=model, follow=followed)
 
 
 if __name__ == "__main__":

@@ -3,9 +3,10 @@
 At the top, two filters: the task, and "only what fits on this machine". Then the lesson's comparison
 matrix (series, parameters, context, main strength, best use), narrowed to the series the task's picks
 come from. Then the selection guide: for each task its picks, smallest first, one row each with why,
-whether it fits here at bf16 / int8 / NF4 (the registry's own decision, made when the page opens, when
-the tab is shown and when a filter changes), an estimate of its speed here, and a button that opens the
-right tab with that model picked. A model this app's catalogue lacks says so and has no button.
+whether it fits here at bf16 / int8 / NF4 (the registry's own decision), an estimate of its speed here,
+and a button that opens the right tab with that model picked. A model this app's catalogue lacks says so
+and has no button. The words and figures are made each time the reader opens the tab or changes a filter,
+in their language, with the machine as it is then.
 
 The data and its join with this machine are `playground.guide`; this module words them in the reader's
 language and lays them out. Which tab a button opens is the app's to say (`Destination`, made in `app.py`:
@@ -241,7 +242,7 @@ def open_in(tab: str, key: str) -> tuple[Any, Any]:
 def build(guide: Guide, registry: Registry, page: Page, destinations: Mapping[str, Destination] | None = None,
           tabs: gr.Tabs | None = None, shown_by: gr.Tab | None = None) -> None:
     """The tab. `destinations` (tab id -> `Destination`) and `tabs` (the app's tabs) give the picks their buttons;
-    `shown_by` (this tab) refreshes what fits when the reader comes back to it."""
+    `shown_by` (this tab's `gr.Tab`) fills it with what fits now each time the reader opens it."""
     destinations = destinations or {}
     gr.Markdown(t("guide.intro"), elem_id="guide-intro")
     with gr.Row(equal_height=True):
@@ -251,7 +252,8 @@ def build(guide: Guide, registry: Registry, page: Page, destinations: Mapping[st
                                 elem_id="guide-fits-only", scale=1)
     gr.Markdown("### " + t("guide.matrix"), elem_id="guide-matrix-title")
     matrix_table = gr.Dataframe(value=matrix(guide.series, None), interactive=False, wrap=True,
-                                elem_id="guide-matrix", column_widths=["14%", "16%", "16%", "27%", "27%"])
+                                elem_id="guide-matrix", column_widths=["14%", "16%", "16%", "27%", "27%"],
+                                max_height=900)
     gr.Markdown("### " + t("guide.picks"), elem_id="guide-picks-title")
     blocks = []
     for task_guide in guide.tasks:
@@ -272,15 +274,18 @@ def build(guide: Guide, registry: Registry, page: Page, destinations: Mapping[st
     handler = functools.partial(refresh, guide, registry, blocks)
     listed = outputs(matrix_table, how, blocks)
     quiet = dict(api_visibility="private", queue=False, show_progress="hidden")
-    page.load(handler, [task, fits_only], listed, **quiet)
-    gr.on([task.change, fits_only.change], handler, [task, fits_only], listed, **quiet)
+    # Filled when the reader opens the tab (so a page that never shows it never pays for it) and again at each
+    # filter change; on its own, when the page opens.
     if shown_by is not None:
         shown_by.select(handler, [task, fits_only], listed, **quiet)
+    else:
+        page.load(handler, [task, fits_only], listed, **quiet)
+    gr.on([task.change, fits_only.change], handler, [task, fits_only], listed, **quiet)
 
 
 def _pick_row(task: TaskGuide, pick: Pick, destinations: Mapping[str, Destination], tabs: gr.Tabs | None) -> _Row:
     key = slug(f"{task.id}-{pick.model}")
-    with gr.Row(equal_height=True, elem_id=f"guide-pick-{key}", elem_classes=["guide-pick"]) as row:
+    with gr.Row(elem_id=f"guide-pick-{key}", elem_classes=["guide-pick"]) as row:
         model = gr.Markdown(f"**{pick.model}**", scale=SCALES["model"], elem_classes=["guide-model"])
         gr.Markdown(t(pick.why), scale=SCALES["why"], elem_classes=["guide-why"])
         fits = [gr.Markdown(scale=SCALES["fit"], elem_classes=["guide-fit", f"guide-fit-{p.value}"])
