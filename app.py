@@ -37,6 +37,7 @@ from playground.settings import Settings
 from playground.workshop import announce
 from tabs import chat, code, guard, guide, math_tab, models, thinking, vision, workshop
 from tabs.i18n import Page, t, translations
+from tabs.picker import Picked
 
 CSS_FILE = Path(__file__).parent / "assets" / "style.css"
 
@@ -54,17 +55,19 @@ def build_app(services: Services, admission: Admission | None = None) -> gr.Bloc
                 chat_ui = chat.build(services.catalog, services.engine, services.registry, page,
                                      services.settings.context_limit)
             with gr.Tab(t(math_tab.TITLE), id="math") as math_page:
-                math_tab.build(services.catalog, services.engine, services.registry, page)
+                math_ui = math_tab.build(services.catalog, services.engine, services.registry, page)
             with gr.Tab(t(code.TITLE), id="code") as code_page:
-                code.build(services.catalog, services.engine, services.registry, page)
+                code_ui = code.build(services.catalog, services.engine, services.registry, page)
             with gr.Tab(t(vision.TITLE), id="vision") as vision_page:
-                vision.build(services.catalog, services.engine, services.registry, page,
-                             services.settings.context_limit)
+                vision_ui = vision.build(services.catalog, services.engine, services.registry, page,
+                                         services.settings.context_limit)
             with gr.Tab(t(thinking.TITLE), id="thinking") as thinking_tab:
                 thinking.build(services.catalog, services.engine, services.registry, page)
             with gr.Tab(t(guide.TITLE), id="guide") as guide_page:
                 # The guide's buttons open another tab with a model picked: the app knows the tabs, so it says where.
-                guide.build(load_guide(), services.registry, page, destinations(chat_ui), tabs, shown_by=guide_page)
+                guide.build(load_guide(), services.registry, page,
+                            destinations(chat_ui, math=math_ui, code=code_ui, vision=vision_ui), tabs,
+                            shown_by=guide_page)
             with gr.Tab(t(models.TITLE), id="models") as models_tab:
                 models.build(services.catalog, services.registry, page, services.access, services.engine.monitor)
         # Sidebars belong to the page, not to a tab: show the chat's only with the Chat tab.
@@ -87,11 +90,15 @@ def build_app(services: Services, admission: Admission | None = None) -> gr.Bloc
     return demo
 
 
-def destinations(chat_ui: chat.ChatTab | None) -> dict[str, guide.Destination]:
-    """Where the model guide's buttons go: each tab that has a model picker, by its id in the app's tabs."""
+def destinations(chat_ui: chat.ChatTab | None, **pickers: Picked | None) -> dict[str, guide.Destination]:
+    """Where the model guide's buttons go: each tab that has a model picker (`pickers` by the tab's id in the app's
+    tabs), with what the tab does when its model changes."""
     found = {}
     if chat_ui is not None:
         found["chat"] = guide.Destination("chat", chat_ui.model, chat_ui.follow)
+    for tab, picked in pickers.items():
+        if picked is not None:
+            found[tab] = guide.Destination(tab, picked.model, picked.follow)
     return found
 
 

@@ -336,20 +336,28 @@ def show_fim_examples(examples: gr.Examples, request: gr.Request | None = None) 
 AFTER = {"api_visibility": "private", "queue": False}
 
 
-def build(catalog: Catalog, engine: Engine, registry: Registry, page: Page) -> None:
+def build(catalog: Catalog, engine: Engine, registry: Registry, page: Page) -> picker.Picked | None:
+    """The tab; its writer's model picker for the app (None without writer models)."""
     writers = [s for s in catalog.with_task(Task.CODE) if Task.CHAT in s.tasks]
     fillers = catalog.with_task(Task.FIM)
-    with gr.Tabs():
+    picked = None
+    with gr.Tabs() as modes:
         with gr.Tab(t("code.write_tab"), id="code-write"):
             if writers:
-                build_writer(catalog, engine, registry, page, writers)
+                picked = build_writer(catalog, engine, registry, page, writers)
             else:
                 gr.Markdown(t("code.no_models"))
         with gr.Tab(t("code.fim_tab"), id="code-fim"):
             build_filler(catalog, engine, registry, page, fillers)
+    if picked is None:
+        return None
+    # A model picked from outside is the writer's: show the writer.
+    return picker.Picked(picked.model, lambda event: picked.follow(event).then(
+        lambda: gr.Tabs(selected="code-write"), None, modes, **AFTER))
 
 
-def build_writer(catalog: Catalog, engine: Engine, registry: Registry, page: Page, models: list[ModelSpec]) -> None:
+def build_writer(catalog: Catalog, engine: Engine, registry: Registry, page: Page,
+                 models: list[ModelSpec]) -> picker.Picked:
     first = picker.default_model(registry, models)
     stops = Stops()
     with gr.Row(equal_height=False):
@@ -421,6 +429,8 @@ def build_writer(catalog: Catalog, engine: Engine, registry: Registry, page: Pag
     api_button = gr.Button(visible=False)
     api_inputs = [message, model, language, switch, max_new_tokens, seed, *presets]
     api_button.click(functools.partial(code_api, engine, stops), api_inputs, api_result, api_name="code")
+    return picker.Picked(model, lambda event: event.then(follow_fn, [model, switch, touched],
+                                                         [switch, said, *presets], **AFTER))
 
 
 def build_filler(catalog: Catalog, engine: Engine, registry: Registry, page: Page, models: list[ModelSpec]) -> None:

@@ -353,11 +353,12 @@ def page_words(catalog: Catalog, registry: Registry, models: list[ModelSpec], mo
             gr.Radio(choices=mode_choices(language)), gr.Dataset(samples=example_samples(language)))
 
 
-def build(catalog: Catalog, engine: Engine, registry: Registry, page: Page) -> None:
+def build(catalog: Catalog, engine: Engine, registry: Registry, page: Page) -> picker.Picked | None:
+    """The tab; its model picker for the app (None without math models)."""
     models = catalog.with_task(Task.MATH)
     if not models:
         gr.Markdown(t("math.no_models"))
-        return
+        return None
     first = picker.default_model(registry, models)
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
@@ -423,6 +424,9 @@ def build(catalog: Catalog, engine: Engine, registry: Registry, page: Page) -> N
     api_result = gr.JSON(visible=False)
     api_button = gr.Button(visible=False)
     api_button.click(functools.partial(math_api, engine, stops), inputs, api_result, api_name="math")
+    return picker.Picked(model, lambda event: event.then(follow_fn, [model, switch, touched],
+                                                         [switch, said, *presets], api_visibility="private",
+                                                         queue=False))
 
 
 if __name__ == "__main__":

@@ -5,13 +5,15 @@ by size; a label reads like "Qwen3 · 8.2 B · qwen3-8b · fits (bf16)". `info` 
 under the picker (and why a model cannot load here); `default_model` picks the best Qwen3 that
 fits this machine (a model on another server is labelled "remote"). Numbers come from the registry
 (loaded copies, estimates, free memory); this module only words them, in the reader's language
-(`language`, None: English).
+(`language`, None: English). `Picked` is what a tab hands the app of its picker, so the app can set it
+from outside (the model guide's buttons).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from playground.catalog import ModelSpec, Precision, Task
 from playground.i18n import Said, say
@@ -23,6 +25,16 @@ FAMILIES = {"qwen3": "Qwen3", "qwen3-vl": "Qwen3-VL", "qwen2.5": "Qwen2.5", "qwe
 # On the CPU a bigger model answers too slowly to chat with (a 4B writes about a token a second on
 # two cores): the default there is the best Qwen3 up to this size.
 CPU_DEFAULT_MAX_BILLION = 2.0
+
+
+@dataclass(frozen=True)
+class Picked:
+    """A tab's model picker as the app sees it: the dropdown, and `follow(event)`, which chains after `event` (one
+    that set the dropdown from outside) what the tab does when the reader picks a model by hand: its presets,
+    switches and lines follow the model."""
+
+    model: Any  # the tab's gr.Dropdown
+    follow: Callable[[Any], Any]
 
 
 @dataclass(frozen=True)

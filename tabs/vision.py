@@ -443,11 +443,13 @@ def first_model(registry: Registry, models: Sequence[ModelSpec]) -> ModelSpec:
 AFTER = {"api_visibility": "private", "queue": False}
 
 
-def build(catalog: Catalog, engine: Engine, registry: Registry, page: Page, context_limit: int | None = None) -> None:
+def build(catalog: Catalog, engine: Engine, registry: Registry, page: Page,
+          context_limit: int | None = None) -> picker.Picked | None:
+    """The tab; its model picker for the app (None without vision models)."""
     models = catalog.with_task(Task.VISION)
     if not models:
         gr.Markdown(t("vision.no_models"))
-        return
+        return None
     first = first_model(registry, models)
     stops = Stops()
     with gr.Row(equal_height=False):
@@ -530,6 +532,8 @@ def build(catalog: Catalog, engine: Engine, registry: Registry, page: Page, cont
                   *presets]
     api_button.click(functools.partial(vision_api, engine, stops, context_limit), api_inputs, api_result,
                      api_name="vision")
+    return picker.Picked(model, lambda event: event.then(follow_fn, [model, switch, touched],
+                                                         [switch, said, *presets], **AFTER))
 
 
 if __name__ == "__main__":
