@@ -81,3 +81,14 @@ def test_fill_in_the_middle_writes_the_body_in_place(page: Page) -> None:
     lines = result.locator(".cm-line").evaluate_all("lines => lines.map(line => line.textContent)")
     # The gap's edges survive: the signature's newline before the body, the indented return after it.
     assert lines == ["def is_prime(n: int) -> bool:", "    if n < 2:", "        return False", "    return True"], lines
+
+
+def test_an_example_fills_the_request_and_the_language_and_its_table_shows_words(page: Page) -> None:
+    open_code_tab(page)
+    examples = page.locator("table").filter(has_text="binary search")
+    expect(examples).to_contain_text("Language")  # the header is a word, not a message key
+    assert "__i18n__" not in examples.inner_text()
+    examples.get_by_text("A small HTML page with a button", exact=False).click()
+    expect(page.locator("#code-input textarea")).to_have_value(
+        "A small HTML page with a button and a counter that goes up on each click.")
+    expect(page.locator("#code-language").get_by_role("combobox")).to_have_value("HTML/CSS/JS")

@@ -91,3 +91,16 @@ def test_a_damaged_file_gets_a_message_and_the_next_upload_still_works(page: Pag
     page.locator("#vision-send").click()
     expect(chat(page)).to_contain_text("dip in July and August", timeout=STREAM_TIMEOUT_MS)
     shot(page, "vision-after-error")
+
+
+@pytest.mark.scripted
+def test_an_example_fills_the_message_and_the_mode_and_its_table_shows_words(page: Page) -> None:
+    open_vision_tab(page)
+    examples = page.locator("table").filter(has_text="What happens in this video?")
+    expect(examples).to_contain_text("Mode")  # the header and the modes' names are words, not message keys
+    expect(examples).to_contain_text("Detect")
+    assert "__i18n__" not in examples.inner_text()
+    examples.get_by_text("apple", exact=True).click()
+    expect(page.locator("#vision-input textarea")).to_have_value("apple")
+    expect(page.locator("#vision-mode").get_by_label("Detect")).to_be_checked()
+    expect(page.locator("#vision-budget")).to_contain_text("objects.png")  # the example's image came with it
