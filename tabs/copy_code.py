@@ -60,8 +60,9 @@ def copy_as_code(engine: Engine, slot: str, column: str | None = None, elem_id: 
     with gr.Accordion(t("copy.title"), open=False, elem_id=elem_id) as accordion:
         gr.Markdown(t("copy.help"))
         button = gr.Button(t("copy.show"), size="sm", elem_id=f"{elem_id}-button")
+        # Wrapped to the column for reading; copied and downloaded as written.
         code = gr.Code(language="python", label=t("copy.code"), interactive=False, buttons=["copy", "download"],
-                       elem_id=f"{elem_id}-box")
+                       wrap_lines=True, elem_id=f"{elem_id}-box")
     button.click(functools.partial(show_code, engine, slot, column), None, code, api_visibility="private",
                  queue=False)
     return CopyAsCode(accordion, button, code)

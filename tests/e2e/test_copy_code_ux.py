@@ -21,7 +21,7 @@ def shown_code(page: Page) -> str:
 
 
 def test_the_fold_below_the_chat_shows_the_code_for_the_last_reply(page: Page) -> None:
-    page.locator("#chat-copy-code").get_by_text("Copy as code").click()
+    page.locator("#chat-copy-code .label-wrap").click()
     assert shown_code(page).startswith("# Nothing was sent here yet")
     chat_and_wait(page, "Hello from the browser", max_new_tokens=8)
     code = shown_code(page)
