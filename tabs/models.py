@@ -27,7 +27,8 @@ endpoint; its rows are data, in English.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+import inspect
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -333,7 +334,7 @@ def monitor_summary(monitor: Monitor, language: str | None = None) -> str:
 
 def plot(frame: pd.DataFrame, column: str, language: str | None = None) -> gr.LinePlot:
     """One Monitor plot's samples with its titles in `language`."""
-    return gr.LinePlot(frame, title=say(language, f"models.plot_{column}"),
+    return gr.LinePlot(frame, title=say(language, f"models.plot_{column}"), x_title=say(language, "models.axis_time"),
                        y_title=say(language, f"models.axis_{column}"))
 
 
@@ -341,6 +342,25 @@ def monitor_updates(monitor: Monitor, request: gr.Request | None = None) -> tupl
     language = language_of(request)
     frame = monitor_frame(monitor)
     return (monitor_summary(monitor, language), *(plot(frame, column, language) for column in PLOTS))
+
+
+def bound(fn: Callable[..., Any], *args: Any) -> Callable[..., Any]:
+    """`fn` with its first arguments given, as a handler Gradio hands its request to.
+
+    Gradio finds a handler's `gr.Request` parameter by its type hints, and a `functools.partial` has none: it
+    would be called with no request, every visitor the same "default" session (one sign-in would let everyone
+    manage models) and the same language.
+    """
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def handler(*rest: Any, **kwargs: Any) -> Any:
+            yield from fn(*args, *rest, **kwargs)
+    else:
+        @functools.wraps(fn)
+        def handler(*rest: Any, **kwargs: Any) -> Any:
+            return fn(*args, *rest, **kwargs)
+    handler.__signature__ = inspect.signature(functools.partial(fn, *args))  # type: ignore[attr-defined]
+    return handler
 
 
 def build(catalog: Catalog, registry: Registry, page: Page, access: Access, monitor: Monitor) -> None:
@@ -358,7 +378,8 @@ def build(catalog: Catalog, registry: Registry, page: Page, access: Access, moni
 
     @gr.render(inputs=[copies, manager, language])  # drawn on load and again when any of them changes
     def draw_copies(current: list[list[Any]], manages: bool, code: str) -> None:
-        gr.Markdown(t("models.loaded_heading") if current else t("models.nothing_loaded"))
+        # (said here, not `t`: the browser is sent the keys used when the app was built, before any render)
+        gr.Markdown(say(code, "models.loaded_heading" if current else "models.nothing_loaded"))
         for copy in current:
             key, precision, state = copy[:3]
             with gr.Row(equal_height=True, elem_classes=["loaded-copy"]):
@@ -368,7 +389,7 @@ def build(catalog: Catalog, registry: Registry, page: Page, access: Access, moni
                 unload = gr.Button(say(code, "models.unload_copy", key=key, precision=precision), size="sm",
                                    scale=0, min_width=160, interactive=state != "loading",
                                    elem_classes=["unload-copy"])
-                unload.click(functools.partial(unload_model, registry, access, key, precision), None, status,
+                unload.click(bound(unload_model, registry, access, key, precision), None, status,
                              api_visibility="private").then(
                     functools.partial(loaded_copies, registry), None, copies, api_visibility="private")
 
@@ -385,24 +406,24 @@ def build(catalog: Catalog, registry: Registry, page: Page, access: Access, moni
         load = gr.Button(t("models.load"), variant="primary", elem_id="models-load", scale=1)
         unload = gr.Button(t("models.unload"), elem_id="models-unload", scale=1)
 
-    refresh = functools.partial(_refresh, registry)
+    refresh = bound(_refresh, registry)
     outputs = [summary, grid, copies]
-    show_details = functools.partial(details, registry)
+    show_details = bound(details, registry)
     key.change(show_details, key, model_details, api_visibility="private", queue=False)
     grid.select(pick_row, None, key, api_visibility="private", queue=False)
     access_outputs = [manager, manage_row, sign_in_row, visitor]
     page.load(language_of, None, language, queue=False)
-    page.load(functools.partial(manage_controls, access), None, access_outputs, api_visibility="private",
+    page.load(bound(manage_controls, access), None, access_outputs, api_visibility="private",
               queue=False)
     page.load(show_details, key, model_details, queue=False)
     page.load(precisions, None, precision, queue=False)
-    gr.on([sign_in_button.click, token.submit], functools.partial(sign_in, access), token,
+    gr.on([sign_in_button.click, token.submit], bound(sign_in, access), token,
           [status, token, *access_outputs], api_visibility="private", queue=False)
-    load.click(functools.partial(load_model, registry, access), [key, precision, errors],
+    load.click(bound(load_model, registry, access), [key, precision, errors],
                [status, load, unload, errors],
                api_visibility="private", concurrency_limit=None).then(
         refresh, errors, outputs, api_visibility="private")
-    unload.click(functools.partial(unload_model, registry, access), [key, precision], status,
+    unload.click(bound(unload_model, registry, access), [key, precision], status,
                  api_visibility="private").then(refresh, errors, outputs, api_visibility="private")
     gr.Timer(REFRESH_S).tick(refresh, errors, outputs, api_visibility="private", show_progress="hidden")
     # Each page that opens shows the registry as it is then, not as it was when the app started.
@@ -417,12 +438,13 @@ def build(catalog: Catalog, registry: Registry, page: Page, access: Access, moni
             with gr.Row():
                 for column in row:
                     plots.append(gr.LinePlot(frame, x="time", y=column, title=say(None, f"models.plot_{column}"),
-                                             y_title=say(None, f"models.axis_{column}"), x_title="", height=220,
+                                             x_title=say(None, "models.axis_time"),
+                                             y_title=say(None, f"models.axis_{column}"), height=220,
                                              elem_classes=["monitor-plot"]))
     page.load(words("models.monitor_help", seconds=SAMPLE_S), None, monitor_help, queue=False)
-    gr.Timer(SAMPLE_S).tick(functools.partial(monitor_updates, monitor), None, [summary_line, *plots],
+    gr.Timer(SAMPLE_S).tick(bound(monitor_updates, monitor), None, [summary_line, *plots],
                             api_visibility="private", show_progress="hidden")
-    page.load(functools.partial(monitor_updates, monitor), None, [summary_line, *plots], api_visibility="private",
+    page.load(bound(monitor_updates, monitor), None, [summary_line, *plots], api_visibility="private",
               queue=False)
 
     def list_models() -> list[dict[str, Any]]:

@@ -76,6 +76,18 @@ def test_visitors_see_models_read_only_until_the_operator_signs_in(browser, oper
         expect(page.locator("#models-status")).to_contain_text("Loaded scripted-qwen3", timeout=STREAM_TIMEOUT_MS)
         expect(page.get_by_role("button", name="Unload scripted-qwen3 (bf16)")).to_be_visible()
         shot(page, "models-operator")
+        # The operator's sign-in is theirs: another visitor, after it, still sees the models read-only.
+        visitor = context.browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        try:
+            visitor.goto(operated_app)
+            visitor.locator("#chatbot").wait_for(state="visible", timeout=STREAM_TIMEOUT_MS)
+            open_tab(visitor, "Models")
+            expect(visitor.locator("#models-visitor")).to_contain_text("Models are shown read-only.")
+            expect(visitor.locator(".loaded-copy")).to_have_count(1)  # the operator's load, shown to all
+            expect(visitor.locator("#models-load")).to_be_hidden()
+            expect(visitor.get_by_role("button", name="Unload scripted-qwen3 (bf16)")).to_have_count(0)
+        finally:
+            visitor.context.close()
     finally:
         context.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import shutil
 import tomllib
@@ -9,7 +10,9 @@ import types
 from collections.abc import Iterator
 from pathlib import Path
 
+import gradio as gr
 import pytest
+from gradio.helpers import special_args
 
 from playground import i18n
 from playground.access import Access
@@ -18,8 +21,10 @@ from playground.memory import Precision, estimate
 from playground.monitor import Monitor, Record
 from playground.registry import Registry
 from playground.requests import Request
+from tabs.i18n import Page
 from tabs.models import (
     _refresh,
+    build,
     copy_line,
     details,
     format_params,
@@ -131,6 +136,20 @@ def test_visitors_cannot_load_or_unload_models(registry, token, local) -> None:
     assert unload_model(registry, access, "a") == "Unloaded a." and registry.state("a") is None
 
 
+def test_every_handler_of_the_tab_is_handed_its_sessions_request(registry: Registry) -> None:
+    """Who may manage models and which language to speak come from the request: a handler called without one would
+    treat every visitor as the same session (one operator's sign-in would let everyone load and unload)."""
+    with gr.Blocks() as demo:
+        build(CATALOG, registry, Page.build(demo), Access("s3cret", local=False), Monitor())
+    asking = [fn for fn in demo.fns.values() if fn.fn is not None and "request" in inspect.signature(fn.fn).parameters]
+    assert {fn.name for fn in asking} >= {"details", "manage_controls", "sign_in", "load_model", "unload_model",
+                                          "_refresh", "monitor_updates"}
+    for fn in asking:  # (how Gradio fills in a handler's special arguments before it calls it)
+        handed, *_ = special_args(fn.fn, [None] * len(fn.inputs), request="the session's request")
+        assert "the session's request" in handed, f"{fn.name} would be called without its request"
+    assert inspect.isgeneratorfunction(next(fn.fn for fn in asking if fn.name == "load_model"))  # still streams
+
+
 # --- in the reader's language ------------------------------------------------------------------------
 
 
@@ -208,6 +227,7 @@ def test_the_monitor_speaks_the_pages_language(swahili) -> None:
     assert [plot.title for plot in plots] == ["«Tokens per second (all requests)»", "«Time to first token (median)»",
                                                "«Requests waiting in the queue»", "«Memory used on the model device»"]
     assert [plot.y_title for plot in plots] == ["«tok/s»", "«seconds»", "«requests»", "«GiB»"]
+    assert {plot.x_title for plot in plots} == {"«time»"}
     monitor.started_request()
     monitor.finished(Record(Request("a", [{"role": "user", "content": "Hi"}]), outcome="stopped"))
     summary, *_ = monitor_updates(monitor, swahili)
