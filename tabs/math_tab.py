@@ -39,6 +39,7 @@ from playground.requests import Message, Request
 from playground.tasks import checking, tir
 from playground.tasks.answers import boxed
 from tabs import picker
+from tabs.examples import examples_in
 from tabs.i18n import Page, language_of, t
 from tabs.reply import (
     LATEX_DELIMITERS,
@@ -343,14 +344,19 @@ def example_samples(language: str | None = None) -> list[list[str]]:
     return [[say(language, key), answer] for key, answer in EXAMPLES]
 
 
+def show_examples(examples: gr.Examples, request: gr.Request | None = None) -> gr.Dataset:
+    """When the page opens: the examples table in its language."""
+    language = language_of(request)
+    return examples_in(examples, example_samples(language), language)
+
+
 def page_words(catalog: Catalog, registry: Registry, models: list[ModelSpec], model: str,
                request: gr.Request | None = None) -> tuple[Any, ...]:
-    """When the page opens: the words made on the server, in its language: the model picker and mode line, the
-    modes' names and the examples."""
+    """When the page opens: the model picker, the mode line and the modes' names, in its language."""
     language = language_of(request)
     line = mode_line(catalog.get(model), language) if model in catalog.models else ""
     return (gr.Dropdown(choices=picker.choices(registry, models, language)), gr.Markdown(line, visible=bool(line)),
-            gr.Radio(choices=mode_choices(language)), gr.Dataset(samples=example_samples(language)))
+            gr.Radio(choices=mode_choices(language)))
 
 
 def build(catalog: Catalog, engine: Engine, registry: Registry, page: Page) -> picker.Picked | None:
@@ -402,8 +408,8 @@ def build(catalog: Catalog, engine: Engine, registry: Registry, page: Page) -> p
     # gr.Examples is made once for everyone: its table is said again in the reader's language when the page opens.
     examples = gr.Examples(examples=example_samples(), inputs=[problem, expected], label=t("math.examples"),
                            cache_examples=False)
-    page.load(functools.partial(page_words, catalog, registry, models), model, [model, said, mode, examples.dataset],
-              queue=False)
+    page.load(functools.partial(page_words, catalog, registry, models), model, [model, said, mode], queue=False)
+    page.load(functools.partial(show_examples, examples), None, examples.dataset, queue=False)
 
     stops = Stops()
     solutions = gr.State([])

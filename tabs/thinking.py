@@ -35,6 +35,7 @@ from playground.registry import Registry
 from playground.requests import Message, Request
 from playground.tasks.answers import final_answer, same_answer
 from tabs import picker
+from tabs.examples import examples_in
 from tabs.i18n import Page, language_of, t
 from tabs.reply import (
     LATEX_DELIMITERS,
@@ -285,16 +286,21 @@ def example_samples(language: str | None = None) -> list[list[str]]:
     return [[say(language, key)] for key in EXAMPLES]
 
 
+def show_examples(examples: gr.Examples, request: gr.Request | None = None) -> gr.Dataset:
+    """When the page opens: the examples table in its language."""
+    language = language_of(request)
+    return examples_in(examples, example_samples(language), language)
+
+
 def page_words(catalog: Catalog, registry: Registry, models: list[ModelSpec], left_model: str, right_model: str,
                request: gr.Request | None = None) -> tuple[Any, ...]:
-    """When the page opens: the words made on the server, in its language: each column's model picker and mode
-    line, and the examples."""
+    """When the page opens: each column's model picker and mode line, in its language."""
     language = language_of(request)
     out: list[Any] = []
     for key in (left_model, right_model):
         mode = mode_line(catalog.get(key), language) if key in catalog.models else ""
         out += [gr.Dropdown(choices=picker.choices(registry, models, language)), gr.Markdown(mode, visible=bool(mode))]
-    return (*out, gr.Dataset(samples=example_samples(language)))
+    return tuple(out)
 
 
 # --- layout -------------------------------------------------------------------------------------------------
@@ -363,7 +369,8 @@ def build(catalog: Catalog, engine: Engine, registry: Registry, page: Page) -> N
     examples = gr.Examples(examples=example_samples(), inputs=prompt, label=t("thinking.examples"),
                            cache_examples=False)
     page.load(functools.partial(page_words, catalog, registry, models), [left["model"], right["model"]],
-              [left["model"], left["mode"], right["model"], right["mode"], examples.dataset], queue=False)
+              [left["model"], left["mode"], right["model"], right["mode"]], queue=False)
+    page.load(functools.partial(show_examples, examples), None, examples.dataset, queue=False)
 
     stops = Stops()
     column_inputs = [left["model"], left["switch"], *left["presets"], right["model"], right["switch"],

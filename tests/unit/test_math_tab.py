@@ -15,17 +15,19 @@ from playground.catalog import Sampling, Task
 from playground.engine import Engine
 from playground.errors import InvalidRequestError
 from tabs import picker
-from tabs.i18n import forget, remember
+from tabs.i18n import forget, remember, t
 from tabs.math_tab import (
     COT,
     TIR,
     Problem,
     answer_markdown,
+    example_samples,
     math_api,
     outcome,
     page_words,
     problem_of,
     run_ui,
+    show_examples,
     solve,
 )
 from tabs.reply import Stops
@@ -191,14 +193,23 @@ def test_a_reader_in_another_language_gets_the_answer_its_check_and_the_vote_in_
     assert english[0][1][0].content == "⚠️ Type a problem first."
 
 
-def test_the_page_opens_with_its_picker_modes_and_examples_in_its_language(scripted, swahili) -> None:
+def test_the_page_opens_with_its_picker_and_modes_in_its_language(scripted, swahili) -> None:
     engine, _ = scripted
     catalog, registry = engine.registry.catalog, engine.registry
     models = catalog.with_task(Task.MATH)
-    model, mode_line, modes, examples = page_words(catalog, registry, models, "scripted-qwen2", request=swahili)
+    model, mode_line, modes = page_words(catalog, registry, models, "scripted-qwen2", request=swahili)
     assert model.choices == picker.choices(registry, models, "sw") and all("«sw»" in c for c, _ in model.choices)
     assert mode_line.value == "«sw» Never thinks." and mode_line.visible
     # The reader sees the modes in their language; the values stay the API's names.
     assert modes.choices == [("«sw» Step by step", "Step by step"), ("«sw» With Python (TIR)", "With Python (TIR)")]
-    assert examples.raw_samples[0] == ["«sw» Find the derivative of f(x) = x³ + 2x² − 5x + 3.", "3x^2 + 4x - 5"]
-    assert len(examples.raw_samples) == 7
+
+
+def test_the_examples_are_shown_in_the_readers_language_with_their_expected_answers(swahili) -> None:
+    with gr.Blocks():  # the examples as the tab builds them: made once, in English
+        problem, expected = gr.Textbox(label=t("math.problem")), gr.Textbox(label=t("math.expected"))
+        examples = gr.Examples(example_samples(), [problem, expected], label=t("math.examples"))
+    shown = show_examples(examples, swahili)
+    assert shown.raw_samples[0] == ["«sw» Find the derivative of f(x) = x³ + 2x² − 5x + 3.", "3x^2 + 4x - 5"]
+    assert len(shown.raw_samples) == 7 and shown.headers == ["«sw» Problem", "«sw» Expected answer (optional)"]
+    assert show_examples(examples).raw_samples[3] == ["A train travels 120 km in 1.5 hours. What is its average "
+                                                      "speed in km/h?", "80"]

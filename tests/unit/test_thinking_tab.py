@@ -16,16 +16,18 @@ from playground import i18n
 from playground.catalog import Sampling, Task
 from playground.engine import Engine
 from tabs import picker
-from tabs.i18n import forget, remember
+from tabs.i18n import forget, remember, t
 from tabs.reply import Stops, follow
 from tabs.thinking import (
     SIDES,
     Column,
     compare,
     compare_thinking,
+    example_samples,
     figures_html,
     page_words,
     run_ui,
+    show_examples,
     stop_both,
     summary_text,
 )
@@ -244,23 +246,30 @@ def test_a_reader_in_another_language_gets_the_columns_figures_and_comparison_in
     assert all(m.content == "⚠️ «sw» Type a prompt first." for m in empty[0] + empty[3])
     wrong = list(run_ui(engine, Stops(), "Hi", "", -1, 0, 200, "scripted-qwen2", True, *sampling, "scripted-qwen3",
                         False, *sampling, request=swahili))[-1]
-    assert wrong[0][0].content == "⚠️ «sw» scripted-qwen2 does not think: pick a Qwen3 model (hybrid or Thinking-2507) " \
-        "for a thinking column, or turn thinking off."
+    assert wrong[0][0].content == ("⚠️ «sw» scripted-qwen2 does not think: pick a Qwen3 model (hybrid or "
+                                   "Thinking-2507) for a thinking column, or turn thinking off.")
     # Without a page (an API caller with no Accept-Language), English.
     assert summary_text(last(engine), columns()).startswith("Thinking (left) cost")
 
 
-def test_the_page_opens_with_its_pickers_mode_lines_and_examples_in_its_language(scripted, swahili) -> None:
+def test_the_page_opens_with_its_pickers_and_mode_lines_in_its_language(scripted, swahili) -> None:
     engine, _ = scripted
     catalog, registry = engine.registry.catalog, engine.registry
     models = catalog.with_task(Task.CHAT)
-    left, left_mode, right, right_mode, examples = page_words(catalog, registry, models, "scripted-qwen3-thinking",
-                                                              "scripted-qwen3", request=swahili)
-    assert left.choices == right.choices == [(label, key) for label, key in picker.choices(registry, models, "sw")]
+    left, left_mode, right, right_mode = page_words(catalog, registry, models, "scripted-qwen3-thinking",
+                                                    "scripted-qwen3", request=swahili)
+    assert left.choices == right.choices == picker.choices(registry, models, "sw")
     assert all("«sw»" in label for label, _ in left.choices)
     assert left_mode.value == "«sw» Always thinks." and left_mode.visible
     assert right_mode.visible is False  # a hybrid model has its switch instead
-    assert examples.raw_samples[0] == ["«sw» How many times does the letter r appear in the word strawberry?"]
-    assert len(examples.raw_samples) == 5
-    english = page_words(catalog, registry, models, "scripted-qwen3", "scripted-qwen3")[-1]
+
+
+def test_the_examples_are_shown_in_the_readers_language(swahili) -> None:
+    with gr.Blocks():  # the examples as the tab builds them: made once, in English
+        prompt = gr.Textbox(label=t("thinking.prompt"))
+        examples = gr.Examples(example_samples(), prompt, label=t("thinking.examples"))
+    shown = show_examples(examples, swahili)
+    assert shown.raw_samples[0] == ["«sw» How many times does the letter r appear in the word strawberry?"]
+    assert len(shown.raw_samples) == 5 and shown.headers == ["«sw» Prompt"]
+    english = show_examples(examples)
     assert english.raw_samples[0] == ["How many times does the letter r appear in the word strawberry?"]
