@@ -49,7 +49,10 @@ from tabs.i18n import Page, language_of, t
 TITLE = "guide.title"  # a message key
 ALL = "all"  # the task filter's "all tasks"
 PRECISION_NAMES = {Precision.BF16: "bf16", Precision.INT8: "int8", Precision.NF4: "NF4"}  # the same in every language
-SCALES = {"model": 3, "why": 5, "fit": 2, "speed": 2, "open": 2}  # the pick rows' column widths
+# The pick rows' cells: relative widths, and the narrowest each may be before the row wraps (on a phone, one
+# under the other: each cell says what it is, so the rows need no header).
+SCALES = {"model": 3, "why": 5, "fits": 3, "speed": 2, "open": 2}
+MIN_WIDTHS = {"model": 150, "why": 240, "fits": 190, "speed": 120, "open": 140}
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,11 @@ def fit_words(where: Placement, language: str | None) -> list[str]:
     return cells
 
 
+def fits_text(cells: Sequence[str]) -> str:
+    """The fits cell: one line per precision, each named ("**bf16** ✓ fits (1.4 GiB)")."""
+    return "  \n".join(f"**{PRECISION_NAMES[p]}** {cell}" for p, cell in zip(PRECISIONS, cells, strict=True))
+
+
 def speed_words(where: Placement, language: str | None) -> str:
     if where.where is Where.REMOTE:
         return say(language, "guide.remote")
@@ -195,7 +203,7 @@ class _Row:
     pick: Pick
     row: gr.Row
     model: gr.Markdown
-    fits: list[gr.Markdown]
+    fits: gr.Markdown
     speed: gr.Markdown
 
 
@@ -221,7 +229,7 @@ def refresh(guide: Guide, registry: Registry, tasks: Sequence[_Task], task: str,
         updates += [gr.Column(visible=shown.tasks[block.id]), gr.Markdown(visible=shown.empty[block.id])]
         for row in block.rows:
             words = shown.picks[(row.task, row.pick.model)]
-            updates += [gr.Row(visible=words.shown), words.model, *words.fits, words.speed]
+            updates += [gr.Row(visible=words.shown), words.model, fits_text(words.fits), words.speed]
     return updates
 
 
@@ -230,7 +238,7 @@ def outputs(matrix_table: gr.Dataframe, how: gr.Markdown, tasks: Sequence[_Task]
     for block in tasks:
         found += [block.group, block.empty]
         for row in block.rows:
-            found += [row.row, row.model, *row.fits, row.speed]
+            found += [row.row, row.model, row.fits, row.speed]
     return found
 
 
@@ -252,20 +260,14 @@ def build(guide: Guide, registry: Registry, page: Page, destinations: Mapping[st
                                 elem_id="guide-fits-only", scale=1)
     gr.Markdown("### " + t("guide.matrix"), elem_id="guide-matrix-title")
     matrix_table = gr.Dataframe(value=matrix(guide.series, None), interactive=False, wrap=True,
-                                elem_id="guide-matrix", column_widths=["14%", "16%", "16%", "27%", "27%"],
-                                max_height=900)
+                                elem_id="guide-matrix", max_height=900,
+                                # In pixels: on a phone the table scrolls sideways rather than squeezing the words.
+                                column_widths=["140px", "150px", "170px", "360px", "360px"])
     gr.Markdown("### " + t("guide.picks"), elem_id="guide-picks-title")
     blocks = []
     for task_guide in guide.tasks:
         with gr.Column(elem_id=f"guide-task-{slug(task_guide.id)}", elem_classes=["guide-task"]) as group:
             gr.Markdown("#### " + t(task_guide.title), elem_classes=["guide-task-title"])
-            with gr.Row(equal_height=True, elem_classes=["guide-header"]):
-                gr.Markdown(t("guide.model"), scale=SCALES["model"])
-                gr.Markdown(t("guide.why_header"), scale=SCALES["why"])
-                for precision in PRECISIONS:
-                    gr.Markdown(f"**{PRECISION_NAMES[precision]}**", scale=SCALES["fit"])
-                gr.Markdown(t("guide.speed"), scale=SCALES["speed"])
-                gr.Markdown(t("guide.open"), scale=SCALES["open"])
             rows = [_pick_row(task_guide, pick, destinations, tabs) for pick in task_guide.picks]
             empty = gr.Markdown(t("guide.none_left"), visible=False, elem_classes=["guide-none-left"])
         blocks.append(_Task(task_guide.id, group, empty, rows))
@@ -286,22 +288,29 @@ def build(guide: Guide, registry: Registry, page: Page, destinations: Mapping[st
 def _pick_row(task: TaskGuide, pick: Pick, destinations: Mapping[str, Destination], tabs: gr.Tabs | None) -> _Row:
     key = slug(f"{task.id}-{pick.model}")
     with gr.Row(elem_id=f"guide-pick-{key}", elem_classes=["guide-pick"]) as row:
-        model = gr.Markdown(f"**{pick.model}**", scale=SCALES["model"], elem_classes=["guide-model"])
-        gr.Markdown(t(pick.why), scale=SCALES["why"], elem_classes=["guide-why"])
-        fits = [gr.Markdown(scale=SCALES["fit"], elem_classes=["guide-fit", f"guide-fit-{p.value}"])
-                for p in PRECISIONS]
-        speed = gr.Markdown(scale=SCALES["speed"], elem_classes=["guide-speed"])
-        target = destination(task, pick.model, destinations) if tabs is not None else None
-        if target is None:
-            gr.Markdown(scale=SCALES["open"])
-        else:
-            button = gr.Button(t(f"guide.open_{target.tab}"), size="sm", scale=SCALES["open"],
-                               elem_id=f"guide-open-{key}", elem_classes=["guide-open"])
-            event = button.click(functools.partial(open_in, target.tab, pick.model), None, [tabs, target.picker],
-                                 api_visibility="private", queue=False)
-            if target.follow is not None:
-                target.follow(event)
+        with _cell("model"):
+            model = gr.Markdown(f"**{pick.model}**", elem_classes=["guide-model"])
+        with _cell("why"):
+            gr.Markdown(t(pick.why), elem_classes=["guide-why"])
+        with _cell("fits"):
+            fits = gr.Markdown(elem_classes=["guide-fits"])
+        with _cell("speed"):
+            speed = gr.Markdown(elem_classes=["guide-speed"])
+        with _cell("open"):
+            target = destination(task, pick.model, destinations) if tabs is not None else None
+            if target is not None:
+                button = gr.Button(t(f"guide.open_{target.tab}"), size="sm", elem_id=f"guide-open-{key}",
+                                   elem_classes=["guide-open"])
+                event = button.click(functools.partial(open_in, target.tab, pick.model), None,
+                                     [tabs, target.picker], api_visibility="private", queue=False)
+                if target.follow is not None:
+                    target.follow(event)
     return _Row(task.id, pick, row, model, fits, speed)
+
+
+def _cell(name: str) -> gr.Column:
+    """One cell of a pick row: columns share the row by scale, and wrap under each other below their width."""
+    return gr.Column(scale=SCALES[name], min_width=MIN_WIDTHS[name])
 
 
 if __name__ == "__main__":

@@ -78,7 +78,8 @@ def test_the_guide_shows_the_series_and_what_fits_here_and_the_filters_narrow_it
     thinker = pick_row(page, "basic", THINKER)
     expect(thinker).to_be_visible()
     # A tiny checkpoint fits this machine at every precision, with the registry's estimate.
-    expect(thinker.locator(".guide-fit-bf16").first).to_contain_text(re.compile(r"✓ fits \(\d"))
+    for precision in ("bf16", "int8", "NF4"):
+        expect(thinker.locator(".guide-fits").first).to_contain_text(re.compile(rf"{precision} ✓ fits \(\d"))
     expect(thinker.locator(".guide-speed").first).to_contain_text("on this CPU")
     expect(thinker.get_by_role("button", name="Open in Chat")).to_be_visible()
     missing = pick_row(page, "basic", "qwen3-8b")

@@ -33,7 +33,7 @@ from playground.guide import (
 from playground.i18n import messages
 from playground.memory import Precision
 from playground.registry import Registry
-from tabs.guide import ALL, Destination, destination, open_in, view
+from tabs.guide import ALL, Destination, destination, fits_text, open_in, view
 from tests.fakes import FakeLoader
 
 GIB = 2**30
@@ -347,6 +347,9 @@ def test_fit_cells_say_fits_or_what_is_needed() -> None:
     for cell, precision in zip(cells, PRECISIONS, strict=True):
         assert cell.startswith("✓ fits (" if placed.fits[precision] else "✗ needs ")
     assert [placed.fits[p] for p in PRECISIONS] == [False, True, True]
+    lines = fits_text(cells).split("  \n")
+    assert [line.split(" ")[0] for line in lines] == ["**bf16**", "**int8**", "**NF4**"]
+    assert lines[0].startswith("**bf16** ✗ needs ")
 
 
 def test_a_button_opens_the_tasks_tab_else_chat() -> None:
