@@ -33,9 +33,10 @@ from playground.registry import Registry
 GUIDE_FILE = Path(__file__).with_name("guide.toml")
 
 PRECISIONS: tuple[Precision, ...] = (Precision.BF16, Precision.INT8, Precision.NF4)  # the guide's columns
-# The tabs a pick can open in, and the catalogue task a model needs to be in that tab's picker.
+# The tabs a pick can open in, and the catalogue task a model needs to be in that tab's picker. (Not the Thinking
+# tab: it compares two columns, and a pick is one model.)
 TABS: Mapping[str, Task] = MappingProxyType({"chat": Task.CHAT, "math": Task.MATH, "code": Task.CODE,
-                                             "vision": Task.VISION, "thinking": Task.THINKING})
+                                             "vision": Task.VISION})
 DEVICES = ("cpu", "cuda", "mps")  # the device kinds `playground.memory.probe` reports
 
 

@@ -132,7 +132,7 @@ def duplicate_pick(data: dict) -> None:
                  "'guide.strength.nowhere', which has no English words", id="strength_without_words"),
     pytest.param(set_in(("series", 0, "use"), DELETE), "missing ['use']", id="no_best_use"),
     pytest.param(duplicate_series, "series id 'qwen3' appears twice", id="duplicate_series"),
-    pytest.param(set_in(("tasks", 0, "tab"), "models"), "`tab` must be one of chat, math, code, vision, thinking",
+    pytest.param(set_in(("tasks", 0, "tab"), "models"), "`tab` must be one of chat, math, code, vision, got 'models'",
                  id="unknown_tab"),
     pytest.param(set_in(("tasks", 0, "title"), "Basic apps"), "'Basic apps', which has no English words",
                  id="title_is_words_not_a_key"),
