@@ -11,8 +11,7 @@ is inline SVG (the page's Content-Security-Policy loads images from this server 
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import gradio as gr
@@ -44,10 +43,16 @@ def banner(workshop: Workshop, table: Mapping[str, Sequence[Any]], up: Mapping[s
     return "\n\n".join(lines), qr_svg(urls[0], say(language, "workshop.qr_title", url=urls[0]))
 
 
-def show_banner(workshop: Workshop, demo: gr.Blocks, request: gr.Request) -> tuple[str, str]:
-    """The banner for the page that opened: this machine's interfaces now, and the share link if there is one."""
-    table, up = interfaces()
-    return banner(workshop, table, up, getattr(demo, "share_url", None), language_of(request))
+def show_banner(workshop: Workshop, demo: gr.Blocks) -> Callable[[gr.Request], tuple[str, str]]:
+    """The handler that makes the banner for a page that opens: this machine's interfaces now, the share link if
+    there is one, in the page's language. (A function of its own, not a `functools.partial`: Gradio passes the
+    request only to a function whose own annotations say `gr.Request`.)"""
+
+    def show(request: gr.Request) -> tuple[str, str]:
+        table, up = interfaces()
+        return banner(workshop, table, up, getattr(demo, "share_url", None), language_of(request))
+
+    return show
 
 
 def build(page: Page, workshop: Workshop) -> None:
@@ -57,7 +62,7 @@ def build(page: Page, workshop: Workshop) -> None:
             text = gr.Markdown(elem_id="workshop-join")
         with gr.Column(scale=1, min_width=200):
             code = gr.HTML(elem_id="workshop-qr", js_on_load=None, css_template=QR_CSS)
-    page.load(functools.partial(show_banner, workshop, page.demo), None, [text, code], queue=False)
+    page.load(show_banner(workshop, page.demo), None, [text, code], queue=False)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import pytest
 import zxingcpp
 
 from playground.access import Access
+from playground.i18n import say
 from playground.workshop import (
     TOKEN_ALPHABET,
     Workshop,
@@ -24,7 +25,7 @@ from playground.workshop import (
     new_token,
     qr_svg,
 )
-from tabs.workshop import banner
+from tabs.workshop import banner, show_banner
 
 Address = namedtuple("Address", "family address netmask broadcast ptp")  # psutil's snicaddr shape
 
@@ -200,6 +201,20 @@ def test_the_banner_shows_the_first_address_with_its_code_and_the_others_as_text
     assert "<title>QR code for http://192.168.1.20:7860</title>" in svg
 
 
+def test_gradio_hands_the_banner_its_request(monkeypatch) -> None:
+    """The page's language comes from the request: Gradio must see the handler's `gr.Request` parameter."""
+    from gradio import helpers
+
+    import tabs.workshop
+
+    monkeypatch.setattr(tabs.workshop, "interfaces", lambda: ({"wlan0": [v4("192.168.1.20")]}, None))
+    handler = show_banner(WORKSHOP, None)
+    request = object()
+    assert helpers.special_args(handler, [], request=request)[0] == [request]
+    text, svg = handler(None)  # no request: English
+    assert text.startswith("Join this workshop at **[http://192.168.1.20:7860]") and svg.startswith("<svg")
+
+
 def test_the_banner_says_why_nobody_can_join() -> None:
     text, svg = banner(WORKSHOP, {"lo": [v4("127.0.0.1")]}, None, None, "en")
     assert svg == "" and text.startswith("This machine has no network address that learners can reach")
@@ -225,5 +240,7 @@ def test_in_a_workshop_learners_are_told_the_teacher_manages_models() -> None:
 def test_the_refusal_is_a_key_said_in_the_readers_language() -> None:
     assert Access("t", local=False).reason.key == "access.sign_in_first"
     assert Access(None, local=False).reason.key == "access.no_token"
-    # A language without these words yet says them in English rather than nothing.
-    assert Access(None, local=False).refusal("sw") == Access(None, local=False).refusal()
+    for code in ("sw", "ur", "zh-CN"):
+        for access in (Access(None, local=False), Access("t", local=False), Access("t", local=True, workshop=True)):
+            assert access.refusal(code) == say(code, access.reason.key) != ""
+    assert Access(None, local=False).refusal("sw") != Access(None, local=False).refusal()  # Swahili has them
