@@ -47,6 +47,7 @@ from tabs.reply import (
     Replies,
     ReplyView,
     Stops,
+    bound,
     error_message,
     follow,
     mode_line,
@@ -408,13 +409,13 @@ def build(catalog: Catalog, engine: Engine, registry: Registry, page: Page) -> p
     # gr.Examples is made once for everyone: its table is said again in the reader's language when the page opens.
     examples = gr.Examples(examples=example_samples(), inputs=[problem, expected], label=t("math.examples"),
                            cache_examples=False)
-    page.load(functools.partial(page_words, catalog, registry, models), model, [model, said, mode], queue=False)
-    page.load(functools.partial(show_examples, examples), None, examples.dataset, queue=False)
+    page.load(bound(page_words, catalog, registry, models), model, [model, said, mode], queue=False)
+    page.load(bound(show_examples, examples), None, examples.dataset, queue=False)
 
     stops = Stops()
     solutions = gr.State([])
     touched = gr.State([])
-    follow_fn = functools.partial(follow_model, catalog)
+    follow_fn = bound(follow_model, catalog)
     for trigger in (model.input, switch.input):
         trigger(follow_fn, [model, switch, touched], [switch, said, *presets], api_visibility="private",
                 queue=False)
@@ -422,14 +423,14 @@ def build(catalog: Catalog, engine: Engine, registry: Registry, page: Page) -> p
         component.input(functools.partial(touch, name), touched, touched, api_visibility="private", queue=False)
     inputs = [problem, expected, mode, samples, model, switch, max_new_tokens, seed, *presets]
     for trigger in (send.click, problem.submit):
-        trigger(functools.partial(run_ui, engine, stops), inputs, [answer, solution, votes, pick, solutions],
+        trigger(bound(run_ui, engine, stops), inputs, [answer, solution, votes, pick, solutions],
                 api_visibility="private", trigger_mode="once")
-    stop_button.click(functools.partial(stop_all, stops), None, None, api_visibility="private", queue=False)
+    stop_button.click(bound(stop_all, stops), None, None, api_visibility="private", queue=False)
     pick.input(show_sample, [pick, solutions], solution, api_visibility="private", queue=False)
 
     api_result = gr.JSON(visible=False)
     api_button = gr.Button(visible=False)
-    api_button.click(functools.partial(math_api, engine, stops), inputs, api_result, api_name="math")
+    api_button.click(bound(math_api, engine, stops), inputs, api_result, api_name="math")
     return picker.Picked(model, lambda event: event.then(follow_fn, [model, switch, touched],
                                                          [switch, said, *presets], api_visibility="private",
                                                          queue=False))

@@ -17,6 +17,8 @@ everywhere:
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import queue
 import threading
@@ -271,6 +273,39 @@ class Stops:
 
 def session_of(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or "default"
+
+
+def bound(fn: Callable[..., Any], *args: Any) -> Callable[..., Any]:
+    """`fn` with its first arguments given (a tab's services), as a handler Gradio hands its request to.
+
+    Gradio gives a handler its `gr.Request` only through a positional parameter type-hinted as one, and it
+    finds no hints on a `functools.partial`: called through one, every visitor would be the one "default"
+    session (one Stop would stop everyone's replies) and would read English. The handler has `fn`'s other
+    parameters, so an API endpoint keeps their names; a `request` after `*values` (keyword-only, which Gradio
+    passes over) becomes the handler's first parameter.
+    """
+    signature = inspect.signature(functools.partial(fn, *args))
+    request = signature.parameters.get("request")
+    first = request is not None and request.kind is inspect.Parameter.KEYWORD_ONLY
+    if first:
+        rest = [p for p in signature.parameters.values() if p.name != "request"]
+        signature = signature.replace(parameters=[
+            request.replace(kind=inspect.Parameter.POSITIONAL_ONLY, default=inspect.Parameter.empty), *rest])
+
+    def call(*given: Any, **kwargs: Any) -> Any:
+        if first:
+            kwargs["request"], *given = given  # type: ignore[assignment]
+        return fn(*args, *given, **kwargs)
+
+    if inspect.isgeneratorfunction(fn):  # Gradio streams what a generator function yields
+        def handler(*given: Any, **kwargs: Any) -> Any:
+            yield from call(*given, **kwargs)
+    else:
+        def handler(*given: Any, **kwargs: Any) -> Any:
+            return call(*given, **kwargs)
+    functools.update_wrapper(handler, fn)  # fn's name and type hints (read in fn's module)
+    handler.__signature__ = signature  # type: ignore[attr-defined]
+    return handler
 
 
 Run = Callable[[Request, Cancel], Iterator[Any]]  # a reply's events: `Engine.stream`, or a task's loop around it

@@ -43,6 +43,7 @@ from tabs.reply import (
     Replies,
     ReplyView,
     Stops,
+    bound,
     budget_box,
     budget_of,
     error_message,
@@ -331,7 +332,7 @@ def build_column(side: str, catalog: Catalog, registry: Registry, models: list[M
         with gr.Accordion(t("thinking.sampling"), open=False):  # max new tokens and the seed are shared, above
             presets = preset_sliders(first.sampling_for(thinking and first.thinks))
     touched = gr.State([])
-    follow_fn = functools.partial(follow_column, catalog)
+    follow_fn = bound(follow_column, catalog)
     outputs = [switch, mode, *presets]
     for trigger in (model.input, switch.input):
         trigger(follow_fn, [model, switch, touched], outputs, api_visibility="private", queue=False)
@@ -368,9 +369,9 @@ def build(catalog: Catalog, engine: Engine, registry: Registry, page: Page) -> N
     # gr.Examples is made once for everyone: its table is said again in the reader's language when the page opens.
     examples = gr.Examples(examples=example_samples(), inputs=prompt, label=t("thinking.examples"),
                            cache_examples=False)
-    page.load(functools.partial(page_words, catalog, registry, models), [left["model"], right["model"]],
+    page.load(bound(page_words, catalog, registry, models), [left["model"], right["model"]],
               [left["model"], left["mode"], right["model"], right["mode"]], queue=False)
-    page.load(functools.partial(show_examples, examples), None, examples.dataset, queue=False)
+    page.load(bound(show_examples, examples), None, examples.dataset, queue=False)
 
     stops = Stops()
     column_inputs = [left["model"], left["switch"], *left["presets"], right["model"], right["switch"],
@@ -379,13 +380,13 @@ def build(catalog: Catalog, engine: Engine, registry: Registry, page: Page) -> N
     outputs = [left["chat"], left["figures"], left["prompt"], right["chat"], right["figures"], right["prompt"],
                comparison]
     for trigger in (send.click, prompt.submit):
-        trigger(functools.partial(run_ui, engine, stops), inputs, outputs, api_visibility="private",
+        trigger(bound(run_ui, engine, stops), inputs, outputs, api_visibility="private",
                 trigger_mode="once")
-    stop_button.click(functools.partial(stop_both, stops), None, None, api_visibility="private", queue=False)
+    stop_button.click(bound(stop_both, stops), None, None, api_visibility="private", queue=False)
 
     api_result = gr.JSON(visible=False)
     api_button = gr.Button(visible=False)
-    api_button.click(functools.partial(compare_thinking, engine, stops), inputs, api_result,
+    api_button.click(bound(compare_thinking, engine, stops), inputs, api_result,
                      api_name="compare_thinking")
 
 

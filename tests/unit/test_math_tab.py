@@ -7,20 +7,24 @@ language gets its words: a made-up Swahili marks every template «sw».
 
 from __future__ import annotations
 
+import inspect
+
 import gradio as gr
 import pytest
+from gradio.helpers import special_args
 
 from playground import i18n
 from playground.catalog import Sampling, Task
 from playground.engine import Engine
 from playground.errors import InvalidRequestError
 from tabs import picker
-from tabs.i18n import forget, remember, t
+from tabs.i18n import Page, forget, remember, t
 from tabs.math_tab import (
     COT,
     TIR,
     Problem,
     answer_markdown,
+    build,
     example_samples,
     math_api,
     outcome,
@@ -213,3 +217,21 @@ def test_the_examples_are_shown_in_the_readers_language_with_their_expected_answ
     assert len(shown.raw_samples) == 7 and shown.headers == ["«sw» Problem", "«sw» Expected answer (optional)"]
     assert show_examples(examples).raw_samples[3] == ["A train travels 120 km in 1.5 hours. What is its average "
                                                       "speed in km/h?", "80"]
+
+
+def test_every_handler_of_the_tab_is_handed_its_request(scripted) -> None:
+    """Gradio hands a handler its request only through a positional, type-hinted parameter (not through a
+    partial): without it, every visitor would be one session, reading English."""
+    engine, _ = scripted
+    with gr.Blocks() as demo:
+        build(engine.registry.catalog, engine, engine.registry, Page.build(demo))
+    wanting = {}
+    for dependency in demo.fns.values():
+        fn = dependency.fn
+        if fn is not None and "request" in inspect.signature(fn).parameters:
+            wanting[getattr(fn, "__name__", None) or fn.func.__name__] = fn
+    assert {"run_ui", "stop_all", "math_api", "page_words", "show_examples", "follow_model"} <= set(wanting)
+    request = gr.Request(session_hash="reader")
+    for name, fn in wanting.items():
+        given, *_ = special_args(fn, [None] * (len(inspect.signature(fn).parameters) - 1), request)
+        assert any(value is request for value in given), name

@@ -7,20 +7,23 @@ another language gets its words: a made-up Swahili marks every template «sw».
 
 from __future__ import annotations
 
+import inspect
 import threading
 
 import gradio as gr
 import pytest
+from gradio.helpers import special_args
 
 from playground import i18n
 from playground.catalog import Sampling, Task
 from playground.engine import Engine
 from tabs import picker
-from tabs.i18n import forget, remember, t
+from tabs.i18n import Page, forget, remember, t
 from tabs.reply import Stops, follow
 from tabs.thinking import (
     SIDES,
     Column,
+    build,
     compare,
     compare_thinking,
     example_samples,
@@ -273,3 +276,21 @@ def test_the_examples_are_shown_in_the_readers_language(swahili) -> None:
     assert len(shown.raw_samples) == 5 and shown.headers == ["«sw» Prompt"]
     english = show_examples(examples)
     assert english.raw_samples[0] == ["How many times does the letter r appear in the word strawberry?"]
+
+
+def test_every_handler_of_the_tab_is_handed_its_request(scripted) -> None:
+    """Gradio hands a handler its request only through a positional, type-hinted parameter (not through a
+    partial): without it, every visitor would be one session, reading English."""
+    engine, _ = scripted
+    with gr.Blocks() as demo:
+        build(engine.registry.catalog, engine, engine.registry, Page.build(demo))
+    wanting = {}
+    for dependency in demo.fns.values():
+        fn = dependency.fn
+        if fn is not None and "request" in inspect.signature(fn).parameters:
+            wanting[getattr(fn, "__name__", None) or fn.func.__name__] = fn
+    assert {"run_ui", "stop_both", "compare_thinking", "page_words", "show_examples", "follow_column"} <= set(wanting)
+    request = gr.Request(session_hash="reader")
+    for name, fn in wanting.items():
+        given, *_ = special_args(fn, [None] * (len(inspect.signature(fn).parameters) - 1), request)
+        assert any(value is request for value in given), name
