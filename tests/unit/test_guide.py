@@ -369,3 +369,14 @@ def test_everything_the_tab_says_has_english_words() -> None:
     shown = view(GUIDE, reg, ALL)
     said = [shown.how, *(text for row in shown.picks.values() for text in (row.model, *row.fits, row.speed))]
     assert not [text for text in said if "guide." in text]  # an unknown key shows as the key itself
+
+
+def test_a_model_whose_size_is_unknown_is_tried_as_the_registry_tries_it() -> None:
+    models = dict(CATALOG.models)
+    models["qwen3-0.6b"] = replace(CATALOG.get("qwen3-0.6b"), architecture=None, params_billion=None)
+    reg = registry(1 * GIB, Catalog(MappingProxyType(models)))
+    placed = place(GUIDE, reg, "qwen3-0.6b")
+    assert all(placed.fits[p] for p in PRECISIONS) and placed.best is Precision.BF16
+    assert all(reg.fits(placed.spec, p) for p in PRECISIONS)  # the registry plans it: out-of-memory would answer
+    shown = view(GUIDE, reg, "basic").picks[("basic", "qwen3-0.6b")]
+    assert shown.fits == ("? size unknown",) * 3 and shown.speed == "unknown"
