@@ -27,8 +27,7 @@ endpoint; its rows are data, in English.
 from __future__ import annotations
 
 import functools
-import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -43,7 +42,7 @@ from playground.memory import DEFAULT_CONTEXT_TOKENS, LADDER, Precision, format_
 from playground.monitor import OUTCOMES, SAMPLE_S, Monitor
 from playground.registry import Background, ModelState, Registry
 from tabs.i18n import Page, language_of, t, words
-from tabs.reply import STAGES, session_of
+from tabs.reply import STAGES, bound, session_of
 
 TITLE = "models.title"  # a message key
 AUTO = "auto"
@@ -342,25 +341,6 @@ def monitor_updates(monitor: Monitor, request: gr.Request | None = None) -> tupl
     language = language_of(request)
     frame = monitor_frame(monitor)
     return (monitor_summary(monitor, language), *(plot(frame, column, language) for column in PLOTS))
-
-
-def bound(fn: Callable[..., Any], *args: Any) -> Callable[..., Any]:
-    """`fn` with its first arguments given, as a handler Gradio hands its request to.
-
-    Gradio finds a handler's `gr.Request` parameter by its type hints, and a `functools.partial` has none: it
-    would be called with no request, every visitor the same "default" session (one sign-in would let everyone
-    manage models) and the same language.
-    """
-    if inspect.isgeneratorfunction(fn):
-        @functools.wraps(fn)
-        def handler(*rest: Any, **kwargs: Any) -> Any:
-            yield from fn(*args, *rest, **kwargs)
-    else:
-        @functools.wraps(fn)
-        def handler(*rest: Any, **kwargs: Any) -> Any:
-            return fn(*args, *rest, **kwargs)
-    handler.__signature__ = inspect.signature(functools.partial(fn, *args))  # type: ignore[attr-defined]
-    return handler
 
 
 def build(catalog: Catalog, registry: Registry, page: Page, access: Access, monitor: Monitor) -> None:
