@@ -163,9 +163,9 @@ def test_reply_view_keeps_thinking_open_until_the_answer_starts() -> None:
 
 def test_metrics_and_notices_become_sentences_only_at_the_edge() -> None:
     assert metrics_text(metrics()) == (
-        "m · nf4 · 0.50 s to first token · 10 tokens · 5.0 tok/s · peak 2.0 GiB · stopped")
+        "m · nf4 · 0.50 s to first token · 10 tokens · 5.0 tok/s · peak memory 2.0 GiB · stopped")
     waited = metrics_text(metrics(queued_s=1.0, finish=Finish.LENGTH, peak_memory=None, time_to_first_token_s=None))
-    assert waited == "m · nf4 · 10 tokens · 10.0 tok/s · waited 1.0 s for a slot"
+    assert waited == "m · nf4 · 10 tokens · 10.0 tok/s · waited 1.0 s in the queue"
     assert notice_text(Notice(NoticeCode.DROPPED_TURNS, {"dropped": 4, "window": 160})) == (
         "Dropped the 4 oldest messages to fit the 160-token context window.")
     assert notice_text(Notice(NoticeCode.OOM_RETRY, {"model": "m", "precision": "int8"})) == (

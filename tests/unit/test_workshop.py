@@ -195,7 +195,7 @@ def test_the_banner_shows_the_first_address_with_its_code_and_the_others_as_text
     assert text.split("\n\n") == [
         "Join this workshop at **[http://192.168.1.20:7860](http://192.168.1.20:7860)**",
         "Also at: http://100.64.3.7:7860, https://abc123.gradio.live",
-        "Scan the code with a phone's camera, or type the address into a browser on the same network.",
+        "Scan the QR code with a phone's camera, or type the address into a browser on the same network.",
     ]
     assert decoded(svg_modules(svg)) == ["http://192.168.1.20:7860"]
     assert "<title>QR code for http://192.168.1.20:7860</title>" in svg
