@@ -35,9 +35,14 @@ def test_markup_in_messages_cannot_cover_the_page_post_a_form_fetch_elsewhere_or
         js_link = page.locator(f"#{prefix}js-link")
         if js_link.count():  # (the layer lies over it inside its bubble: the click is the page's own)
             js_link.evaluate("link => link.click()")
-    # What is at the middle of the page is the app, not a layer over it.
-    middle = page.evaluate("() => document.elementFromPoint(innerWidth / 2, innerHeight / 2)?.closest('[id$=overlay]')")
-    assert middle is None
+    # Outside the messages, the page is the app's, not a layer over it: the message box, the tabs, the header.
+    for selector in ("#chat-input textarea", "#app-tabs [role='tab']", "#app-title"):
+        covered = page.locator(selector).first.evaluate("""(element) => {
+            const box = element.getBoundingClientRect();
+            const top = document.elementFromPoint(box.x + box.width / 2, box.y + box.height / 2);
+            return top ? Boolean(top.closest('[id$=overlay]')) : null;
+        }""")
+        assert covered is False, f"{selector} is covered by a message's layer (or off the page)"
     links = page.locator("a.remote-image")
     expect(links.first).to_contain_text("from attacker.example; click to open")
     assert links.first.get_attribute("target") == "_blank"
