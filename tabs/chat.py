@@ -44,6 +44,7 @@ from tabs.reply import (
     RETRY_NO_THINKING,
     SamplingControls,
     Stops,
+    bound,
     budget_box,
     budget_of,
     error_message,
@@ -496,18 +497,19 @@ def build(catalog: Catalog, engine: Engine, registry: Registry, page: Page,
             keep, [conversations, conversation_id, chatbot], [conversation_id, conversations, chat_list], **after
         ).then(None, js=SEND_QUEUED_JS, **after)
 
-    finished(textbox.submit(functools.partial(send, engine, stops), [textbox, chatbot, *inputs], **turn))
+    send_fn, regenerate_fn = bound(send, engine, stops), bound(regenerate, engine, stops)
+    finished(textbox.submit(send_fn, [textbox, chatbot, *inputs], **turn))
     finished(chatbot.example_select(example_text, None, textbox, **after).then(
-        functools.partial(send, engine, stops), [textbox, chatbot, *inputs], **turn))
-    finished(chatbot.retry(functools.partial(regenerate, engine, stops), [chatbot, *inputs], **turn))
+        send_fn, [textbox, chatbot, *inputs], **turn))
+    finished(chatbot.retry(regenerate_fn, [chatbot, *inputs], **turn))
     finished(chatbot.edit(edit, chatbot, chatbot, **after).then(
-        functools.partial(regenerate, engine, stops), [chatbot, *inputs], **turn))
+        regenerate_fn, [chatbot, *inputs], **turn))
     max_tokens = controls.components[-2]
     finished(chatbot.option_select(option, [max_tokens, thinking], [max_tokens, thinking], **after).then(
-        functools.partial(regenerate, engine, stops), [chatbot, *inputs], **turn))
+        regenerate_fn, [chatbot, *inputs], **turn))
     chatbot.undo(undo, chatbot, [chatbot, textbox], **after).then(
         keep, [conversations, conversation_id, chatbot], [conversation_id, conversations, chat_list], **after)
-    textbox.stop(functools.partial(stop, stops), chatbot, chatbot, api_visibility="private", concurrency_limit=None)
+    textbox.stop(bound(stop, stops), chatbot, chatbot, api_visibility="private", concurrency_limit=None)
 
     # Conversations: kept in the browser, listed in the left sidebar.
     page.load(list_conversations, conversations, chat_list, **after)
@@ -523,7 +525,7 @@ def build(catalog: Catalog, engine: Engine, registry: Registry, page: Page,
                         [conversation_id, chatbot, conversations, chat_list, meter], **after)
 
     # Settings: presets follow the model and mode except where the user set a value; kept in the browser.
-    follow = functools.partial(follow_model, catalog, registry, context_limit)
+    follow = bound(follow_model, catalog, registry, context_limit)
     follow_outputs = [thinking, budget, *controls.preset_components, max_tokens, model_info]
     for trigger in (model.input, thinking.input):
         trigger(follow, [model, thinking, touched, max_tokens], follow_outputs, **after)
@@ -531,7 +533,7 @@ def build(catalog: Catalog, engine: Engine, registry: Registry, page: Page,
         component.input(functools.partial(touch, name), touched, touched, **after)
     reset.click(functools.partial(reset_to_preset, catalog, context_limit), [model, thinking],
                 [*controls.components[:-1], touched], **after)
-    refresh_choices = functools.partial(fresh_choices, registry, models)
+    refresh_choices = bound(fresh_choices, registry, models)
     model.focus(refresh_choices, None, model, **after)
     page.load(examples, None, chatbot, **after)
     page.load(refresh_choices, None, model, **after).then(
@@ -544,7 +546,7 @@ def build(catalog: Catalog, engine: Engine, registry: Registry, page: Page,
     # The public /chat endpoint (its own per-session conversation, not the browser's).
     api_response = gr.JSON(visible=False)
     api_button = gr.Button(visible=False)
-    api_button.click(functools.partial(chat, engine, stops), [textbox, api_history, *inputs],
+    api_button.click(bound(chat, engine, stops), [textbox, api_history, *inputs],
                      [api_response, api_history], api_name="chat", postprocess=False)
 
     def followed(event: Any) -> Any:

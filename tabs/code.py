@@ -47,6 +47,7 @@ from tabs.reply import (
     LATEX_DELIMITERS,
     PRESET_FIELDS,
     Stops,
+    bound,
     error_message,
     follow,
     preset_sampling,
@@ -404,31 +405,31 @@ def build_writer(catalog: Catalog, engine: Engine, registry: Registry, page: Pag
     blocks = gr.State([])
     last = gr.State(None)
     touched = gr.State([])
-    follow_fn = functools.partial(follow_model, catalog)
+    follow_fn = bound(follow_model, catalog)
     for trigger in (model.input, switch.input):
         trigger(follow_fn, [model, switch, touched], [switch, said, *presets], **AFTER)
     for name, component in zip(PRESET_FIELDS, presets, strict=True):
         component.input(functools.partial(touch, name), touched, touched, **AFTER)
-    page.load(functools.partial(fresh_choices, registry, models), None, model, **AFTER)
-    page.load(functools.partial(show_examples, examples), None, examples.dataset, **AFTER)
+    page.load(bound(fresh_choices, registry, models), None, model, **AFTER)
+    page.load(bound(show_examples, examples), None, examples.dataset, **AFTER)
 
     inputs = [message, history, chat, model, language, switch, max_new_tokens, seed, *presets]
     outputs = [chat, file_picker, panel, download_button, run_button, preview, history, last, blocks, files_title]
     for trigger in (send.click, message.submit):
-        trigger(functools.partial(write, engine, stops), inputs, outputs, api_visibility="private",
+        trigger(bound(write, engine, stops), inputs, outputs, api_visibility="private",
                 trigger_mode="once").then(lambda: "", None, message, **AFTER)
-    stop_button.click(functools.partial(stop, stops, SLOT), None, None, **AFTER)
+    stop_button.click(bound(stop, stops, SLOT), None, None, **AFTER)
     new.click(clear, None, [chat, history, file_picker, panel, download_button, run_button, preview, last, blocks,
                             files_title], **AFTER)
     file_picker.input(show_file, [file_picker, blocks], [file_picker, panel, download_button, run_button], **AFTER)
     run_button.click(run_file, [file_picker, blocks], [run_output, run_status], api_visibility="private",
                      concurrency_limit=4)
-    snippet_button.click(functools.partial(copy_as_code, catalog), last, snippet, **AFTER)
+    snippet_button.click(bound(copy_as_code, catalog), last, snippet, **AFTER)
 
     api_result = gr.JSON(visible=False)
     api_button = gr.Button(visible=False)
     api_inputs = [message, model, language, switch, max_new_tokens, seed, *presets]
-    api_button.click(functools.partial(code_api, engine, stops), api_inputs, api_result, api_name="code")
+    api_button.click(bound(code_api, engine, stops), api_inputs, api_result, api_name="code")
     return picker.Picked(model, lambda event: event.then(follow_fn, [model, switch, touched],
                                                          [switch, said, *presets], **AFTER))
 
@@ -466,18 +467,18 @@ def build_filler(catalog: Catalog, engine: Engine, registry: Registry, page: Pag
                 presets = preset_sliders(preset)
     examples = gr.Examples(examples=FIM_EXAMPLES, inputs=[prefix, suffix], label=t("code.gaps"),
                            cache_examples=False)
-    page.load(functools.partial(show_fim_examples, examples), None, examples.dataset, **AFTER)
+    page.load(bound(show_fim_examples, examples), None, examples.dataset, **AFTER)
     if models:
-        page.load(functools.partial(fresh_choices, registry, models), None, model, **AFTER)
+        page.load(bound(fresh_choices, registry, models), None, model, **AFTER)
     status = gr.Markdown(elem_id="fim-status")
     result = gr.Code(language="python", label=t("code.filled"), interactive=False, elem_id="fim-result")
     inputs = [prefix, suffix, model, max_new_tokens, seed, *presets]
-    go.click(functools.partial(fill, engine, stops), inputs, [result, status], api_visibility="private",
+    go.click(bound(fill, engine, stops), inputs, [result, status], api_visibility="private",
              trigger_mode="once")
-    stop_button.click(functools.partial(stop, stops, FIM_SLOT), None, None, **AFTER)
+    stop_button.click(bound(stop, stops, FIM_SLOT), None, None, **AFTER)
     api_result = gr.JSON(visible=False)
     api_button = gr.Button(visible=False)
-    api_button.click(functools.partial(fim_api, engine, stops), inputs, api_result, api_name="fim")
+    api_button.click(bound(fim_api, engine, stops), inputs, api_result, api_name="fim")
 
 
 if __name__ == "__main__":

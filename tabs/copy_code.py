@@ -13,7 +13,6 @@ says so, in a comment. The script is made when asked, so it is always the latest
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, replace
 
 import gradio as gr
@@ -23,7 +22,7 @@ from playground.engine import Engine
 from playground.snippets import snippet
 from tabs.i18n import language_of, say, t
 from tabs.last_request import LAST
-from tabs.reply import many_key, session_of
+from tabs.reply import bound, many_key, session_of
 
 
 @dataclass(frozen=True)
@@ -63,7 +62,7 @@ def copy_as_code(engine: Engine, slot: str, column: str | None = None, elem_id: 
         # Wrapped to the column for reading; copied and downloaded as written.
         code = gr.Code(language="python", label=t("copy.code"), interactive=False, buttons=["copy", "download"],
                        wrap_lines=True, elem_id=f"{elem_id}-box")
-    button.click(functools.partial(show_code, engine, slot, column), None, code, api_visibility="private",
+    button.click(bound(show_code, engine, slot, column), None, code, api_visibility="private",
                  queue=False)
     return CopyAsCode(accordion, button, code)
 

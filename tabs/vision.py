@@ -46,6 +46,7 @@ from tabs.reply import (
     LATEX_DELIMITERS,
     PRESET_FIELDS,
     Stops,
+    bound,
     error_message,
     follow,
     mode_line,
@@ -499,17 +500,17 @@ def build(catalog: Catalog, engine: Engine, registry: Registry, page: Page,
 
     history = gr.State([])
     touched = gr.State([])
-    follow_fn = functools.partial(follow_model, catalog)
+    follow_fn = bound(follow_model, catalog)
     for trigger in (model.input, switch.input):
         trigger(follow_fn, [model, switch, touched], [switch, said, *presets], **AFTER)
     for name, component in zip(PRESET_FIELDS, presets, strict=True):
         component.input(functools.partial(touch, name), touched, touched, **AFTER)
-    page.load(functools.partial(fresh_choices, registry, models), None, model, **AFTER)
-    page.load(functools.partial(mode_words, first), None, said, **AFTER)
-    page.load(functools.partial(show_examples, examples), None, examples.dataset, **AFTER)
+    page.load(bound(fresh_choices, registry, models), None, model, **AFTER)
+    page.load(bound(mode_words, first), None, said, **AFTER)
+    page.load(bound(show_examples, examples), None, examples.dataset, **AFTER)
 
     budget_inputs = [message, history, model, megapixels, fps, max_frames, max_new_tokens]
-    budget_fn = functools.partial(budget_markdown, catalog, context_limit)
+    budget_fn = bound(budget_markdown, catalog, context_limit)
     for trigger in (message.change, history.change, model.change, megapixels.release, fps.release,
                     max_frames.release, max_new_tokens.change):
         trigger(budget_fn, budget_inputs, budget, **AFTER)
@@ -518,9 +519,9 @@ def build(catalog: Catalog, engine: Engine, registry: Registry, page: Page,
               seed, *presets]
     outputs = [chat, history, boxes, boxes_note, message, camera]
     for trigger in (send.click, message.submit):
-        trigger(functools.partial(ask, engine, stops, context_limit), inputs, outputs, api_visibility="private",
+        trigger(bound(ask, engine, stops, context_limit), inputs, outputs, api_visibility="private",
                 trigger_mode="once")
-    stop_button.click(functools.partial(stop, stops), None, None, **AFTER)
+    stop_button.click(bound(stop, stops), None, None, **AFTER)
     new.click(clear, None, [chat, history, boxes, boxes_note, message], **AFTER)
 
     api_files = gr.File(file_count="multiple", visible=False)
@@ -530,7 +531,7 @@ def build(catalog: Catalog, engine: Engine, registry: Registry, page: Page,
     api_button = gr.Button(visible=False)
     api_inputs = [api_files, api_text, model, mode, api_pixels, fps, max_frames, switch, max_new_tokens, seed,
                   *presets]
-    api_button.click(functools.partial(vision_api, engine, stops, context_limit), api_inputs, api_result,
+    api_button.click(bound(vision_api, engine, stops, context_limit), api_inputs, api_result,
                      api_name="vision")
     return picker.Picked(model, lambda event: event.then(follow_fn, [model, switch, touched],
                                                          [switch, said, *presets], **AFTER))

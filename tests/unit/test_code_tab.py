@@ -65,7 +65,7 @@ def send(engine, message, history=(), language="HTML/CSS/JS", model="scripted-qw
 
 def on_open(demo: gr.Blocks, handler):
     """The tab's event that runs `handler` when the page opens (after its language is known)."""
-    (found,) = [f.fn for f in demo.fns.values() if getattr(f.fn, "func", None) is handler]
+    (found,) = [f.fn for f in demo.fns.values() if getattr(f.fn, "__wrapped__", None) is handler]
     return found
 
 
