@@ -5,8 +5,8 @@ Every fenced block of the reply becomes a file (`playground.tasks.code`): a high
 with copy and download; the chat keeps the prose. An HTML reply (with its CSS and JS blocks
 inlined) renders in a sandboxed iframe (`sandbox="allow-scripts"`, never `allow-same-origin`:
 its scripts cannot reach this page, its cookies or its API). Run executes a Python file in the
-sandbox the Math tab uses (`playground.tasks.sandbox`). "Copy as code" gives the transformers
-snippet that reproduces the last request (`playground.snippets`).
+sandbox the Math tab uses (`playground.tasks.sandbox`). Each sub-tab's Copy as code gives the script
+that reproduces its last request (`tabs.copy_code`).
 
 "Fill in the middle": a base Qwen2.5-Coder writes the code between a prefix and a suffix,
 streamed into place, from the tokenizer's own FIM tokens (no chat template).
@@ -37,10 +37,10 @@ from playground.errors import InvalidRequestError, PlaygroundError
 from playground.i18n import say
 from playground.registry import Registry
 from playground.requests import Message, Request
-from playground.snippets import snippet
 from playground.tasks.code import Block, code_blocks, fim_prompt, prose
 from playground.tasks.sandbox import Limits, Sandbox
 from tabs import picker
+from tabs.copy_code import copy_as_code
 from tabs.examples import examples_in
 from tabs.i18n import Page, language_of, t, words
 from tabs.reply import (
@@ -178,14 +178,13 @@ def default_language_of(language: str) -> str:
 def write(engine: Engine, stops: Stops, message: str, history: list[Message], shown: list[Any], model: str,
           language: str, thinking: Any, max_new_tokens: Any, seed: Any, *presets: Any,
           request: gr.Request | None = None) -> Iterator[tuple[Any, ...]]:
-    """Send: the chat (prose), the files, the preview (once the reply ends), the history, the last request."""
+    """Send: the chat (prose), the files, the preview (once the reply ends), the history, the blocks."""
     locale = language_of(request)
     try:
         sampling = preset_sampling(presets, max_new_tokens, seed)
         asked = request_for(engine.registry.catalog, message, history, model, language, thinking, sampling)
     except (PlaygroundError, ValueError) as exc:
-        yield ([*shown, error_message(error_text(exc, locale))], *files_update([]), gr.skip(), history, gr.skip(), [],
-               gr.skip())
+        yield [*shown, error_message(error_text(exc, locale))], *files_update([]), gr.skip(), history, [], gr.skip()
         return
     shown = [*shown, gr.ChatMessage(role="user", content=message)]
     blocks: list[Block] = []
@@ -198,7 +197,7 @@ def write(engine: Engine, stops: Stops, message: str, history: list[Message], sh
         preview = gr.HTML(page, visible=bool(page)) if done else gr.skip()
         answered = [*history, {"role": "user", "content": message}, {"role": "assistant", "content": view.answer}]
         files = files_update(blocks, folder=downloads(request) if done else None, locale=locale)
-        yield (out, *files, preview, answered if done else history, asked, blocks, gr.Markdown(visible=bool(blocks)))
+        yield out, *files, preview, answered if done else history, blocks, gr.Markdown(visible=bool(blocks))
 
 
 def show_file(name: str, blocks: list[Block], request: gr.Request | None = None) -> tuple[Any, ...]:
@@ -219,14 +218,8 @@ def stop(stops: Stops, slot: str, request: gr.Request | None = None) -> None:
     stop_reply(stops, (session_of(request), slot), [])
 
 
-def copy_as_code(catalog: Catalog, last: Request | None, request: gr.Request | None = None) -> Any:
-    if last is None:
-        return gr.Code(value=say(language_of(request), "code.snippet_first"), visible=True)
-    return gr.Code(value=snippet(catalog.get(last.model), last), visible=True)
-
-
 def clear() -> tuple[Any, ...]:
-    return ([], [], *files_update([]), gr.HTML("", visible=False), None, [], gr.Markdown(visible=False))
+    return [], [], *files_update([]), gr.HTML("", visible=False), [], gr.Markdown(visible=False)
 
 
 def code_api(engine: Engine, stops: Stops, request: str, model: str = "", language: str = "Python",
@@ -394,16 +387,13 @@ def build_writer(catalog: Catalog, engine: Engine, registry: Registry, page: Pag
                 run_button = gr.Button(t("code.run"), visible=False, elem_id="code-run", variant="secondary")
             run_output = gr.Code(visible=False, label=t("code.output"), elem_id="code-run-output", interactive=False)
             run_status = gr.Markdown(elem_id="code-run-status")
-            with gr.Accordion(t("code.copy_as_code"), open=False):
-                snippet_button = gr.Button(t("code.show_snippet"), size="sm", elem_id="code-snippet-button")
-                snippet = gr.Code(language="python", visible=False, elem_id="code-snippet", interactive=False)
+            copy_as_code(engine, SLOT)
     preview = gr.HTML(visible=False, elem_id="code-preview", padding=False)
     examples = gr.Examples(examples=example_samples(), inputs=[message, language], label=t("code.examples"),
                            cache_examples=False)
 
     history = gr.State([])
     blocks = gr.State([])
-    last = gr.State(None)
     touched = gr.State([])
     follow_fn = bound(follow_model, catalog)
     for trigger in (model.input, switch.input):
@@ -414,17 +404,16 @@ def build_writer(catalog: Catalog, engine: Engine, registry: Registry, page: Pag
     page.load(bound(show_examples, examples), None, examples.dataset, **AFTER)
 
     inputs = [message, history, chat, model, language, switch, max_new_tokens, seed, *presets]
-    outputs = [chat, file_picker, panel, download_button, run_button, preview, history, last, blocks, files_title]
+    outputs = [chat, file_picker, panel, download_button, run_button, preview, history, blocks, files_title]
     for trigger in (send.click, message.submit):
         trigger(bound(write, engine, stops), inputs, outputs, api_visibility="private",
                 trigger_mode="once").then(lambda: "", None, message, **AFTER)
     stop_button.click(bound(stop, stops, SLOT), None, None, **AFTER)
-    new.click(clear, None, [chat, history, file_picker, panel, download_button, run_button, preview, last, blocks,
+    new.click(clear, None, [chat, history, file_picker, panel, download_button, run_button, preview, blocks,
                             files_title], **AFTER)
     file_picker.input(show_file, [file_picker, blocks], [file_picker, panel, download_button, run_button], **AFTER)
     run_button.click(run_file, [file_picker, blocks], [run_output, run_status], api_visibility="private",
                      concurrency_limit=4)
-    snippet_button.click(bound(copy_as_code, catalog), last, snippet, **AFTER)
 
     api_result = gr.JSON(visible=False)
     api_button = gr.Button(visible=False)
@@ -472,6 +461,7 @@ def build_filler(catalog: Catalog, engine: Engine, registry: Registry, page: Pag
         page.load(bound(fresh_choices, registry, models), None, model, **AFTER)
     status = gr.Markdown(elem_id="fim-status")
     result = gr.Code(language="python", label=t("code.filled"), interactive=False, elem_id="fim-result")
+    copy_as_code(engine, FIM_SLOT)
     inputs = [prefix, suffix, model, max_new_tokens, seed, *presets]
     go.click(bound(fill, engine, stops), inputs, [result, status], api_visibility="private",
              trigger_mode="once")

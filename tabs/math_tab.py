@@ -5,7 +5,8 @@ streaming with LaTeX, Qwen3's thinking folded, each Python call folded with its 
 model's code runs in a sandbox process: `playground.tasks.tir`), the final `\\boxed{}` answer shown
 large and, given an expected answer, checked with math-verify (✓ / ✗). With k samples, k
 solutions run at once (one batch on a GPU, each with its own seed) and vote: the answers,
-grouped by equivalence, as a bar chart; every sample's solution can be opened.
+grouped by equivalence, as a bar chart; every sample's solution can be opened. Copy as code gives the script
+for sample 1's request (`tabs.copy_code`; with Python, the script makes the first step).
 
 The two modes use Qwen2.5-Math's system prompts from its model card; Qwen3 gets the same ones
 with its thinking mode. `/math` is the public API.
@@ -39,6 +40,7 @@ from playground.requests import Message, Request
 from playground.tasks import checking, tir
 from playground.tasks.answers import boxed
 from tabs import picker
+from tabs.copy_code import copy_as_code
 from tabs.examples import examples_in
 from tabs.i18n import Page, language_of, t
 from tabs.reply import (
@@ -406,6 +408,8 @@ def build(catalog: Catalog, engine: Engine, registry: Registry, page: Page) -> p
             votes = gr.BarPlot(x="answer", y="samples", title=say(None, "math.votes"), visible=False,
                                elem_id="math-votes", sort="-y")
             pick = gr.Dropdown(label=t("math.show_solution"), visible=False, elem_id="math-sample", choices=[])
+    # Sample 1's request (with Python, the script says it makes the first step).
+    copy_as_code(engine, SLOT, column="1")
     # gr.Examples is made once for everyone: its table is said again in the reader's language when the page opens.
     examples = gr.Examples(examples=example_samples(), inputs=[problem, expected], label=t("math.examples"),
                            cache_examples=False)

@@ -6,7 +6,8 @@ its answer, its figures as numbers (time to first token, time spent thinking, th
 answer tokens, tok/s) and an inspector with the exact prompt the model received. Under the
 columns, once both end: the tokens and seconds thinking cost, and whether the final answers
 agree (`playground.tasks.answers`). A thinking budget caps the thinking (Qwen's recipe) and
-each column says when it cut in. One Send, one Stop (for both), one seed.
+each column says when it cut in. One Send, one Stop (for both), one seed. Under each column, Copy as code
+gives the script that reproduces that column's last request (`tabs.copy_code`).
 
 Either column can pick any chat model: a hybrid Qwen3 shows the on/off switch, a thinking-only
 model always thinks, an instruct model never does. `/compare_thinking` is the public API.
@@ -35,6 +36,7 @@ from playground.registry import Registry
 from playground.requests import Message, Request
 from playground.tasks.answers import final_answer, same_answer
 from tabs import picker
+from tabs.copy_code import copy_as_code
 from tabs.examples import examples_in
 from tabs.i18n import Page, language_of, t
 from tabs.reply import (
@@ -313,8 +315,8 @@ def default_model(registry: Registry, specs: list[ModelSpec]) -> ModelSpec:
     return best if best.hybrid or not hybrid else hybrid[0]
 
 
-def build_column(side: str, catalog: Catalog, registry: Registry, models: list[ModelSpec], first: ModelSpec,
-                 thinking: bool) -> dict[str, Any]:
+def build_column(side: str, catalog: Catalog, engine: Engine, registry: Registry, models: list[ModelSpec],
+                 first: ModelSpec, thinking: bool) -> dict[str, Any]:
     with gr.Column(elem_id=f"thinking-{side}"):
         with gr.Group():
             # The picker's labels and the mode line are made words: said again when the page opens (`page_words`).
@@ -331,6 +333,7 @@ def build_column(side: str, catalog: Catalog, registry: Registry, models: list[M
             prompt_text = gr.Code(language=None, show_label=False, elem_id=f"thinking-{side}-prompt", wrap_lines=True)
         with gr.Accordion(t("thinking.sampling"), open=False):  # max new tokens and the seed are shared, above
             presets = preset_sliders(first.sampling_for(thinking and first.thinks))
+        copy_as_code(engine, SLOT, column=side)  # this column's request: many_key(session, SLOT, side)
     touched = gr.State([])
     follow_fn = bound(follow_column, catalog)
     outputs = [switch, mode, *presets]
@@ -363,8 +366,8 @@ def build(catalog: Catalog, engine: Engine, registry: Registry, page: Page) -> N
                                        label=t("thinking.max_new_tokens"), elem_id="thinking-max-new-tokens")
             seed = gr.Number(value=-1, precision=0, label=t("thinking.seed"), info=t("thinking.seed_info"))
     with gr.Row(equal_height=False):
-        left = build_column("left", catalog, registry, models, first, thinking=True)
-        right = build_column("right", catalog, registry, models, first, thinking=False)
+        left = build_column("left", catalog, engine, registry, models, first, thinking=True)
+        right = build_column("right", catalog, engine, registry, models, first, thinking=False)
     comparison = gr.Markdown(elem_id="thinking-comparison")
     # gr.Examples is made once for everyone: its table is said again in the reader's language when the page opens.
     examples = gr.Examples(examples=example_samples(), inputs=prompt, label=t("thinking.examples"),

@@ -10,7 +10,8 @@ model's window; a conversation that would not fit is refused before sending, wit
 
 "Detect" mode asks for every <thing> as boxes (Qwen's grounding JSON) and draws them on the image
 (`playground.tasks.grounding` maps each family's coordinates back onto the original pixels). An
-answer without readable boxes is shown as written, with a note.
+answer without readable boxes is shown as written, with a note. Copy as code, under the chat, gives the
+script that reproduces the last question with its files (`tabs.copy_code`).
 
 `/vision` is the public API.
 
@@ -40,6 +41,7 @@ from playground.requests import InputLimits, Message, Request, reply_share, too_
 from playground.tasks.grounding import Found, detect_prompt, read_boxes, space_of
 from playground.tasks.visual_tokens import Grid, image_tokens, resized_size, video_size, video_tokens
 from tabs import picker
+from tabs.copy_code import copy_as_code
 from tabs.examples import examples_in
 from tabs.i18n import Page, language_of, t
 from tabs.reply import (
@@ -468,6 +470,7 @@ def build(catalog: Catalog, engine: Engine, registry: Registry, page: Page,
             boxes = gr.AnnotatedImage(visible=False, label=t("vision.found"), elem_id="vision-boxes", show_legend=True,
                                       height=460)
             boxes_note = gr.Markdown(visible=False, elem_id="vision-boxes-note")
+            copy_as_code(engine, SLOT)
         with gr.Column(scale=2):
             with gr.Group():
                 # Any key is let through, so an API caller naming a text model is told why (not "not a choice").

@@ -10,12 +10,21 @@ import gradio as gr
 import pytest
 
 from playground import i18n
-from playground.catalog import Sampling
 from playground.engine import Engine
-from playground.requests import Request
-from playground.snippets import transformers_snippet
 from playground.tasks.sandbox import Limits
-from tabs.code import build, code_api, copy_as_code, fill, fim_api, preview_html, run_python, show_examples, write
+from tabs.code import (
+    FIM_SLOT,
+    SLOT,
+    build,
+    code_api,
+    fill,
+    fim_api,
+    preview_html,
+    run_python,
+    show_examples,
+    write,
+)
+from tabs.copy_code import show_code
 from tabs.i18n import Page, forget, remember
 from tabs.reply import Stops
 from tests.fakes import scripted_registry
@@ -58,9 +67,10 @@ def swahili(monkeypatch, tmp_path) -> Iterator[gr.Request]:
     i18n.messages.cache_clear()
 
 
-def send(engine, message, history=(), language="HTML/CSS/JS", model="scripted-qwen3", request=None):
-    return list(write(engine, Stops(), message, list(history), [], model, language, False, 400, 1, *SAMPLING,
-                      request=request))[-1]
+def send(engine, message, history=(), language="HTML/CSS/JS", model="scripted-qwen3", request=None, max_new_tokens=400,
+         seed=1):
+    return list(write(engine, Stops(), message, list(history), [], model, language, False, max_new_tokens, seed,
+                      *SAMPLING, request=request))[-1]
 
 
 def on_open(demo: gr.Blocks, handler):
@@ -72,7 +82,7 @@ def on_open(demo: gr.Blocks, handler):
 def test_the_reply_becomes_files_prose_and_a_sandboxed_preview(scripted) -> None:
     engine, loader = scripted
     loader.decoder("scripted-qwen3").enqueue(PAGE)
-    chat, picker, panel, download, run, preview, history, last, blocks, title = send(engine, "A counter page")
+    chat, picker, panel, download, run, preview, history, blocks, title = send(engine, "A counter page")
     assert [b.filename for b in blocks] == ["index.html", "app.js"] and picker.choices[0][0] == "index.html"
     assert panel.value.startswith("<!-- index.html -->") and panel.language == "html"
     assert "index.html" in str(download.value) and not run.visible  # Run is for Python files
@@ -81,7 +91,7 @@ def test_the_reply_becomes_files_prose_and_a_sandboxed_preview(scripted) -> None
     frame = preview.value
     assert 'sandbox="allow-scripts"' in frame and "allow-same-origin" not in frame
     assert "&lt;button id=&quot;b&quot;&gt;" in frame and "b.onclick" in frame  # escaped page, its script inlined
-    assert history[-1] == {"role": "assistant", "content": PAGE} and last.model == "scripted-qwen3"
+    assert history[-1] == {"role": "assistant", "content": PAGE} and title.visible
 
 
 def test_a_second_turn_goes_on_from_the_first(scripted) -> None:
@@ -92,7 +102,7 @@ def test_a_second_turn_goes_on_from_the_first(scripted) -> None:
     second = send(engine, "now add tests", history=first[6], language="Python")
     prompt = loader.tokenizer.decode(decoder.prompts[1].input_ids, skip_special_tokens=False)
     assert "def search(xs, x)" in prompt and "now add tests" in prompt and "Write Python code" in prompt
-    assert [b.filename for b in second[8]] == ["main.py"] and second[4].visible  # a Python file can run
+    assert [b.filename for b in second[7]] == ["main.py"] and second[4].visible  # a Python file can run
 
 
 def test_a_python_file_runs_in_the_sandbox_with_its_output_and_status() -> None:
@@ -147,21 +157,27 @@ def test_the_api_returns_the_reply_and_its_files(scripted) -> None:
         ("index.html", "html", True), ("app.js", "javascript", True)]
 
 
-def test_copy_as_code_gives_a_runnable_snippet_of_the_last_request(scripted) -> None:
-    engine, _ = scripted
-    catalog = engine.registry.catalog
-    request = Request("scripted-qwen3", [{"role": "system", "content": "Write Python code."},
-                                         {"role": "user", "content": "Binary search"}],
-                      Sampling(temperature=0.7, top_p=0.8, top_k=20, seed=5, max_new_tokens=300), thinking=False)
-    snippet = transformers_snippet(catalog.get("scripted-qwen3"), request)
-    compile(snippet, "snippet.py", "exec")
-    assert "'content': 'Binary search'" in snippet and "enable_thinking=False" in snippet
-    assert "torch.manual_seed(5)" in snippet and "max_new_tokens=300, do_sample=True, temperature=0.7" in snippet
-    assert "Send a request first" in copy_as_code(catalog, None).value
-    fim = transformers_snippet(catalog.get("scripted-coder"), Request("scripted-coder", [], Sampling(temperature=0),
-                                                                       completion="<|fim_prefix|>a<|fim_suffix|>b"))
+def test_copy_as_code_gives_a_runnable_script_of_the_pages_last_request_in_each_sub_tab(scripted) -> None:
+    engine, loader = scripted
+    page = gr.Request(session_hash="a-code-page")
+    assert show_code(engine, SLOT, request=page).startswith("# Nothing was sent here yet")
+    loader.decoder("scripted-qwen3").enqueue("```python\ndef search(xs, x): ...\n```")
+    send(engine, "Binary search", language="Python", request=page, max_new_tokens=300, seed=5)
+    script = show_code(engine, SLOT, request=page)
+    compile(script, "snippet.py", "exec")
+    assert script.startswith("# The code for your last request (scripted-qwen3 at ")
+    assert "{'role': 'user', 'content': 'Binary search'}" in script and "Write Python" in script  # its system prompt
+    assert "enable_thinking=False" in script
+    assert "torch.manual_seed(5)" in script and "max_new_tokens=300, do_sample=True, temperature=0.7" in script
+    assert show_code(engine, SLOT, request=gr.Request(session_hash="another-page")).startswith("# Nothing")
+    # Fill in the middle: its own fold, with the raw prompt (no chat template).
+    assert show_code(engine, FIM_SLOT, request=page).startswith("# Nothing was sent here yet")
+    loader.decoder("scripted-coder").enqueue("\n    return n > 1")
+    list(fill(engine, Stops(), "a", "b", "scripted-coder", 64, 1, 0.0, 1.0, 1, 0.0, 1.0, request=page))
+    fim = show_code(engine, FIM_SLOT, request=page)
     compile(fim, "fim.py", "exec")
-    assert "do_sample=False" in fim and "prompt = '<|fim_prefix|>a<|fim_suffix|>b'" in fim
+    assert fim.startswith("# The code for your last request (scripted-coder at ")
+    assert "do_sample=False" in fim and "prompt = '<|fim_prefix|>a<|fim_suffix|>b<|fim_middle|>'" in fim
 
 
 def test_no_html_no_preview() -> None:

@@ -235,3 +235,31 @@ def test_every_handler_of_the_tab_is_handed_its_request(scripted) -> None:
     for name, fn in wanting.items():
         given, *_ = special_args(fn, [None] * (len(inspect.signature(fn).parameters) - 1), request)
         assert any(value is request for value in given), name
+
+
+def test_copy_as_code_shows_the_first_samples_request_and_says_a_python_loop_is_its_first_step(scripted) -> None:
+    engine, loader = scripted
+    loader.decoder("scripted-qwen2").respond = lambda prompt, sampling: (
+        "So the answer is $\\boxed{1024}$." if "```output" in prompt
+        else "Let me compute it.\n```python\nprint(2 ** 10)\n```")
+    with gr.Blocks() as demo:
+        build(engine.registry.catalog, engine, engine.registry, Page.build(demo))
+    page = gr.Request(session_hash="a-math-page")
+    assert copied(demo, page).startswith("# Nothing was sent here yet")
+    list(run_ui(engine, Stops(), "What is 2 to the 10th?", "", "With Python (TIR)", 2, "scripted-qwen2", False, 300,
+                7, 0.7, 0.8, 20, 0.0, 1.0, request=page))
+    script = copied(demo, page)
+    compile(script, "snippet.py", "exec")
+    assert script.startswith("# The code for your last request (scripted-qwen2 at ")
+    assert "'content': 'What is 2 to the 10th?'" in script and "integrate natural language reasoning" in script
+    assert "torch.manual_seed(7)" in script  # sample 1's seed (sample 2 ran with 8)
+    assert "This script makes the first step" in script  # the app ran the model's Python and went on
+    assert copied(demo, gr.Request(session_hash="another-page")).startswith("# Nothing")
+
+
+def copied(demo: gr.Blocks, request: gr.Request) -> str:
+    """What the Copy as code button shows the page of `request` (its click, as the tab wires it)."""
+    (fn,) = [d.fn for d in demo.fns.values()
+             if any(getattr(demo.blocks.get(target), "elem_id", None) == "math-1-copy-code-button"
+                    for target, _ in d.targets)]
+    return fn(request=request)

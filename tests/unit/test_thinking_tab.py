@@ -294,3 +294,32 @@ def test_every_handler_of_the_tab_is_handed_its_request(scripted) -> None:
     for name, fn in wanting.items():
         given, *_ = special_args(fn, [None] * (len(inspect.signature(fn).parameters) - 1), request)
         assert any(value is request for value in given), name
+
+
+def test_each_column_copies_as_code_its_own_last_request(scripted) -> None:
+    """Each column's Copy as code fold shows the script for that column's request, for this page only."""
+    engine, loader = scripted
+    loader.decoder("scripted-qwen3").respond = thinking_on_or_off(THINKS, "There are 2 r's.")
+    with gr.Blocks() as demo:
+        build(engine.registry.catalog, engine, engine.registry, Page.build(demo))
+    page = gr.Request(session_hash="a-thinking-page")
+    assert copied(demo, "left", page).startswith("# Nothing was sent here yet")
+    sampling = [0, 0.8, 20, 0.0, 1.0]
+    list(run_ui(engine, Stops(), "How many r in strawberry?", "", 64, 0, 200, "scripted-qwen3", True, *sampling,
+                "scripted-qwen3", False, *sampling, request=page))
+    left, right = copied(demo, "left", page), copied(demo, "right", page)
+    for script in (left, right):
+        compile(script, "snippet.py", "exec")
+        assert script.startswith("# The code for your last request (scripted-qwen3 at ")
+        assert "'content': 'How many r in strawberry?'" in script and "do_sample=False" in script
+    assert "enable_thinking=True" in left and "budget = 64" in left
+    assert "enable_thinking=False" in right and "budget" not in right
+    assert copied(demo, "left", gr.Request(session_hash="another-page")).startswith("# Nothing")
+
+
+def copied(demo: gr.Blocks, side: str, request: gr.Request) -> str:
+    """What a column's Copy as code button shows the page of `request` (its click, as the tab wires it)."""
+    (fn,) = [d.fn for d in demo.fns.values()
+             if any(getattr(demo.blocks.get(target), "elem_id", None) == f"thinking-{side}-copy-code-button"
+                    for target, _ in d.targets)]
+    return fn(request=request)

@@ -291,3 +291,28 @@ def test_a_page_in_another_language_gets_the_tabs_words_in_it(scripted, swahili)
     assert shown.raw_samples[2][0]["files"] == [OBJECTS]
     assert shown.headers == ["", "Hali"]
     assert shown.component_props[1]["choices"] == [("Uliza", ASK), ("Tafuta", DETECT)]
+
+
+def test_copy_as_code_shows_the_pages_last_question_with_its_image(scripted, tmp_path) -> None:
+    engine, loader = scripted
+    loader.decoder("scripted-qwen2.5-vl").enqueue("A white rectangle.")
+    with gr.Blocks() as demo:
+        build(engine.registry.catalog, engine, engine.registry, Page.build(demo))
+    page = gr.Request(session_hash="a-vision-page")
+    assert copied(demo, page).startswith("# Nothing was sent here yet")
+    image = write_image(tmp_path / "white.png", (640, 480))
+    send(engine, "What is this?", [image], model="scripted-qwen2.5-vl", request=page)
+    script = copied(demo, page)
+    compile(script, "snippet.py", "exec")
+    assert script.startswith("# The code for your last request (scripted-qwen2.5-vl at ")
+    assert "AutoModelForImageTextToText, AutoProcessor" in script and "process_vision_info(messages" in script
+    assert f"'image': '{image}'" in script and "'text': 'What is this?'" in script
+    assert copied(demo, gr.Request(session_hash="another-page")).startswith("# Nothing")
+
+
+def copied(demo: gr.Blocks, request: gr.Request) -> str:
+    """What the Copy as code button shows the page of `request` (its click, as the tab wires it)."""
+    (fn,) = [d.fn for d in demo.fns.values()
+             if any(getattr(demo.blocks.get(target), "elem_id", None) == "vision-copy-code-button"
+                    for target, _ in d.targets)]
+    return fn(request=request)
