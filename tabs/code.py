@@ -5,8 +5,9 @@ Every fenced block of the reply becomes a file (`playground.tasks.code`): a high
 with copy and download; the chat keeps the prose. An HTML reply (with its CSS and JS blocks
 inlined) renders in a sandboxed iframe (`sandbox="allow-scripts"`, never `allow-same-origin`:
 its scripts cannot reach this page, its cookies or its API). Run executes a Python file in the
-sandbox the Math tab uses (`playground.tasks.sandbox`). Each sub-tab's Copy as code gives the script
-that reproduces its last request (`tabs.copy_code`).
+sandbox the Math tab uses (`playground.tasks.sandbox`); where the sandbox stopped it, why is said in the
+reader's language. Each sub-tab's Copy as code gives the script that reproduces its last request
+(`tabs.copy_code`).
 
 "Fill in the middle": a base Qwen2.5-Coder writes the code between a prefix and a suffix,
 streamed into place, from the tokenizer's own FIM tokens (no chat template).
@@ -50,6 +51,7 @@ from tabs.reply import (
     bound,
     error_message,
     follow,
+    output_text,
     preset_sampling,
     preset_sliders,
     session_of,
@@ -140,12 +142,14 @@ def preview_html(blocks: list[Block], locale: str | None = None) -> str:
 
 
 def run_python(code: str, limits: Limits | None = None, locale: str | None = None) -> tuple[str, str]:
-    """Run a file in a fresh sandbox: (what it printed, a status line with the exit status and the time)."""
+    """Run a file in a fresh sandbox: (what it printed, a status line with the exit status and the time), in
+    `locale` where the sandbox stopped it."""
     if not code or not code.strip():
         return "", say(locale, "code.nothing_to_run")
     with Sandbox(limits or Limits()) as sandbox:
         result = sandbox.run(code)
-    return result.output, say(locale, "code.run_ok" if result.ok else "code.run_failed", seconds=result.seconds)
+    return (output_text(result.output, result.said, locale),
+            say(locale, "code.run_ok" if result.ok else "code.run_failed", seconds=result.seconds))
 
 
 def error_text(exc: Exception, locale: str | None) -> str:

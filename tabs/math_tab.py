@@ -34,7 +34,7 @@ import pandas as pd
 from playground.catalog import Catalog, ModelSpec, Sampling, Task
 from playground.engine import Engine
 from playground.errors import InvalidRequestError, PlaygroundError
-from playground.i18n import say
+from playground.i18n import Said, say
 from playground.registry import Registry
 from playground.requests import Message, Request
 from playground.tasks import checking, tir
@@ -108,8 +108,8 @@ class Outcome:
     # Answer (the first of its equivalents; None for "no answer", last) and how many samples gave it, most first.
     votes: list[tuple[str | None, int]]
     winners: list[bool]  # per sample: its answer is (equivalent to) the winner
-    correct: bool | None = None  # the winner against the expected answer (None: nothing to check)
-    note: str = ""
+    correct: bool | None = None  # the winner against the expected answer (None: nothing to check, or undecided)
+    said: Said | None = None  # why the check could not decide, said in the reader's language where it is shown
 
     @property
     def winner(self) -> str | None:
@@ -178,7 +178,7 @@ def outcome(replies: Replies, expected: str | None) -> Outcome:
     if expected is None or result.winner is None:
         return result
     verdict = checking.check(expected, result.winner)
-    return replace(result, correct=verdict.correct, note=verdict.note)
+    return replace(result, correct=verdict.correct, said=verdict.said)
 
 
 # --- words ------------------------------------------------------------------------------------------------------
@@ -206,7 +206,8 @@ def answer_markdown(replies: Replies, result: Outcome | None, expected: str | No
         elif result.correct is False:
             lines.append(say(language, "math.wrong", expected=expected))
         else:
-            lines.append(say(language, "math.unchecked", expected=expected, note=result.note))
+            note = result.said.text(language) if result.said else ""
+            lines.append(say(language, "math.unchecked", expected=expected, note=note))
     return "\n\n".join(lines)
 
 

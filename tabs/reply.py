@@ -33,7 +33,7 @@ import gradio as gr
 from playground.catalog import LIMITS, Catalog, ModelSpec, Sampling
 from playground.engine import Engine
 from playground.errors import InvalidRequestError, PlaygroundError
-from playground.i18n import say
+from playground.i18n import Said, say
 from playground.memory import format_bytes
 from playground.requests import (
     Answer,
@@ -148,10 +148,19 @@ def metrics_message(metrics: Metrics, loaded_s: float | None = None, language: s
                           metadata={"id": METRICS_ID})
 
 
+def output_text(output: str, said: Said | None, language: str | None = None) -> str:
+    """Code's output as a person reads it: where the sandbox stopped the code, its reason in `language` (the
+    output ends with it in English, after Python's error name, for the model, which still reads it so)."""
+    if said is None:
+        return output
+    head, english, tail = output.rpartition(str(said))
+    return f"{head}{said.text(language)}{tail}" if english else output
+
+
 def call_message(call: ToolCall, language: str | None = None) -> gr.ChatMessage:
-    """A Python block the app ran, folded: its code, then its output."""
+    """A Python block the app ran, folded: its code, then its output (why the sandbox stopped it in `language`)."""
     title = say(language, "reply.python_block" if call.ok else "reply.python_failed", number=call.number)
-    output = call.output.rstrip() or say(language, "reply.nothing_printed")
+    output = output_text(call.output, call.said, language).rstrip() or say(language, "reply.nothing_printed")
     content = f"```python\n{call.code}\n```\n\n**{say(language, 'reply.output')}**\n\n```\n{output}\n```"
     return gr.ChatMessage(role="assistant", content=content,
                           metadata={"title": title, "status": "done", "duration": round(call.seconds, 2)})
@@ -189,9 +198,10 @@ class ReplyView:
     language: str | None = None  # the reader's (`playground.i18n`); None: English
 
     def add_call(self, call: ToolCall) -> None:
-        """A block the app ran: shown folded with its output where it was (the block's text leaves the answer)."""
+        """A block the app ran: shown folded with its output where it was (the block's text leaves the answer); in
+        the thinking, its output follows it (the sandbox's reason for stopping it in the reader's language)."""
         if call.in_thinking:
-            self.thinking += output_block(call.output)
+            self.thinking += output_block(output_text(call.output, call.said, self.language))
             return
         start = self.answer.rfind("```python")
         if start >= 0:

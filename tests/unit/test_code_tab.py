@@ -11,6 +11,8 @@ import pytest
 
 from playground import i18n
 from playground.engine import Engine
+from playground.i18n import say
+from playground.tasks.code import Block
 from playground.tasks.sandbox import Limits
 from tabs.code import (
     FIM_SLOT,
@@ -20,6 +22,7 @@ from tabs.code import (
     fill,
     fim_api,
     preview_html,
+    run_file,
     run_python,
     show_examples,
     write,
@@ -115,6 +118,19 @@ def test_a_python_file_runs_in_the_sandbox_with_its_output_and_status() -> None:
     assert len(output) < 5000 and "more characters cut" in output and status.startswith("exit status 0")
     assert run_python("  ") == ("", "Nothing to run.")
 
+
+def test_why_the_sandbox_stopped_a_file_is_said_in_the_readers_language() -> None:
+    """The code's own words stay as they are; the sandbox's reason for stopping it follows the page."""
+    greedy = [Block("python", "x = bytearray(8 * 2**30)", "greedy.py", True, 0, 0)]
+    page = gr.Request(session_hash="a-marathi-page")
+    remember("mr", page)
+    try:
+        output, _ = run_file("greedy.py", greedy, request=page)
+    finally:
+        forget(page)
+    assert output.value == "MemoryError: " + say("mr", "sandbox.memory", size="1.0 GiB")
+    english, _ = run_file("greedy.py", greedy)
+    assert english.value == "MemoryError: the code tried to use more than 1.0 GiB of memory"
 
 def test_fill_in_the_middle_streams_the_middle_into_place(scripted) -> None:
     engine, loader = scripted

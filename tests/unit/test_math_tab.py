@@ -17,6 +17,10 @@ from playground import i18n
 from playground.catalog import Sampling, Task
 from playground.engine import Engine
 from playground.errors import InvalidRequestError
+from playground.i18n import Said
+from playground.tasks import checking
+from playground.tasks.checking import Check
+from playground.tasks.tir import ToolCall
 from tabs import picker
 from tabs.i18n import Page, forget, remember, t
 from tabs.math_tab import (
@@ -34,7 +38,7 @@ from tabs.math_tab import (
     show_examples,
     solve,
 )
-from tabs.reply import Stops
+from tabs.reply import ReplyView, Stops
 from tests.fakes import scripted_registry
 
 DERIVATIVE = "Find the derivative of f(x) = x³ + 2x² − 5x + 3."
@@ -235,6 +239,49 @@ def test_every_handler_of_the_tab_is_handed_its_request(scripted) -> None:
     for name, fn in wanting.items():
         given, *_ = special_args(fn, [None] * (len(inspect.signature(fn).parameters) - 1), request)
         assert any(value is request for value in given), name
+
+
+def test_why_an_answer_could_not_be_checked_and_an_unreadable_expected_answer_are_said_in_the_readers_language(
+        scripted, swahili, monkeypatch) -> None:
+    engine, loader = scripted
+    loader.decoder("scripted-qwen2").respond = lambda prompt, sampling: "So the answer is $\\boxed{7}$."
+    # math-verify's worker took too long (a pathological expression): the check cannot decide, and says why.
+    monkeypatch.setattr(checking, "check", lambda expected, answer: Check(None, Said("check.took_too_long",
+                                                                                      {"seconds": 10.0})))
+    answer = list(run_ui(engine, Stops(), "What is 3 + 4?", "7", "Step by step", 1, "scripted-qwen2", False, 200, 1,
+                         0.7, 0.8, 20, 0.0, 1.0, request=swahili))[-1][0]
+    assert answer.endswith("«sw» ? Could not check it against $7$ («sw» the check took over 10 s).")
+    english = list(run_ui(engine, Stops(), "What is 3 + 4?", "7", "Step by step", 1, "scripted-qwen2", False, 200, 1,
+                          0.7, 0.8, 20, 0.0, 1.0))[-1][0]
+    assert english.endswith("? Could not check it against $7$ (the check took over 10 s).")
+    refused = list(run_ui(engine, Stops(), "What is 3 + 4?", "@@@", "Step by step", 1, "scripted-qwen2", False, 200,
+                          1, 0.7, 0.8, 20, 0.0, 1.0, request=swahili))
+    assert refused[0][1][0].content.startswith("⚠️ «sw» Could not read the expected answer '@@@' as math")
+    with pytest.raises(InvalidRequestError) as refusal:
+        checking.read_expected("@@@")
+    assert refusal.value.said.key == "check.unreadable"
+
+
+def test_why_the_sandbox_stopped_the_models_python_is_said_in_the_readers_language(scripted, swahili) -> None:
+    """The folded block says the sandbox's reason in the page's language; the model reads it in English."""
+    engine, loader = scripted
+    decoder = loader.decoder("scripted-qwen2")
+    decoder.respond = lambda prompt, sampling: (
+        "Too big, so I reason instead: $\\boxed{7}$." if "```output" in prompt
+        else "Let me try.\n```python\nx = bytearray(8 * 2**30)\n```")
+    english = "MemoryError: the code tried to use more than 1.0 GiB of memory"
+    messages = list(run_ui(engine, Stops(), "What is 3 + 4?", "", "With Python (TIR)", 1, "scripted-qwen2", False,
+                           300, 1, 0.7, 0.8, 20, 0.0, 1.0, request=swahili))[-1][1]
+    (block,) = [m for m in messages if "bytearray" in m.content]
+    assert "MemoryError: «sw» the code tried to use more than 1.0 GiB of memory" in block.content
+    assert english not in block.content
+    assert f"```output\n{english}\n```" in loader.tokenizer.decode(decoder.prompts[-1].input_ids)
+    # A block run while the model thinks: its output follows it in the thinking, the reason said the same way.
+    view = ReplyView(thinking="Let me try.\n```python\nx = bytearray(8 * 2**30)\n```", language="sw")
+    view.add_call(ToolCall("x = bytearray(8 * 2**30)", english, False, 0.0, True, 1,
+                           Said("sandbox.memory", {"size": "1.0 GiB"})))
+    assert view.thinking.endswith("```output\nMemoryError: «sw» the code tried to use more than 1.0 GiB of memory"
+                                  "\n```\n")
 
 
 def test_copy_as_code_shows_the_first_samples_request_and_says_a_python_loop_is_its_first_step(scripted) -> None:
