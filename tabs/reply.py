@@ -12,7 +12,9 @@ everywhere:
 - `SamplingControls` are the sliders for `Sampling`, built from its fields and ranges, set to a
   model's preset.
 - `metrics_text` and `notice_text` are where numbers and notice codes become words, in the
-  reader's language (`language`: a code of `playground.i18n`; None is English).
+  reader's language (`language`: a code of `playground.i18n`; None is English); `output_text` says
+  why the sandbox stopped a block of code in it (the model reads that in English).
+- `bound` makes a handler that Gradio hands its request to, with the tab's services given.
 """
 
 from __future__ import annotations
