@@ -49,10 +49,9 @@ from tabs.i18n import Page, language_of, t
 TITLE = "guide.title"  # a message key
 ALL = "all"  # the task filter's "all tasks"
 PRECISION_NAMES = {Precision.BF16: "bf16", Precision.INT8: "int8", Precision.NF4: "NF4"}  # the same in every language
-# The pick rows' cells: relative widths, and the narrowest each may be before the row wraps (on a phone, one
-# under the other: each cell says what it is, so the rows need no header).
-SCALES = {"model": 3, "why": 5, "fits": 3, "speed": 2, "open": 2}
-MIN_WIDTHS = {"model": 150, "why": 240, "fits": 190, "speed": 120, "open": 140}
+# A pick's card and button share a row; below these widths (a phone) the button goes under the card.
+CARD_MIN_WIDTH = 300
+BUTTON_MIN_WIDTH = 150
 
 
 @dataclass(frozen=True)
@@ -106,28 +105,29 @@ def matrix(series: Sequence[Series], language: str | None) -> pd.DataFrame:
 
 
 def model_words(where: Placement, language: str | None) -> str:
-    """The model cell: the key, and on a second line its size or what stands in its way."""
+    """What to say beside the model's key: its size, its loaded copy, or what stands in its way."""
     if where.where is Where.MISSING:
-        note = say(language, "guide.missing")
-    elif where.where is Where.UNAVAILABLE:
+        return say(language, "guide.missing")
+    if where.where is Where.UNAVAILABLE:
         reason = where.reason.text(language) if isinstance(where.reason, Said) else str(where.reason)
-        note = say(language, "guide.unavailable", reason=reason)
-    elif where.where is Where.REMOTE:
-        note = say(language, "guide.remote")
-    elif where.loaded is not None:
-        note = say(language, "guide.loading" if where.loading else "guide.loaded", precision=where.loaded)
-    else:
-        note = say(language, "guide.size", size=picker.size_text(where.spec, language))
-    return f"**{where.key}**  \n{note}"
+        return say(language, "guide.unavailable", reason=reason)
+    if where.where is Where.REMOTE:
+        return say(language, "guide.remote")
+    if where.loaded is not None:
+        return say(language, "guide.loading" if where.loading else "guide.loaded", precision=where.loaded)
+    return say(language, "guide.size", size=picker.size_text(where.spec, language))
 
 
 def fit_words(where: Placement, language: str | None) -> list[str]:
-    """One cell per guide precision: fits (with its estimate), needs more, loaded, or not applicable."""
+    """One cell per guide precision (none for a model that does not load here): fits (with its estimate), needs
+    more, loaded, size unknown, or not on this model's ladder."""
+    if where.where is not Where.LOCAL:
+        return []
     cells = []
     for precision in PRECISIONS:
         fits = where.fits.get(precision)
         need = where.need.get(precision)
-        if where.where is not Where.LOCAL or fits is None:
+        if fits is None:
             cells.append(say(language, "guide.fit_none"))
         elif where.loaded is precision:
             cells.append(say(language, "guide.fit_loaded"))
@@ -138,16 +138,12 @@ def fit_words(where: Placement, language: str | None) -> list[str]:
     return cells
 
 
-def fits_text(cells: Sequence[str]) -> str:
-    """The fits cell: one line per precision, each named ("**bf16** ✓ fits (1.4 GiB)")."""
-    return "  \n".join(f"**{PRECISION_NAMES[p]}** {cell}" for p, cell in zip(PRECISIONS, cells, strict=True))
-
-
 def speed_words(where: Placement, language: str | None) -> str:
+    """The speed class here ("" where the model does not run here)."""
     if where.where is Where.REMOTE:
         return say(language, "guide.remote")
     if where.where is not Where.LOCAL or where.best is None:
-        return say(language, "guide.speed_none")
+        return ""
     if where.speed is None:
         return say(language, "guide.speed_unknown")
     return say(language, f"guide.speed_{where.speed}", device=say(language, f"guide.device_{where.device}"))
@@ -155,10 +151,24 @@ def speed_words(where: Placement, language: str | None) -> str:
 
 @dataclass(frozen=True)
 class PickView:
+    """One pick's row: shown or not, and its words."""
+
     shown: bool
-    model: str
-    fits: tuple[str, ...]  # one per guide precision
-    speed: str
+    key: str
+    model: str  # beside the key: size, loaded copy, or what stands in its way
+    why: str
+    fits: tuple[str, ...]  # one per guide precision; () for a model that does not load here
+    speed: str  # "" where it does not run here
+    separator: str = " · "
+
+    def card(self) -> str:
+        """The row as one text: the key with its note and speed, why, and the fit at each precision by name."""
+        head = self.separator.join(part for part in (f"**{self.key}**", self.model, self.speed) if part)
+        lines = [head, self.why]
+        if self.fits:
+            lines.append(self.separator.join(f"**{PRECISION_NAMES[p]}** {cell}"
+                                             for p, cell in zip(PRECISIONS, self.fits, strict=True)))
+        return "\n\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -178,12 +188,15 @@ def view(guide: Guide, registry: Registry, task: str = ALL, fits_only: bool = Fa
     placed = placements(guide, registry)
     chosen = None if task in (ALL, None, "") else task
     shown = {t.id: {p.model for p in picks} for t, picks in picks_for(guide, placed, chosen, fits_only)}
+    separator = say(language, "picker.separator")
     rows = {}
     for t_ in guide.tasks:
         for pick in t_.picks:
             where = placed[pick.model]
-            rows[(t_.id, pick.model)] = PickView(pick.model in shown.get(t_.id, ()), model_words(where, language),
-                                                 tuple(fit_words(where, language)), speed_words(where, language))
+            rows[(t_.id, pick.model)] = PickView(
+                shown=pick.model in shown.get(t_.id, ()), key=pick.model, model=model_words(where, language),
+                why=say(language, pick.why), fits=tuple(fit_words(where, language)),
+                speed=speed_words(where, language), separator=separator)
     memory = registry.memory()
     rule = guide.speed
     how = say(language, "guide.how", device_name=memory.name, room=format_bytes(max(registry.room(), 0)),
@@ -202,9 +215,7 @@ class _Row:
     task: str
     pick: Pick
     row: gr.Row
-    model: gr.Markdown
-    fits: gr.Markdown
-    speed: gr.Markdown
+    card: gr.Markdown
 
 
 @dataclass
@@ -229,7 +240,7 @@ def refresh(guide: Guide, registry: Registry, tasks: Sequence[_Task], task: str,
         updates += [gr.Column(visible=shown.tasks[block.id]), gr.Markdown(visible=shown.empty[block.id])]
         for row in block.rows:
             words = shown.picks[(row.task, row.pick.model)]
-            updates += [gr.Row(visible=words.shown), words.model, fits_text(words.fits), words.speed]
+            updates += [gr.Row(visible=words.shown), words.card()]
     return updates
 
 
@@ -238,7 +249,7 @@ def outputs(matrix_table: gr.Dataframe, how: gr.Markdown, tasks: Sequence[_Task]
     for block in tasks:
         found += [block.group, block.empty]
         for row in block.rows:
-            found += [row.row, row.model, row.fits, row.speed]
+            found += [row.row, row.card]
     return found
 
 
@@ -286,31 +297,21 @@ def build(guide: Guide, registry: Registry, page: Page, destinations: Mapping[st
 
 
 def _pick_row(task: TaskGuide, pick: Pick, destinations: Mapping[str, Destination], tabs: gr.Tabs | None) -> _Row:
+    """One pick: its card (the words, made when the tab opens; until then its key and why) and its button. Few
+    components per pick: the page carries every tab's components from the start."""
     key = slug(f"{task.id}-{pick.model}")
-    with gr.Row(elem_id=f"guide-pick-{key}", elem_classes=["guide-pick"]) as row:
-        with _cell("model"):
-            model = gr.Markdown(f"**{pick.model}**", elem_classes=["guide-model"])
-        with _cell("why"):
-            gr.Markdown(t(pick.why), elem_classes=["guide-why"])
-        with _cell("fits"):
-            fits = gr.Markdown(elem_classes=["guide-fits"])
-        with _cell("speed"):
-            speed = gr.Markdown(elem_classes=["guide-speed"])
-        with _cell("open"):
-            target = destination(task, pick.model, destinations) if tabs is not None else None
-            if target is not None:
-                button = gr.Button(t(f"guide.open_{target.tab}"), size="sm", elem_id=f"guide-open-{key}",
-                                   elem_classes=["guide-open"])
-                event = button.click(functools.partial(open_in, target.tab, pick.model), None,
-                                     [tabs, target.picker], api_visibility="private", queue=False)
-                if target.follow is not None:
-                    target.follow(event)
-    return _Row(task.id, pick, row, model, fits, speed)
-
-
-def _cell(name: str) -> gr.Column:
-    """One cell of a pick row: columns share the row by scale, and wrap under each other below their width."""
-    return gr.Column(scale=SCALES[name], min_width=MIN_WIDTHS[name])
+    with gr.Row(variant="panel", elem_id=f"guide-pick-{key}", elem_classes=["guide-pick"]) as row:
+        with gr.Column(scale=5, min_width=CARD_MIN_WIDTH):
+            card = gr.Markdown(f"**{pick.model}**\n\n" + t(pick.why), elem_classes=["guide-card"])
+        target = destination(task, pick.model, destinations) if tabs is not None else None
+        if target is not None:
+            button = gr.Button(t(f"guide.open_{target.tab}"), size="sm", scale=1, min_width=BUTTON_MIN_WIDTH,
+                               elem_id=f"guide-open-{key}", elem_classes=["guide-open"])
+            event = button.click(functools.partial(open_in, target.tab, pick.model), None, [tabs, target.picker],
+                                 api_visibility="private", queue=False)
+            if target.follow is not None:
+                target.follow(event)
+    return _Row(task.id, pick, row, card)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ from playground.guide import (
 from playground.i18n import messages
 from playground.memory import Precision
 from playground.registry import Registry
-from tabs.guide import ALL, Destination, destination, fits_text, open_in, view
+from tabs.guide import ALL, Destination, destination, open_in, view
 from tests.fakes import FakeLoader
 
 GIB = 2**30
@@ -234,7 +234,9 @@ def test_models_the_catalogue_lacks_are_named_without_a_button_or_a_crash() -> N
     assert placed["qwen3-8b"].where is Where.MISSING and not placed["qwen3-8b"].usable
     shown = view(GUIDE, reg)
     assert "not in this app's catalogue" in shown.picks[("basic", "qwen3-8b")].model
-    assert shown.picks[("basic", "qwen3-8b")].fits == ("—", "—", "—")
+    assert shown.picks[("basic", "qwen3-8b")].fits == () and shown.picks[("basic", "qwen3-8b")].speed == ""
+    assert shown.picks[("basic", "qwen3-8b")].card() == (
+        "**qwen3-8b** · not in this app's catalogue\n\n" + WORDS["guide.why.basic_qwen3_8b"])
     chat = Destination("chat", gr.Dropdown(choices=[("Qwen3 · qwen3-0.6b", "qwen3-0.6b")], value="qwen3-0.6b"))
     assert destination(GUIDE.task("basic"), "qwen3-8b", {"chat": chat}) is None
     assert destination(GUIDE.task("basic"), "qwen3-0.6b", {"chat": chat}) is chat
@@ -323,7 +325,7 @@ def test_the_speed_words_name_the_device_and_follow_what_would_load() -> None:
     assert shown.picks[("basic", "qwen3-8b")].speed == "very slow on this CPU"  # int8 on two cores
     assert place(GUIDE, reg, "qwen3-8b").best is Precision.INT8
     too_small = view(GUIDE, registry(1 * GIB), "basic")
-    assert too_small.picks[("basic", "qwen3-8b")].speed == "—"
+    assert too_small.picks[("basic", "qwen3-8b")].speed == ""  # it does not run here
 
 
 # --- the tab's words and buttons ----------------------------------------------------------------------
@@ -347,9 +349,11 @@ def test_fit_cells_say_fits_or_what_is_needed() -> None:
     for cell, precision in zip(cells, PRECISIONS, strict=True):
         assert cell.startswith("✓ fits (" if placed.fits[precision] else "✗ needs ")
     assert [placed.fits[p] for p in PRECISIONS] == [False, True, True]
-    lines = fits_text(cells).split("  \n")
-    assert [line.split(" ")[0] for line in lines] == ["**bf16**", "**int8**", "**NF4**"]
-    assert lines[0].startswith("**bf16** ✗ needs ")
+    head, why, fits = view(GUIDE, reg, "basic").picks[("basic", "qwen3-8b")].card().split("\n\n")
+    assert head == "**qwen3-8b** · 8.2 B parameters · very slow on this CPU"  # it would load at int8
+    assert why == WORDS["guide.why.basic_qwen3_8b"]
+    assert [part.split(" ")[0] for part in fits.split(" · ")] == ["**bf16**", "**int8**", "**NF4**"]
+    assert fits.startswith("**bf16** ✗ needs ") and "**int8** ✓ fits (" in fits
 
 
 def test_a_button_opens_the_tasks_tab_else_chat() -> None:
@@ -367,7 +371,7 @@ def test_a_button_opens_the_tasks_tab_else_chat() -> None:
 def test_everything_the_tab_says_has_english_words() -> None:
     reg = registry(24 * GIB)
     shown = view(GUIDE, reg, ALL)
-    said = [shown.how, *(text for row in shown.picks.values() for text in (row.model, *row.fits, row.speed))]
+    said = [shown.how, *(row.card() for row in shown.picks.values())]
     assert not [text for text in said if "guide." in text]  # an unknown key shows as the key itself
 
 
