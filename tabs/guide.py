@@ -2,15 +2,15 @@
 
 At the top, two filters: the task, and "only what fits on this machine". Then the lesson's comparison
 matrix (series, parameters, context, main strength, best use), narrowed to the series the task's picks
-come from. Then the selection guide: for each task its picks, smallest first, one row each with why,
-whether it fits here at bf16 / int8 / NF4 (the registry's own decision), an estimate of its speed here,
-and a button that opens the right tab with that model picked. A model this app's catalogue lacks says so
+come from. Then the selection guide: for each task its picks, smallest first, each a card (why, whether
+it fits here at bf16 / int8 / NF4 (the registry's own decision), an estimate of its speed here) beside a
+button that opens the right tab with that model picked. A model this app's catalogue lacks says so
 and has no button. The words and figures are made each time the reader opens the tab or changes a filter,
 in their language, with the machine as it is then.
 
 The data and its join with this machine are `playground.guide`; this module words them in the reader's
 language and lays them out. Which tab a button opens is the app's to say (`Destination`, made in `app.py`:
-tabs never import each other). The rows are built once (the guide is fixed while the app runs); the
+tabs never import each other). The cards are built once (the guide is fixed while the app runs); the
 filters only show and hide them, so every button keeps its one event.
 
     python -m tabs.guide   # this tab alone, for development (no other tab to open: no buttons)
