@@ -45,6 +45,7 @@ from playground.memory import format_bytes
 from playground.registry import Registry
 from tabs import picker
 from tabs.i18n import Page, language_of, t
+from tabs.reply import bound
 
 TITLE = "guide.title"  # a message key
 ALL = "all"  # the task filter's "all tasks"
@@ -284,7 +285,7 @@ def build(guide: Guide, registry: Registry, page: Page, destinations: Mapping[st
         blocks.append(_Task(task_guide.id, group, empty, rows))
     how = gr.Markdown(elem_id="guide-how")
 
-    handler = functools.partial(refresh, guide, registry, blocks)
+    handler = bound(refresh, guide, registry, blocks)  # a partial would not be handed the reader's request
     listed = outputs(matrix_table, how, blocks)
     quiet = dict(api_visibility="private", queue=False, show_progress="hidden")
     # Filled when the reader opens the tab (so a page that never shows it never pays for it) and again at each

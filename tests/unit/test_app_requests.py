@@ -38,6 +38,7 @@ EXPECTED = {
     "tabs.math_tab": {"run_ui", "stop_all", "math_api", "page_words", "show_examples", "follow_model"},
     "tabs.copy_code": {"show_code"},
     "tabs.workshop": {"show"},
+    "tabs.guide": {"refresh"},
 }
 
 

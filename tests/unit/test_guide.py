@@ -384,3 +384,12 @@ def test_a_model_whose_size_is_unknown_is_tried_as_the_registry_tries_it() -> No
     assert all(reg.fits(placed.spec, p) for p in PRECISIONS)  # the registry plans it: out-of-memory would answer
     shown = view(GUIDE, reg, "basic").picks[("basic", "qwen3-0.6b")]
     assert shown.fits == ("? size unknown",) * 3 and shown.speed == "unknown"
+
+
+@pytest.mark.parametrize("code", ["sw", "ur", "zh-CN"])
+def test_the_guide_is_said_in_the_readers_language(code: str) -> None:
+    own = messages(code)
+    shown = view(GUIDE, registry(8 * GIB), "basic", language=code)
+    assert list(shown.matrix.columns)[0] == own["guide.series"] != WORDS["guide.series"]
+    card = shown.picks[("basic", "qwen3-0.6b")].card()
+    assert own["guide.why.basic_qwen3_0_6b"] in card and WORDS["guide.why.basic_qwen3_0_6b"] not in card
