@@ -212,6 +212,7 @@ class Page:
     picker: gr.Dropdown
     ready: Any  # the event after which the session's language is known
     _rtl: list[gr.components.Component] = field(default_factory=list)
+    _tabs: list[gr.Tab] = field(default_factory=list)
 
     @classmethod
     def build(cls, demo: gr.Blocks) -> Page:
@@ -229,12 +230,22 @@ class Page:
         return self.ready.then(fn, inputs, outputs, **kwargs)
 
     def finish(self, components: Iterable[gr.components.Component] | None = None) -> None:
-        """Right to left for the components that have the switch (all of the page's, by default)."""
-        found = components if components is not None else self.demo.blocks.values()
+        """Right to left for the components that have the switch (all of the page's, by default), and the tab
+        titles said on the server."""
+        found = list(components if components is not None else self.demo.blocks.values())
         self._rtl = [c for c in found if isinstance(c, RTL_COMPONENTS) and not isinstance(c, gr.Code)]
         if self._rtl:
             self.load(self._direction, None, self._rtl, queue=False)
+        # Gradio's tab bar keeps the titles it was first drawn with: the browser's switch to the page's language
+        # comes too late for it (only the open tab's title follows). Said on the server, every title does.
+        self._tabs = [tab for tab in found if isinstance(tab, gr.Tab) and isinstance(tab.label, I18nData)]
+        if self._tabs:
+            self.load(self._titles, None, self._tabs, queue=False)
 
     def _direction(self, request: gr.Request) -> list[Any]:
         rtl = language(language_of(request)).rtl
         return [gr.update(rtl=True) if rtl else gr.skip() for _ in self._rtl]
+
+    def _titles(self, request: gr.Request) -> list[Any]:
+        code = language_of(request)
+        return [gr.Tab(label=say(code, tab.label.key)) for tab in self._tabs]

@@ -21,7 +21,7 @@ from playwright.sync_api import Page, expect
 
 from playground.i18n import DEFAULT, LANGUAGES, fields_of, messages, say
 from tests.e2e.conftest import PAGE_LOAD_TIMEOUT_MS, PHONE, VIEWPORT
-from tests.e2e.pages import STREAM_TIMEOUT_MS, UI_TIMEOUT_MS, chat_input, metrics_lines, settle, shot
+from tests.e2e.pages import STREAM_TIMEOUT_MS, UI_TIMEOUT_MS, chat_input, send, set_max_new_tokens, settle, shot
 from tests.unit.test_i18n import gradio_words
 
 OTHERS = [lang.code for lang in LANGUAGES if lang.code != DEFAULT]
@@ -94,7 +94,18 @@ def language_shown(page: Page) -> str:
 
 
 def tab_titles(page: Page) -> list[str]:
-    return [title.strip() for title in page.locator("#app-tabs [role='tab']").all_inner_texts()]
+    """Every top-level tab's title, those behind "More tabs" (on a narrow bar) too."""
+    titles = page.locator("#app-tabs > .tab-wrapper > .tab-container.visually-hidden button").all_inner_texts()
+    return [title.strip() for title in titles]
+
+
+def open_tab_titled(page: Page, title: str) -> None:
+    tab = page.locator("#app-tabs > .tab-wrapper [role='tab']").filter(has_text=re.compile(rf"^{re.escape(title)}$"))
+    if not tab.count() or not tab.is_visible():
+        page.locator("#app-tabs > .tab-wrapper .overflow-menu > button").click()
+        tab = page.locator("#app-tabs > .tab-wrapper .overflow-dropdown button").filter(
+            has_text=re.compile(rf"^{re.escape(title)}$"))
+    tab.click()
 
 
 def open_every_fold(page: Page) -> None:
@@ -138,7 +149,7 @@ def test_no_english_is_left_on_any_tab(browser, url: str, code: str) -> None:
         assert say(code, "chat.title") in titles and say(code, "models.title") in titles, titles
         found: dict[str, list[str]] = {}
         for index, title in enumerate(titles):
-            page.locator("#app-tabs [role='tab']").nth(index).click()
+            open_tab_titled(page, title)
             page.wait_for_timeout(300)
             open_every_fold(page)
             page.wait_for_timeout(300)
@@ -147,10 +158,13 @@ def test_no_english_is_left_on_any_tab(browser, url: str, code: str) -> None:
             if left:
                 found[title] = left
         # A reply's metrics line, made on the server, in the page's language too.
-        page.locator("#app-tabs [role='tab']").first.click()
-        chat_input(page).fill("Hi")
-        chat_input(page).press("Enter")
-        expect(metrics_lines(page).or_(page.locator("#chatbot sub")).first).to_be_visible(timeout=STREAM_TIMEOUT_MS)
+        open_tab_titled(page, titles[0])
+        set_max_new_tokens(page, 8)
+        send(page, "Hi")
+        try:
+            expect(page.locator("#chatbot [data-testid='bot'] sub").first).to_be_visible(timeout=STREAM_TIMEOUT_MS)
+        finally:
+            shot(page, f"language-{code}-reply")
         page.wait_for_timeout(500)
         left = leftovers(page, code)
         if left:

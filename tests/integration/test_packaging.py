@@ -81,9 +81,10 @@ def test_gradio_hot_reload_serves_an_edited_tab_and_it_still_answers(tiny_catalo
         original = chat_tab.read_text()
         deadline = time.monotonic() + 90
         for edit in itertools.count():  # edited again until the watcher (which starts after the server) sees it
-            chat_tab.write_text(original.replace('TITLE = "Chat"', f'TITLE = "Chat, edited {edit}"'))
+            # (the tab's title is a message key now: an element id is what a developer's edit shows plainly)
+            chat_tab.write_text(original.replace('elem_id="new-chat"', f'elem_id="new-chat-edited-{edit}"'))
             time.sleep(2)
-            if '"Chat, edited' in httpx.get(f"{app.url}config", timeout=10).text:
+            if '"new-chat-edited-' in httpx.get(f"{app.url}config", timeout=10).text:
                 break
             assert time.monotonic() < deadline, (tmp_path / "app.log").read_text()[-2000:]
         reply = Client(app.url, verbose=False).predict(message="Hello", model="tiny-qwen3", max_new_tokens=4,
