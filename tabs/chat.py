@@ -484,6 +484,7 @@ def build(catalog: Catalog, engine: Engine, registry: Registry, page: Page,
                          autofocus=True, submit_btn=t("chat.send"), stop_btn=False, elem_id="chat-input", lines=1,
                          max_lines=8)
     gr.Markdown(elem_id="queued-hint")
+    t("chat.stop")  # the message box's Stop label, shown only while a reply streams (`sending`): the page needs it
     copy_as_code(engine, SLOT)
 
     stops = Stops()

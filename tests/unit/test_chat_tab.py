@@ -16,8 +16,8 @@ from playground.engine import Engine
 from playground.errors import PlaygroundError
 from playground.i18n import say
 from playground.requests import Finish, InputLimits, Metrics, Notice, NoticeCode
-from tabs.chat import chat, follow_model, history_to_messages, send
-from tabs.i18n import text_of
+from tabs.chat import build, chat, follow_model, history_to_messages, send, sending
+from tabs.i18n import Page, t, text_of, translations
 from tabs.reply import (
     CONTROLS,
     ERROR_ID,
@@ -291,3 +291,15 @@ def test_what_no_longer_fits_the_window_leaves_the_api_sessions_conversation(qwe
     prompt = qwen3_tokenizer.decode(loader.decoder("scripted-qwen3").prompts[-1].input_ids)
     assert f"{kept[0]}:" in prompt and f"turn {int(kept[0][5:]) - 1}:" not in prompt  # kept = what the model saw
     registry.close()
+
+
+def test_the_stop_label_shown_while_a_reply_streams_is_among_the_pages_words(scripted) -> None:
+    """The browser says a label only from the words it was given at launch: those the tabs used as they were built."""
+    engine, _ = scripted
+    t.used.discard("chat.stop")  # as in a fresh app, where no reply has streamed yet
+    with gr.Blocks() as demo:
+        build(engine.registry.catalog, engine, engine.registry, Page.build(demo))
+    table = translations().translations  # what the app gives launch(), before any reply has streamed
+    label = sending().stop_btn
+    for code, words in table.items():
+        assert words.get(label.key) == say(code, "chat.stop"), code
