@@ -68,7 +68,7 @@ def test_a_message_streams_in_and_ends_with_a_metrics_line(page: Page):
     # Which model wrote it and at which precision come first; the peak memory last.
     expect(metrics_lines(page).first).to_have_text(
         re.compile(rf"^{DEFAULT_MODEL} · bf16 · (loaded in [\d.]+ s · )?[\d.]+ s to first token · 40 tokens · "
-                   r"[\d.]+ tok/s · peak [\d.]+ [MG]iB$"))
+                   r"[\d.]+ tok/s · peak memory [\d.]+ [MG]iB$"))
     expect(answers(page)).to_have_count(1)
     expect(answers(page).first).to_have_text(re.compile(r"\S"))
 
