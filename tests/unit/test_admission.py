@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import shutil
 import tomllib
@@ -161,7 +162,9 @@ def admitted(admission: Admission, queue: Queue, session: str, request: Request)
     demo = types.SimpleNamespace(_queue=queue, fns={0: types.SimpleNamespace(fn=reply)})
     guard.admit(demo, admission)
     body = types.SimpleNamespace(fn_index=0, session_hash=session)
-    return asyncio.run(queue.push(body=body, request=request, username=None))
+    # In a thread of its own: in the whole suite the browser tests' Playwright keeps an event loop running here.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, queue.push(body=body, request=request, username=None)).result()
 
 
 def test_the_browser_is_refused_in_its_pages_language(swahili: str) -> None:
